@@ -1,0 +1,19 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+)
+
+// TODO(skeleton): replaced by the real command.
+func newEvalCmd(s streams) *cobra.Command {
+	return &cobra.Command{
+		Use:    "eval",
+		Short:  "(not yet built)",
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return errors.New("eval: not implemented yet")
+		},
+	}
+}
