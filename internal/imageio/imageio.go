@@ -13,8 +13,8 @@ import (
 	"math"
 	"os"
 
-	_ "image/jpeg" // register the JPEG decoder
 	_ "image/gif"  // register the GIF decoder
+	_ "image/jpeg" // register the JPEG decoder
 
 	"zoomtrain/internal/atomicfile"
 )
