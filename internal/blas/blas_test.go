@@ -1,0 +1,262 @@
+package blas
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// engines returns every backend this machine has, by name.
+func engines(t testing.TB) map[string]engine {
+	t.Helper()
+	es := map[string]engine{"gonum": gonumEngine{}}
+	if e, err := openOpenBLAS(); err == nil {
+		es["openblas"] = e
+	} else {
+		t.Logf("openblas not tested: %v", err)
+	}
+	return es
+}
+
+// naiveGemm is the reference: a plain triple loop in float64.
+func naiveGemm[T float32 | float64](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) []T {
+	out := append([]T(nil), c...)
+	for i := range m {
+		for j := range n {
+			var s float64
+			for p := range k {
+				var av, bv T
+				if tA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if tB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += float64(av) * float64(bv)
+			}
+			out[i*ldc+j] = T(float64(alpha)*s + float64(beta)*float64(c[i*ldc+j]))
+		}
+	}
+	return out
+}
+
+func randSlice[T float32 | float64](r *rand.Rand, n int) []T {
+	s := make([]T, n)
+	for i := range s {
+		s[i] = T(r.Float64()*2 - 1)
+	}
+	return s
+}
+
+type gemmCase struct {
+	m, n, k     int
+	pad         int // extra columns in every leading dimension
+	alpha, beta float64
+}
+
+var gemmCases = []gemmCase{
+	{1, 1, 1, 0, 1, 0},
+	{3, 5, 7, 0, 1, 0},
+	{17, 13, 11, 2, 0.5, 1},
+	{31, 33, 29, 0, -1.5, 0.25},
+	{64, 1, 65, 1, 1, 0},
+	{1, 97, 3, 3, 2, -1},
+	{129, 67, 45, 0, 1, 1},
+}
+
+// TestGemm checks both precisions of every backend against the naive loop
+// for all transpose combinations, odd sizes and padded leading dimensions.
+func TestGemm(t *testing.T) {
+	for name, e := range engines(t) {
+		for _, tc := range gemmCases {
+			for _, tA := range []bool{false, true} {
+				for _, tB := range []bool{false, true} {
+					t.Run(fmt.Sprintf("%s/%dx%dx%d/pad%d/tA=%t/tB=%t", name, tc.m, tc.n, tc.k, tc.pad, tA, tB), func(t *testing.T) {
+						checkCase(t, e, tc, tA, tB)
+					})
+				}
+			}
+		}
+	}
+}
+
+func checkCase(t *testing.T, e engine, tc gemmCase, tA, tB bool) {
+	r := rand.New(rand.NewPCG(uint64(tc.m), uint64(tc.n*1000+tc.k)))
+	ar, ac := tc.m, tc.k
+	if tA {
+		ar, ac = tc.k, tc.m
+	}
+	br, bc := tc.k, tc.n
+	if tB {
+		br, bc = tc.n, tc.k
+	}
+	lda, ldb, ldc := ac+tc.pad, bc+tc.pad, tc.n+tc.pad
+
+	a64 := randSlice[float64](r, ar*lda)
+	b64 := randSlice[float64](r, br*ldb)
+	c64 := randSlice[float64](r, tc.m*ldc)
+	want64 := naiveGemm(tA, tB, tc.m, tc.n, tc.k, tc.alpha, a64, lda, b64, ldb, tc.beta, c64, ldc)
+	got64 := append([]float64(nil), c64...)
+	e.dgemm(tA, tB, tc.m, tc.n, tc.k, tc.alpha, a64, lda, b64, ldb, tc.beta, got64, ldc)
+	compare(t, "dgemm", got64, want64, c64, tc.m, tc.n, ldc, 1e-12)
+
+	a32, b32, c32 := to32(a64), to32(b64), to32(c64)
+	want32 := naiveGemm(tA, tB, tc.m, tc.n, tc.k, float32(tc.alpha), a32, lda, b32, ldb, float32(tc.beta), c32, ldc)
+	got32 := append([]float32(nil), c32...)
+	e.sgemm(tA, tB, tc.m, tc.n, tc.k, float32(tc.alpha), a32, lda, b32, ldb, float32(tc.beta), got32, ldc)
+	compare(t, "sgemm", got32, want32, c32, tc.m, tc.n, ldc, 1e-4)
+}
+
+// compare checks the m x n block of C and that the padding columns were left
+// untouched.
+func compare[T float32 | float64](t *testing.T, what string, got, want, orig []T, m, n, ldc int, tol float64) {
+	t.Helper()
+	for i := range m {
+		for j := range ldc {
+			idx := i*ldc + j
+			if j >= n {
+				if got[idx] != orig[idx] {
+					t.Fatalf("%s: padding C[%d,%d] = %v, want untouched %v", what, i, j, got[idx], orig[idx])
+				}
+				continue
+			}
+			if d := math.Abs(float64(got[idx] - want[idx])); d > tol*(1+math.Abs(float64(want[idx]))) {
+				t.Fatalf("%s: C[%d,%d] = %v, want %v", what, i, j, got[idx], want[idx])
+			}
+		}
+	}
+}
+
+func to32(s []float64) []float32 {
+	out := make([]float32, len(s))
+	for i, v := range s {
+		out[i] = float32(v)
+	}
+	return out
+}
+
+// TestPublicGemm goes through the package API with whatever backend the
+// environment selects, including the empty-k and bad-size paths.
+func TestPublicGemm(t *testing.T) {
+	name, err := Backend()
+	if err != nil {
+		t.Fatalf("Backend() error: %v", err)
+	}
+	t.Logf("backend: %s", name)
+
+	a := []float32{1, 2, 3, 4, 5, 6} // 2x3
+	b := []float32{1, 0, 0, 1, 1, 1} // 3x2
+	c := []float32{10, 10, 10, 10}
+	if err := Sgemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0.5, c, 2); err != nil {
+		t.Fatalf("Sgemm error: %v", err)
+	}
+	if want := []float32{9, 10, 15, 16}; fmt.Sprint(c) != fmt.Sprint(want) {
+		t.Errorf("Sgemm C = %v, want %v", c, want)
+	}
+
+	d := []float64{1, 2, 3, 4}
+	if err := Dgemm(false, false, 2, 2, 0, 1, nil, 1, nil, 2, 3, d, 2); err != nil {
+		t.Fatalf("Dgemm with k=0 error: %v", err)
+	}
+	if want := []float64{3, 6, 9, 12}; fmt.Sprint(d) != fmt.Sprint(want) {
+		t.Errorf("Dgemm with k=0: C = %v, want %v", d, want)
+	}
+
+	bad := []struct {
+		name string
+		call func() error
+		msg  string
+	}{
+		{"short a", func() error { return Sgemm(false, false, 2, 2, 3, 1, a[:5], 3, b, 2, 0, c, 2) }, "a: 2x3"},
+		{"small lda", func() error { return Sgemm(false, false, 2, 2, 3, 1, a, 2, b, 2, 0, c, 2) }, "a: leading dimension"},
+		{"short c", func() error { return Dgemm(true, true, 2, 2, 2, 1, d, 2, d, 2, 0, d[:3], 2) }, "c: 2x2"},
+		{"negative", func() error { return Dgemm(false, false, -1, 2, 2, 1, d, 2, d, 2, 0, d, 2) }, "negative size"},
+	}
+	for _, tc := range bad {
+		err := tc.call()
+		if err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: error = %v, want one containing %q", tc.name, err, tc.msg)
+		}
+	}
+	if err := SetThreads(0); err == nil {
+		t.Errorf("SetThreads(0) error = nil, want an error")
+	}
+}
+
+// TestChoose checks the environment override, including a forced backend
+// that is absent.
+func TestChoose(t *testing.T) {
+	fake := &openBLAS{lib: "libfake.so"}
+	found := func() (engine, error) { return fake, nil }
+	absent := func() (engine, error) { return nil, fmt.Errorf("%w: not here", ErrUnavailable) }
+	tests := []struct {
+		env     string
+		load    func() (engine, error)
+		want    string
+		wantErr error
+	}{
+		{"", found, "cblas (libfake.so)", nil},
+		{"", absent, "gonum (pure Go)", nil},
+		{"gonum", found, "gonum (pure Go)", nil},
+		{" OpenBLAS ", found, "cblas (libfake.so)", nil},
+		{"openblas", absent, "", ErrUnavailable},
+		{"mkl", found, "", nil},
+	}
+	for _, tc := range tests {
+		e, err := choose(tc.env, tc.load)
+		switch {
+		case tc.want == "":
+			if err == nil {
+				t.Errorf("choose(%q) = %s, want an error", tc.env, e.name())
+			} else if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Errorf("choose(%q) error = %v, want %v", tc.env, err, tc.wantErr)
+			}
+		case err != nil:
+			t.Errorf("choose(%q) error: %v", tc.env, err)
+		case e.name() != tc.want:
+			t.Errorf("choose(%q) = %s, want %s", tc.env, e.name(), tc.want)
+		}
+	}
+}
+
+// BenchmarkSgemmConv runs the GEMMs of the task network's convolutions at
+// batch 32 on 64x64 inputs, whole batch as one matrix (the kernels' layout):
+// forward W(Cout x K) * cols(K x N*HW).
+func BenchmarkSgemmConv(b *testing.B) {
+	shapes := []struct {
+		name    string
+		m, n, k int
+	}{
+		{"conv1_3to32_64x64", 32, 32 * 64 * 64, 27},
+		{"conv2_32to64_32x32", 64, 32 * 32 * 32, 288},
+		{"conv3_64to64_16x16", 64, 32 * 16 * 16, 576},
+		{"dW_conv2", 64, 288, 32 * 32 * 32},
+	}
+	for name, e := range engines(b) {
+		for _, s := range shapes {
+			b.Run(name+"/"+s.name, func(b *testing.B) {
+				r := rand.New(rand.NewPCG(1, 2))
+				a := randSlice[float32](r, s.m*s.k)
+				bb := randSlice[float32](r, s.k*s.n)
+				c := make([]float32, s.m*s.n)
+				tB := s.name == "dW_conv2"
+				ldb := s.n
+				if tB {
+					ldb = s.k
+				}
+				for b.Loop() {
+					e.sgemm(false, tB, s.m, s.n, s.k, 1, a, s.k, bb, ldb, 0, c, s.n)
+				}
+				flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
