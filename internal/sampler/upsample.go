@@ -1,0 +1,116 @@
+package sampler
+
+import "fmt"
+
+// lerpAxis holds, for each output index of one axis, the two source indices and the
+// weight of the second, for linear interpolation with align_corners = true.
+type lerpAxis struct {
+	i0, i1 []int
+	f      []float64
+}
+
+func newLerpAxis(n, no int) lerpAxis {
+	a := lerpAxis{i0: make([]int, no), i1: make([]int, no), f: make([]float64, no)}
+	scale := 0.0
+	if no > 1 {
+		scale = float64(n-1) / float64(no-1)
+	}
+	for o := range no {
+		src := scale * float64(o)
+		i0 := min(int(src), n-1)
+		a.i0[o], a.i1[o], a.f[o] = i0, min(i0+1, n-1), src-float64(i0)
+	}
+	return a
+}
+
+// upsampler interpolates grids of h x w cells to ho x wo.
+type upsampler struct {
+	h, w, ho, wo int
+	ys, xs       lerpAxis
+}
+
+func newUpsampler(h, w, ho, wo int) *upsampler {
+	return &upsampler{h: h, w: w, ho: ho, wo: wo, ys: newLerpAxis(h, ho), xs: newLerpAxis(w, wo)}
+}
+
+// upAt returns the interpolated, unclamped component k of the grid at output cell (oy, ox),
+// with the four source offsets and weights.
+func upAt[T float](u *upsampler, grid []T, oy, ox, k int) (v T, idx [4]int, wt [4]T) {
+	fy, fx := T(u.ys.f[oy]), T(u.xs.f[ox])
+	r0, r1 := u.ys.i0[oy]*u.w, u.ys.i1[oy]*u.w
+	c0, c1 := u.xs.i0[ox], u.xs.i1[ox]
+	idx = [4]int{2*(r0+c0) + k, 2*(r0+c1) + k, 2*(r1+c0) + k, 2*(r1+c1) + k}
+	wt = [4]T{(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx}
+	v = (1-fy)*((1-fx)*grid[idx[0]]+fx*grid[idx[1]]) + fy*((1-fx)*grid[idx[2]]+fx*grid[idx[3]])
+	return v, idx, wt
+}
+
+func upForward[T float](u *upsampler, grid, out []T) {
+	for oy := range u.ho {
+		for ox := range u.wo {
+			o := 2 * (oy*u.wo + ox)
+			for k := range 2 {
+				v, _, _ := upAt(u, grid, oy, ox, k)
+				out[o+k] = clamp1(v)
+			}
+		}
+	}
+}
+
+// upBackward overwrites dgrid (h x w x 2) with the gradient given dout
+// (ho x wo x 2), passing it through the clamp where its input lies in [-1, 1].
+func upBackward[T float](u *upsampler, grid, dout, dgrid []T) {
+	clear(dgrid[:2*u.h*u.w])
+	for oy := range u.ho {
+		for ox := range u.wo {
+			o := 2 * (oy*u.wo + ox)
+			for k := range 2 {
+				v, idx, wt := upAt(u, grid, oy, ox, k)
+				if v < -1 || v > 1 {
+					continue
+				}
+				d := dout[o+k]
+				for t := range 4 {
+					dgrid[idx[t]] += wt[t] * d
+				}
+			}
+		}
+	}
+}
+
+func checkUpsample(grid []int, h, w, ho, wo int) {
+	if h < 1 || w < 1 || ho < 1 || wo < 1 {
+		panic(fmt.Sprintf("sampler: upsample %dx%d to %dx%d (w x h): sizes must be positive", w, h, wo, ho))
+	}
+	if grid[0] < 2*h*w || grid[1] < 2*ho*wo {
+		panic(fmt.Sprintf("sampler: upsample %dx%d to %dx%d (w x h) got slices of %d and %d elements", w, h, wo, ho, grid[0], grid[1]))
+	}
+}
+
+// UpsampleGrid64 writes into out (ho x wo x 2) the bilinear upsampling (align_corners =
+// true) of grid (h x w x 2), clamped to [-1, 1]. It panics if a slice is too short.
+func UpsampleGrid64(grid []float64, h, w, ho, wo int, out []float64) {
+	checkUpsample([]int{len(grid), len(out)}, h, w, ho, wo)
+	upForward(newUpsampler(h, w, ho, wo), grid, out)
+}
+
+// UpsampleGrid32 is UpsampleGrid64 in float32.
+func UpsampleGrid32(grid []float32, h, w, ho, wo int, out []float32) {
+	checkUpsample([]int{len(grid), len(out)}, h, w, ho, wo)
+	upForward(newUpsampler(h, w, ho, wo), grid, out)
+}
+
+// UpsampleGridBackward64 writes into dgrid (h x w x 2) the gradient to grid given the
+// gradient dout (ho x wo x 2) to its upsampled, clamped copy.
+func UpsampleGridBackward64(grid []float64, h, w, ho, wo int, dout, dgrid []float64) {
+	checkUpsample([]int{len(grid), len(dout)}, h, w, ho, wo)
+	checkUpsample([]int{len(dgrid), len(dout)}, h, w, ho, wo)
+	upBackward(newUpsampler(h, w, ho, wo), grid, dout, dgrid)
+}
+
+// UpsampleGridBackward32 is UpsampleGridBackward64 in float32.
+func UpsampleGridBackward32(grid []float32, h, w, ho, wo int, dout, dgrid []float32) {
+	checkUpsample([]int{len(grid), len(dout)}, h, w, ho, wo)
+	checkUpsample([]int{len(dgrid), len(dout)}, h, w, ho, wo)
+	upBackward(newUpsampler(h, w, ho, wo), grid, dout, dgrid)
+}
