@@ -1,0 +1,401 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Augment is the training-time augmentation; its zero value is off (use it for eval).
+type Augment struct {
+	HFlip bool // mirror left-right with probability 1/2
+	// CropScaleMin turns on the random resized crop: a crop of area fraction uniform in
+	// [CropScaleMin, 1] and aspect ratio log-uniform in [3/4, 4/3], resampled back to
+	// R x R. 0 or 1 is off.
+	CropScaleMin float64
+}
+
+func (a Augment) crop() bool { return a.CropScaleMin > 0 && a.CropScaleMin < 1 }
+
+// LoaderOptions configure a Loader.
+type LoaderOptions struct {
+	BatchSize int
+	Shuffle   bool
+	Seed      int64
+	Workers   int // decoding goroutines; 0 means GOMAXPROCS
+	Prefetch  int // batches prepared ahead of the consumer; 0 means 2
+	// CacheBytes is the memory for decoded images of datasets that are the same every
+	// epoch (folders, fixed needle sets); images are kept as bytes, 3*R*R each, first come
+	// first kept. 0 turns the cache off.
+	CacheBytes int64
+	Augment    Augment
+	DropLast   bool // leave out the last, short batch
+}
+
+// Batch is a batch of examples as float32 NCHW.
+type Batch struct {
+	N       int
+	X       []float32 // N*3*R*R, NCHW, values in [0, 1]
+	Labels  []int
+	Indices []int // dataset index of each example
+}
+
+// Loader turns a Dataset into batches, decoding in a pool of goroutines ahead of the
+// consumer. The order and augmentation of epoch e are a pure function of (Seed, e).
+type Loader struct {
+	ds    Dataset
+	o     LoaderOptions
+	res   int
+	bytes byteImager // non-nil for 8-bit datasets
+	cache *imageCache
+}
+
+// NewLoader checks the options and returns a loader over ds.
+func NewLoader(ds Dataset, o LoaderOptions) (*Loader, error) {
+	if ds == nil {
+		return nil, errors.New("loader: no dataset")
+	}
+	switch {
+	case o.BatchSize < 1:
+		return nil, fmt.Errorf("loader: batch size %d is below 1", o.BatchSize)
+	case o.Workers < 0 || o.Prefetch < 0 || o.CacheBytes < 0:
+		return nil, fmt.Errorf("loader: negative workers (%d), prefetch (%d) or cache (%d)", o.Workers, o.Prefetch, o.CacheBytes)
+	case !(o.Augment.CropScaleMin >= 0 && o.Augment.CropScaleMin <= 1):
+		return nil, fmt.Errorf("loader: crop scale minimum %v outside [0, 1]", o.Augment.CropScaleMin)
+	case ds.Resolution() < 1:
+		return nil, fmt.Errorf("loader: dataset resolution %d", ds.Resolution())
+	}
+	if o.Workers == 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Prefetch == 0 {
+		o.Prefetch = 2
+	}
+	l := &Loader{ds: ds, o: o, res: ds.Resolution()}
+	if b, ok := ds.(byteImager); ok {
+		l.bytes = b
+		if o.CacheBytes > 0 && b.epochInvariant() {
+			l.cache = &imageCache{budget: o.CacheBytes, m: map[int][]uint8{}}
+		}
+	}
+	return l, nil
+}
+
+// BatchesPerEpoch is the number of batches an epoch yields (fewer if whole batches of
+// files are skipped as undecodable).
+func (l *Loader) BatchesPerEpoch() int {
+	n := l.ds.Len()
+	if l.o.DropLast {
+		return n / l.o.BatchSize
+	}
+	return (n + l.o.BatchSize - 1) / l.o.BatchSize
+}
+
+// CachedBytes reports the memory the decoded-image cache holds.
+func (l *Loader) CachedBytes() int64 {
+	if l.cache == nil {
+		return 0
+	}
+	l.cache.mu.Lock()
+	defer l.cache.mu.Unlock()
+	return l.cache.used
+}
+
+// order returns the dataset indices of epoch e in the order they are served.
+func (l *Loader) order(epoch int) []int {
+	n := l.ds.Len()
+	if l.o.Shuffle {
+		return permutation(newRand(uint64(l.o.Seed), saltShuffle, uint64(int64(epoch))), n)
+	}
+	p := make([]int, n)
+	for i := range p {
+		p[i] = i
+	}
+	return p
+}
+
+// Epoch starts loading the batches of epoch e. The caller must Close the iterator.
+func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
+	ictx, cancel := context.WithCancel(ctx)
+	it := &EpochIter{parent: ctx, ctx: ictx, cancel: cancel, ready: make(chan *pending, l.o.Prefetch)}
+	order := l.order(epoch)
+	nb := l.BatchesPerEpoch()
+	jobs := make(chan job, l.o.BatchSize)
+	it.wg.Go(func() {
+		defer close(jobs)
+		defer close(it.ready)
+		bs, sz := l.o.BatchSize, 3*l.res*l.res
+		for k := 0; k < nb; k++ {
+			idx := order[k*bs : min((k+1)*bs, len(order))]
+			p := &pending{
+				b:    &Batch{N: len(idx), X: make([]float32, len(idx)*sz), Labels: make([]int, len(idx)), Indices: slices.Clone(idx)},
+				done: make(chan struct{}), skip: make([]bool, len(idx)), errSlot: -1,
+			}
+			p.left.Store(int32(len(idx)))
+			select {
+			case it.ready <- p:
+			case <-ictx.Done():
+				return
+			}
+			for s := range idx {
+				select {
+				case jobs <- job{p, s}:
+				case <-ictx.Done():
+					return
+				}
+			}
+		}
+	})
+	for w := 0; w < l.o.Workers; w++ {
+		it.wg.Go(func() {
+			var scratch []float32
+			for j := range jobs {
+				if ictx.Err() == nil {
+					l.fill(j, epoch, &scratch)
+				}
+				if j.p.left.Add(-1) == 0 {
+					close(j.p.done)
+				}
+			}
+		})
+	}
+	return it
+}
+
+type job struct {
+	p    *pending
+	slot int
+}
+
+// pending is a batch being filled by the workers.
+type pending struct {
+	b       *Batch
+	left    atomic.Int32
+	done    chan struct{}
+	skip    []bool // each slot written by one worker, read after done
+	mu      sync.Mutex
+	err     error
+	errSlot int
+}
+
+// fill loads, augments and labels one slot of a batch.
+func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
+	p, s := j.p, j.slot
+	i := p.b.Indices[s]
+	sz := 3 * l.res * l.res
+	dst := p.b.X[s*sz : (s+1)*sz]
+	p.b.Labels[s] = l.ds.Label(i)
+	if err := l.load(i, epoch, dst); err != nil {
+		if errors.Is(err, ErrSkipped) {
+			p.skip[s] = true
+			return
+		}
+		p.mu.Lock()
+		// The lowest failing slot wins, so the error does not depend on scheduling.
+		if p.errSlot < 0 || s < p.errSlot {
+			p.err, p.errSlot = fmt.Errorf("epoch %d, example %d: %w", epoch, i, err), s
+		}
+		p.mu.Unlock()
+		return
+	}
+	a := l.o.Augment
+	if !a.HFlip && !a.crop() {
+		return
+	}
+	r := newRand(uint64(l.o.Seed), saltAugment, uint64(int64(epoch)), uint64(i))
+	if a.crop() {
+		if len(*scratch) != sz {
+			*scratch = make([]float32, sz)
+		}
+		randomResizedCrop(r, dst, *scratch, l.res, a.CropScaleMin)
+	}
+	if a.HFlip && r.IntN(2) == 1 {
+		hflip(dst, l.res)
+	}
+}
+
+func (l *Loader) load(i, epoch int, dst []float32) error {
+	if l.bytes == nil {
+		return l.ds.Image(i, epoch, dst)
+	}
+	if b, ok := l.cache.get(i); ok {
+		bytesToFloat(dst, b)
+		return nil
+	}
+	b := make([]uint8, len(dst))
+	if err := l.bytes.imageBytes(i, epoch, b); err != nil {
+		return err
+	}
+	l.cache.put(i, b)
+	bytesToFloat(dst, b)
+	return nil
+}
+
+// EpochIter yields the batches of one epoch in order.
+type EpochIter struct {
+	parent   context.Context
+	ctx      context.Context
+	cancel   context.CancelFunc
+	ready    chan *pending
+	wg       sync.WaitGroup
+	err      error
+	finished bool
+}
+
+// Next returns the next batch, or false at the end of the epoch or on an error (see Err).
+// Examples skipped as undecodable are left out, so a batch may be short.
+func (it *EpochIter) Next() (*Batch, bool) {
+	for !it.finished {
+		var p *pending
+		var ok bool
+		select {
+		case p, ok = <-it.ready:
+		case <-it.ctx.Done():
+		}
+		if !ok {
+			it.stop(it.parent.Err())
+			return nil, false
+		}
+		select {
+		case <-p.done:
+		case <-it.ctx.Done():
+			it.stop(it.parent.Err())
+			return nil, false
+		}
+		if p.err != nil {
+			it.stop(p.err)
+			return nil, false
+		}
+		if b := p.compact(); b.N > 0 {
+			return b, true
+		}
+	}
+	return nil, false
+}
+
+func (it *EpochIter) stop(err error) {
+	it.finished = true
+	if it.err == nil && err != nil {
+		it.err = err
+	}
+	it.cancel()
+}
+
+// Err returns the error that ended the epoch early: a load error naming the example and
+// its file, or the context's error. It is nil after a complete epoch or a Close.
+func (it *EpochIter) Err() error { return it.err }
+
+// Close stops the loading goroutines and waits for them; it is safe to call twice.
+func (it *EpochIter) Close() {
+	it.finished = true
+	it.cancel()
+	it.wg.Wait()
+}
+
+// compact removes skipped slots from the batch.
+func (p *pending) compact() *Batch {
+	b := p.b
+	sz := len(b.X) / max(b.N, 1)
+	n := 0
+	for s := 0; s < b.N; s++ {
+		if p.skip[s] {
+			continue
+		}
+		if n != s {
+			copy(b.X[n*sz:(n+1)*sz], b.X[s*sz:(s+1)*sz])
+			b.Labels[n], b.Indices[n] = b.Labels[s], b.Indices[s]
+		}
+		n++
+	}
+	b.N, b.X, b.Labels, b.Indices = n, b.X[:n*sz], b.Labels[:n], b.Indices[:n]
+	return b
+}
+
+// imageCache keeps decoded 8-bit images up to a memory budget. Entries are never
+// evicted: with a fresh shuffle each epoch any resident set is as good as another, and
+// keeping the first ones costs no bookkeeping.
+type imageCache struct {
+	mu     sync.Mutex
+	budget int64
+	used   int64
+	m      map[int][]uint8
+}
+
+func (c *imageCache) get(i int) ([]uint8, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.m[i]
+	return b, ok
+}
+
+// put keeps b (which the caller must not change afterwards) if it fits.
+func (c *imageCache) put(i int, b []uint8) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[i]; ok || c.used+int64(len(b)) > c.budget {
+		return
+	}
+	c.m[i] = b
+	c.used += int64(len(b))
+}
+
+// hflip mirrors each row of a planar CHW image in place.
+func hflip(x []float32, r int) {
+	for row := 0; row < len(x)/r; row++ {
+		line := x[row*r : (row+1)*r]
+		for a, b := 0, r-1; a < b; a, b = a+1, b-1 {
+			line[a], line[b] = line[b], line[a]
+		}
+	}
+}
+
+// randomResizedCrop replaces the r x r planar image x by a random crop of it resampled
+// back to r x r (bilinear; the crop is never larger than the image, so this only
+// enlarges and needs no antialiasing). scratch has x's length.
+func randomResizedCrop(rng *rand.Rand, x, scratch []float32, r int, scaleMin float64) {
+	area := (scaleMin + (1-scaleMin)*rng.Float64()) * float64(r*r)
+	logRatio := math.Log(3.0/4) + (math.Log(4.0/3)-math.Log(3.0/4))*rng.Float64()
+	ratio := math.Exp(logRatio)
+	cw := min(math.Sqrt(area*ratio), float64(r))
+	ch := min(math.Sqrt(area/ratio), float64(r))
+	x0 := (float64(r) - cw) * rng.Float64()
+	y0 := (float64(r) - ch) * rng.Float64()
+	copy(scratch, x)
+	sx, sy := cw/float64(r), ch/float64(r)
+	plane := r * r
+	for v := 0; v < r; v++ {
+		fy := y0 + (float64(v)+0.5)*sy - 0.5
+		y1, wy := splitCoord(fy, r)
+		for u := 0; u < r; u++ {
+			fx := x0 + (float64(u)+0.5)*sx - 0.5
+			x1, wx := splitCoord(fx, r)
+			x2, y2 := min(x1+1, r-1), min(y1+1, r-1)
+			for c := 0; c < 3; c++ {
+				src := scratch[c*plane:]
+				top := (1-wx)*float64(src[y1*r+x1]) + wx*float64(src[y1*r+x2])
+				bot := (1-wx)*float64(src[y2*r+x1]) + wx*float64(src[y2*r+x2])
+				x[c*plane+v*r+u] = float32((1-wy)*top + wy*bot)
+			}
+		}
+	}
+}
+
+// splitCoord clamps a sample coordinate to the image and splits it into the integer
+// cell and the fraction towards the next one.
+func splitCoord(f float64, r int) (int, float64) {
+	f = max(0, min(f, float64(r-1)))
+	i := int(f)
+	return i, f - float64(i)
+}

@@ -1,0 +1,286 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"math/rand/v2"
+	"strconv"
+
+	"golang.org/x/image/draw"
+)
+
+// NeedleOptions describe the built-in needle set: one whole MNIST digit, a few clutter
+// fragments cut from other digits and dim noise on a large canvas. The digit is small
+// against the canvas, so a uniform downsample to the task network's input leaves it a
+// few pixels wide, while a sampler that zooms on it sees it whole.
+type NeedleOptions struct {
+	Canvas   int // side of the square canvas, 16..1024 pixels
+	DigitMin int // smallest side of the scaled 28 x 28 MNIST digit box, in pixels
+	DigitMax int // largest side; each canvas draws its size uniformly in [DigitMin, DigitMax]
+	Clutter  int // fragments of other digits per canvas, kept off the digit
+	Train    int // number of training canvases (built from MNIST training digits)
+	Val      int // number of validation canvases (built from MNIST test digits)
+	// Noise is the brightest background noise value in [0, 1]; noise is uniform below it.
+	Noise float64
+	Seed  int64
+	// FreshEachEpoch redraws every training canvas each epoch (same label, new digit,
+	// place and clutter); validation canvases never change.
+	FreshEachEpoch bool
+}
+
+// DefaultNeedleOptions is the set that `zoomtrain train` uses out of the box.
+func DefaultNeedleOptions() NeedleOptions {
+	return NeedleOptions{
+		Canvas: 128, DigitMin: 24, DigitMax: 32, Clutter: 4,
+		Train: 9000, Val: 1000, Noise: 0.1, Seed: 0, FreshEachEpoch: true,
+	}
+}
+
+// MaxNeedleCanvas is the largest canvas side the generator accepts.
+const MaxNeedleCanvas = 1024
+
+// Validate reports the first option out of range.
+func (o NeedleOptions) Validate() error {
+	switch {
+	case o.Canvas < 16 || o.Canvas > MaxNeedleCanvas:
+		return fmt.Errorf("needle canvas %d outside [16, %d]", o.Canvas, MaxNeedleCanvas)
+	case o.DigitMin < 4:
+		return fmt.Errorf("needle digit size %d is below 4 pixels", o.DigitMin)
+	case o.DigitMax < o.DigitMin:
+		return fmt.Errorf("needle digit size range [%d, %d] is empty", o.DigitMin, o.DigitMax)
+	case o.DigitMax > o.Canvas:
+		return fmt.Errorf("needle digit size %d exceeds the canvas of %d", o.DigitMax, o.Canvas)
+	case o.Clutter < 0 || o.Clutter > 256:
+		return fmt.Errorf("needle clutter %d outside [0, 256]", o.Clutter)
+	case o.Train < 0 || o.Val < 0:
+		return fmt.Errorf("needle set sizes must not be negative (train %d, val %d)", o.Train, o.Val)
+	case !(o.Noise >= 0 && o.Noise <= 1):
+		return fmt.Errorf("needle noise %v outside [0, 1]", o.Noise)
+	}
+	return nil
+}
+
+// NeedleClasses returns the needle set's class names, "0" to "9".
+func NeedleClasses() []string {
+	c := make([]string, 10)
+	for k := range c {
+		c[k] = strconv.Itoa(k)
+	}
+	return c
+}
+
+// Needle returns the needle training and validation sets (both *NeedleSet).
+func Needle(o NeedleOptions) (train, val Dataset, err error) {
+	tr, va, err := NewNeedle(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tr, va, nil
+}
+
+// NewNeedle is Needle with the concrete type, for callers that need Canvas.
+func NewNeedle(o NeedleOptions) (train, val *NeedleSet, err error) {
+	if err := o.Validate(); err != nil {
+		return nil, nil, err
+	}
+	trainDigits, testDigits, err := loadDigits()
+	if err != nil {
+		return nil, nil, err
+	}
+	classes := NeedleClasses()
+	train = &NeedleSet{o: o, n: o.Train, digits: trainDigits, salt: saltNeedleTrain, fresh: o.FreshEachEpoch, classes: classes}
+	val = &NeedleSet{o: o, n: o.Val, digits: testDigits, salt: saltNeedleVal, classes: classes}
+	return train, val, nil
+}
+
+// NeedleSet is one split of the needle set. Its canvases are generated on demand from
+// the seed; it is safe for concurrent use.
+type NeedleSet struct {
+	o       NeedleOptions
+	n       int
+	digits  *digitSet
+	salt    uint64
+	fresh   bool
+	classes []string
+}
+
+// NeedlePlacement says what the generator put on a canvas.
+type NeedlePlacement struct {
+	Label int
+	// Digit is the canvas rectangle of the scaled 28 x 28 MNIST box (MNIST's own margin
+	// included), Source the digit's index within the embedded MNIST split.
+	Digit  image.Rectangle
+	Source int
+	// Clutter holds the rectangles of the fragments; none overlaps Digit.
+	Clutter []image.Rectangle
+}
+
+func (s *NeedleSet) Len() int             { return s.n }
+func (s *NeedleSet) Classes() []string    { return append([]string(nil), s.classes...) }
+func (s *NeedleSet) Resolution() int      { return s.o.Canvas }
+func (s *NeedleSet) epochInvariant() bool { return !s.fresh }
+
+// Label is balanced by construction: canvas i shows digit class i mod 10.
+func (s *NeedleSet) Label(i int) int { return i % 10 }
+
+// Image writes canvas i of the given epoch as gray replicated to RGB.
+func (s *NeedleSet) Image(i, epoch int, dst []float32) error {
+	if err := checkDst(s, i, dst); err != nil {
+		return err
+	}
+	g, _, err := s.Canvas(i, epoch)
+	if err != nil {
+		return err
+	}
+	plane := len(g.Pix)
+	bytesToFloat(dst[:plane], g.Pix)
+	copy(dst[plane:], dst[:plane])
+	copy(dst[2*plane:], dst[:plane])
+	return nil
+}
+
+func (s *NeedleSet) imageBytes(i, epoch int, dst []uint8) error {
+	r := s.o.Canvas
+	if i < 0 || i >= s.n || len(dst) != 3*r*r {
+		return fmt.Errorf("example %d or destination of %d bytes out of range", i, len(dst))
+	}
+	g, _, err := s.Canvas(i, epoch)
+	if err != nil {
+		return err
+	}
+	for c := 0; c < 3; c++ {
+		copy(dst[c*r*r:], g.Pix)
+	}
+	return nil
+}
+
+// Canvas generates canvas i of the given epoch as 8-bit gray, with where its digit and
+// clutter went. The result is a pure function of (seed, split, i) and, for a training
+// set with FreshEachEpoch, of epoch.
+func (s *NeedleSet) Canvas(i, epoch int) (*image.Gray, NeedlePlacement, error) {
+	if i < 0 || i >= s.n {
+		return nil, NeedlePlacement{}, fmt.Errorf("needle canvas %d out of range [0, %d)", i, s.n)
+	}
+	if !s.fresh {
+		epoch = 0
+	}
+	o := s.o
+	r := newRand(uint64(o.Seed), s.salt, uint64(i), uint64(int64(epoch)))
+	canvas := image.NewGray(image.Rect(0, 0, o.Canvas, o.Canvas))
+	fillNoise(r, canvas.Pix, o.Noise)
+
+	p := NeedlePlacement{Label: s.Label(i)}
+	pool := s.digits.byClass[p.Label]
+	p.Source = pool[r.IntN(len(pool))]
+	size := o.DigitMin + r.IntN(o.DigitMax-o.DigitMin+1)
+	x0, y0 := r.IntN(o.Canvas-size+1), r.IntN(o.Canvas-size+1)
+	p.Digit = image.Rect(x0, y0, x0+size, y0+size)
+	digit, err := scaleDigit(s.digits.digit(p.Source), size)
+	if err != nil {
+		return nil, NeedlePlacement{}, err
+	}
+	drawMax(canvas, digit, digit.Bounds(), p.Digit.Min)
+
+	// Fragments stay a margin away from the digit so they never change what it reads as.
+	keepOut := p.Digit.Inset(-2)
+	for k := 0; k < o.Clutter; k++ {
+		src := r.IntN(s.digits.len())
+		fsize := o.DigitMin + r.IntN(o.DigitMax-o.DigitMin+1)
+		win, ok := pickFragment(r, s.digits.digit(src), fsize)
+		at, placed := placeAvoiding(r, win.Size(), o.Canvas, keepOut)
+		if src == p.Source || !ok || !placed {
+			continue
+		}
+		frag, err := scaleDigit(s.digits.digit(src), fsize)
+		if err != nil {
+			return nil, NeedlePlacement{}, err
+		}
+		drawMax(canvas, frag, win, at)
+		p.Clutter = append(p.Clutter, image.Rectangle{Min: at, Max: at.Add(win.Size())})
+	}
+	return canvas, p, nil
+}
+
+// fillNoise draws uniform noise in [0, round(255*level)].
+func fillNoise(r *rand.Rand, pix []uint8, level float64) {
+	top := uint32(math.Round(255 * level))
+	if top == 0 {
+		clear(pix)
+		return
+	}
+	for k := 0; k < len(pix); k += 8 {
+		u := r.Uint64()
+		for j := k; j < k+8 && j < len(pix); j++ {
+			pix[j] = uint8(uint32(uint8(u)) * top / 255)
+			u >>= 8
+		}
+	}
+}
+
+// scaleDigit resizes a 28 x 28 digit to size x size with an antialiasing kernel.
+func scaleDigit(pix []uint8, size int) (*image.Gray, error) {
+	if len(pix) != digitPixels {
+		return nil, errors.New("digit of the wrong size")
+	}
+	src := &image.Gray{Pix: pix, Stride: digitSide, Rect: image.Rect(0, 0, digitSide, digitSide)}
+	dst := image.NewGray(image.Rect(0, 0, size, size))
+	draw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
+	return dst, nil
+}
+
+// pickFragment chooses a window of a digit scaled to fsize that holds some ink, in the
+// scaled digit's coordinates: a third to a half of the digit on each side, so it is a
+// stroke or a loop but not a whole readable digit.
+func pickFragment(r *rand.Rand, pix []uint8, fsize int) (image.Rectangle, bool) {
+	lo, hi := max(fsize/3, 3), max(fsize/2, 3)
+	for try := 0; try < 8; try++ {
+		w, h := lo+r.IntN(hi-lo+1), lo+r.IntN(hi-lo+1)
+		x, y := r.IntN(fsize-w+1), r.IntN(fsize-h+1)
+		// Judge the ink on the unscaled digit: the same region, no resampling needed.
+		sx0, sy0 := x*digitSide/fsize, y*digitSide/fsize
+		sx1, sy1 := (x+w)*digitSide/fsize, (y+h)*digitSide/fsize
+		ink, area := 0, (sx1-sx0)*(sy1-sy0)
+		for yy := sy0; yy < sy1; yy++ {
+			for xx := sx0; xx < sx1; xx++ {
+				if pix[yy*digitSide+xx] >= 128 {
+					ink++
+				}
+			}
+		}
+		if area > 0 && ink*8 >= area {
+			return image.Rect(x, y, x+w, y+h), true
+		}
+	}
+	return image.Rectangle{}, false
+}
+
+// placeAvoiding finds a top-left corner for a box of the given size inside the canvas
+// that does not meet keepOut.
+func placeAvoiding(r *rand.Rand, size image.Point, canvas int, keepOut image.Rectangle) (image.Point, bool) {
+	if size.X > canvas || size.Y > canvas {
+		return image.Point{}, false
+	}
+	for try := 0; try < 16; try++ {
+		at := image.Pt(r.IntN(canvas-size.X+1), r.IntN(canvas-size.Y+1))
+		if !(image.Rectangle{Min: at, Max: at.Add(size)}).Overlaps(keepOut) {
+			return at, true
+		}
+	}
+	return image.Point{}, false
+}
+
+// drawMax composites src's window win at dst point at, keeping the brighter pixel: ink
+// over noise, never darkening what is already there.
+func drawMax(dst *image.Gray, src *image.Gray, win image.Rectangle, at image.Point) {
+	for y := win.Min.Y; y < win.Max.Y; y++ {
+		drow := dst.Pix[(at.Y+y-win.Min.Y)*dst.Stride+at.X:]
+		srow := src.Pix[(y-src.Rect.Min.Y)*src.Stride+(win.Min.X-src.Rect.Min.X):]
+		for x := 0; x < win.Dx(); x++ {
+			if v := srow[x]; v > drow[x] {
+				drow[x] = v
+			}
+		}
+	}
+}
