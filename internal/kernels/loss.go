@@ -1,0 +1,203 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// SoftmaxCrossEntropy is the mean over the batch of -sum_k t_k log softmax(z)_k
+// for logits z (N,K) and targets t (N,K), usually one-hot. The log-sum-exp is
+// max-subtracted. The targets are data: the gradient goes to the logits only.
+func SoftmaxCrossEntropy(logits, onehot *gorgonia.Node) (*gorgonia.Node, error) {
+	if logits == nil || onehot == nil {
+		return nil, errors.New("softmax cross-entropy: nil input")
+	}
+	ls, ts := logits.Shape(), onehot.Shape()
+	if len(ls) != 2 || !ls.Eq(ts) {
+		return nil, fmt.Errorf("softmax cross-entropy: logits %v and targets %v must both be (N,K)", ls, ts)
+	}
+	if logits.Dtype() != onehot.Dtype() {
+		return nil, fmt.Errorf("softmax cross-entropy: logits are %v but targets are %v", logits.Dtype(), onehot.Dtype())
+	}
+	op := &lossOp{opBase{name: "SoftmaxCrossEntropy", arity: 2}}
+	loss, err := gorgonia.ApplyOp(op, logits, onehot)
+	if err != nil {
+		return nil, fmt.Errorf("softmax cross-entropy: %w", err)
+	}
+	return loss, nil
+}
+
+type lossOp struct{ opBase }
+
+func (op *lossOp) Type() hm.Type {
+	return hm.NewFnType(tensorT(2), tensorT(2), hm.TypeVariable('a'))
+}
+
+func (op *lossOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return tensor.ScalarShape(), nil
+}
+
+func (op *lossOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	args, err := denseArgs(op.name, 2, vals)
+	if err != nil {
+		return nil, err
+	}
+	z, t := args[0], args[1]
+	if err := lossCheckShapes(z.Shape(), t.Shape()); err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	n, k := z.Shape()[0], z.Shape()[1]
+	switch z.Dtype() {
+	case tensor.Float32:
+		return gorgonia.NewF32(float32(lossForward(z.Float32s(), t.Float32s(), n, k))), nil
+	default:
+		return gorgonia.NewF64(lossForward(z.Float64s(), t.Float64s(), n, k)), nil
+	}
+}
+
+func (op *lossOp) DiffWRT(int) []bool { return []bool{true, false} }
+
+func (op *lossOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if len(inputs) != 2 {
+		return nil, fmt.Errorf("%s: expected 2 inputs, got %d", op.name, len(inputs))
+	}
+	back := &lossGradOp{opBase: opBase{name: "SoftmaxCrossEntropyGrad", arity: 3}}
+	dz, err := gorgonia.ApplyOp(back, inputs[0], inputs[1], grad)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	return gorgonia.Nodes{dz, nil}, nil
+}
+
+func lossCheckShapes(z, t tensor.Shape) error {
+	if len(z) != 2 || !z.Eq(t) || z[0] == 0 || z[1] == 0 {
+		return fmt.Errorf("logits %v and targets %v must both be (N,K), not empty", z, t)
+	}
+	return nil
+}
+
+// lossGradOp maps (z, t, dL/dloss) to dL/dz = g/N (softmax(z) sum_k t_k - t).
+type lossGradOp struct {
+	opBase
+	out buffer
+}
+
+func (op *lossGradOp) Type() hm.Type {
+	return hm.NewFnType(tensorT(2), tensorT(2), hm.TypeVariable('a'), tensorT(2))
+}
+
+func (op *lossGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in, 0)
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+
+func (op *lossGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	if len(vals) != 3 {
+		return nil, fmt.Errorf("%s: expected 3 inputs, got %d", op.name, len(vals))
+	}
+	args, err := denseArgs(op.name, 2, vals[:2])
+	if err != nil {
+		return nil, err
+	}
+	z, t := args[0], args[1]
+	if err := lossCheckShapes(z.Shape(), t.Shape()); err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	g, err := lossScalar(vals[2])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	n, k := z.Shape()[0], z.Shape()[1]
+	dz := op.out.get(z.Dtype(), false, n, k)
+	switch z.Dtype() {
+	case tensor.Float32:
+		lossBackward(z.Float32s(), t.Float32s(), dz.Float32s(), n, k, g)
+	case tensor.Float64:
+		lossBackward(z.Float64s(), t.Float64s(), dz.Float64s(), n, k, g)
+	}
+	return dz, nil
+}
+
+// lossScalar reads the incoming gradient, a scalar value or a one-element tensor.
+func lossScalar(v gorgonia.Value) (float64, error) {
+	switch s := v.(type) {
+	case *gorgonia.F64:
+		return float64(*s), nil
+	case *gorgonia.F32:
+		return float64(*s), nil
+	case tensor.Tensor:
+		if s.Shape().TotalSize() == 1 {
+			switch d := s.Data().(type) {
+			case []float64:
+				return d[0], nil
+			case []float32:
+				return float64(d[0]), nil
+			case float64:
+				return d, nil
+			case float32:
+				return float64(d), nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("expected a float scalar gradient, got %T", v)
+}
+
+// lossRow returns log-sum-exp(z) and, when p is not nil, fills p with softmax(z).
+func lossRow[T Float](z []T, p []float64) float64 {
+	m := z[0]
+	for _, v := range z[1:] {
+		m = max(m, v)
+	}
+	var sum float64
+	for j, v := range z {
+		e := math.Exp(float64(v - m))
+		if p != nil {
+			p[j] = e
+		}
+		sum += e
+	}
+	if p != nil {
+		for j := range p {
+			p[j] /= sum
+		}
+	}
+	return float64(m) + math.Log(sum)
+}
+
+func lossForward[T Float](z, t []T, n, k int) float64 {
+	var total float64
+	for i := range n {
+		zs, ts := z[i*k:(i+1)*k], t[i*k:(i+1)*k]
+		lse := lossRow(zs, nil)
+		for j, tj := range ts {
+			if tj != 0 {
+				total += float64(tj) * (lse - float64(zs[j]))
+			}
+		}
+	}
+	return total / float64(n)
+}
+
+func lossBackward[T Float](z, t, dz []T, n, k int, g float64) {
+	p := make([]float64, k)
+	scale := g / float64(n)
+	for i := range n {
+		zs, ts, ds := z[i*k:(i+1)*k], t[i*k:(i+1)*k], dz[i*k:(i+1)*k]
+		lossRow(zs, p)
+		var mass float64
+		for _, tj := range ts {
+			mass += float64(tj)
+		}
+		for j := range ds {
+			ds[j] = T(scale * (p[j]*mass - float64(ts[j])))
+		}
+	}
+}

@@ -1,0 +1,164 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// fdInput is one float64 input of a graph under a finite-difference check.
+type fdInput struct {
+	name  string
+	shape []int
+	data  []float64
+	wrt   bool // differentiate with respect to it (otherwise it is data)
+}
+
+// fdBuild makes the op's output node from the input nodes, in fdInput order.
+type fdBuild func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error)
+
+// fdCheck compares the gradients a TapeMachine computes for a scalar cost
+// <out, w> (w fixed random weights; the output itself if it is a scalar)
+// against central differences of the same machine's forward value. It fails
+// the test when the norm-wise relative error of any input's gradient, or the
+// error of any element relative to that gradient's largest element, exceeds
+// tol, or when a gradient is all zero (a check that cannot fail is no check).
+func fdCheck(t *testing.T, inputs []fdInput, build fdBuild, tol float64) {
+	t.Helper()
+	g := gorgonia.NewGraph()
+	nodes := make([]*gorgonia.Node, len(inputs))
+	var wrt []*gorgonia.Node
+	for i, in := range inputs {
+		v := tensor.New(tensor.WithShape(in.shape...), tensor.WithBacking(append([]float64(nil), in.data...)))
+		nodes[i] = gorgonia.NewTensor(g, tensor.Float64, len(in.shape), gorgonia.WithShape(in.shape...),
+			gorgonia.WithValue(v), gorgonia.WithName(in.name))
+		if in.wrt {
+			wrt = append(wrt, nodes[i])
+		}
+	}
+	out, err := build(g, nodes)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	cost := out
+	if !out.IsScalar() {
+		size := out.Shape().TotalSize()
+		rng := rand.New(rand.NewPCG(7, 11))
+		w := make([]float64, size)
+		for i := range w {
+			w[i] = rng.Float64()*2 - 1
+		}
+		wn := gorgonia.NewVector(g, tensor.Float64, gorgonia.WithShape(size), gorgonia.WithName("w"),
+			gorgonia.WithValue(tensor.New(tensor.WithShape(size), tensor.WithBacking(w))))
+		// Flatten first: Gorgonia's Sum over several axes of a 4-D tensor is wrong.
+		flat, err := gorgonia.Reshape(out, tensor.Shape{size})
+		if err != nil {
+			t.Fatalf("reshape: %v", err)
+		}
+		if cost, err = gorgonia.Sum(gorgonia.Must(gorgonia.HadamardProd(flat, wn))); err != nil {
+			t.Fatalf("sum: %v", err)
+		}
+	}
+	var costVal gorgonia.Value
+	gorgonia.Read(cost, &costVal)
+	if _, err := gorgonia.Grad(cost, wrt...); err != nil {
+		t.Fatalf("grad: %v", err)
+	}
+	m := gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(wrt...))
+	defer m.Close()
+
+	run := func() float64 {
+		t.Helper()
+		m.Reset()
+		if err := m.RunAll(); err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		c, err := lossScalar(costVal)
+		if err != nil {
+			t.Fatalf("cost: %v", err)
+		}
+		return c
+	}
+	run()
+	analytic := make([][]float64, len(inputs))
+	for i, in := range inputs {
+		if !in.wrt {
+			continue
+		}
+		gv, err := nodes[i].Grad()
+		if err != nil {
+			t.Fatalf("%s: no gradient: %v", in.name, err)
+		}
+		analytic[i] = append([]float64(nil), gv.Data().([]float64)...)
+	}
+
+	const h = 1e-5
+	for i, in := range inputs {
+		if !in.wrt {
+			continue
+		}
+		numeric := make([]float64, len(in.data))
+		x := append([]float64(nil), in.data...)
+		let := func() {
+			t.Helper()
+			v := tensor.New(tensor.WithShape(in.shape...), tensor.WithBacking(append([]float64(nil), x...)))
+			if err := gorgonia.Let(nodes[i], v); err != nil {
+				t.Fatalf("let: %v", err)
+			}
+		}
+		for j := range x {
+			orig := x[j]
+			x[j] = orig + h
+			let()
+			up := run()
+			x[j] = orig - h
+			let()
+			down := run()
+			x[j] = orig
+			numeric[j] = (up - down) / (2 * h)
+		}
+		let()
+		fdCompare(t, in.name, analytic[i], numeric, tol)
+	}
+}
+
+// fdCompare checks analytic against numeric gradients (see fdCheck).
+func fdCompare(t *testing.T, name string, got, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: gradient has %d elements, want %d", name, len(got), len(want))
+	}
+	var diff2, got2, want2, scale float64
+	for j := range got {
+		d := got[j] - want[j]
+		diff2 += d * d
+		got2 += got[j] * got[j]
+		want2 += want[j] * want[j]
+		scale = max(scale, math.Abs(want[j]))
+	}
+	if scale == 0 {
+		t.Fatalf("%s: numeric gradient is all zero", name)
+	}
+	if rel := math.Sqrt(diff2) / math.Sqrt(max(got2, want2)); !(rel < tol) {
+		t.Errorf("%s: gradient relative error %.3g, want < %g", name, rel, tol)
+	}
+	for j := range got {
+		if e := math.Abs(got[j]-want[j]) / scale; !(e < tol) {
+			t.Errorf("%s: d/dx[%d] = %.12g, want %.12g (error %.3g of max)", name, j, got[j], want[j], e)
+			return
+		}
+	}
+}
+
+// fdRandom returns n values uniform in [lo, hi) from a fixed seed.
+func fdRandom(seed uint64, n int, lo, hi float64) []float64 {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = lo + (hi-lo)*rng.Float64()
+	}
+	return v
+}

@@ -1,0 +1,199 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// SpatialSoftmax normalises each map of x over all of its h*w cells:
+// softmax(x / temperature), so that every map sums to one, as the saliency
+// map must. x is (N,1,h,w) or (N,h,w); the result is (N,h,w).
+func SpatialSoftmax(x *gorgonia.Node, temperature float64) (*gorgonia.Node, error) {
+	if x == nil {
+		return nil, errors.New("spatial softmax: nil input")
+	}
+	if !(temperature > 0) || math.IsInf(temperature, 1) {
+		return nil, fmt.Errorf("spatial softmax: temperature %v is not positive and finite", temperature)
+	}
+	s := x.Shape()
+	inDims := len(s)
+	switch {
+	case inDims == 4 && s[1] == 1:
+	case inDims == 3:
+	default:
+		return nil, fmt.Errorf("spatial softmax: input shape %v is neither (N,1,h,w) nor (N,h,w)", s)
+	}
+	op := &softmaxOp{
+		opBase: opBase{name: "SpatialSoftmax", arity: 1,
+			params: []int{inDims, int(math.Float64bits(temperature))}},
+		invTemp: 1 / temperature,
+		inDims:  inDims,
+	}
+	y, err := gorgonia.ApplyOp(op, x)
+	if err != nil {
+		return nil, fmt.Errorf("spatial softmax: %w", err)
+	}
+	return y, nil
+}
+
+// softmaxMaps returns (maps, cells) for a (N,h,w) or (N,1,h,w) shape.
+func softmaxMaps(s tensor.Shape) (n, cells int, err error) {
+	switch {
+	case len(s) == 4 && s[1] == 1:
+		return s[0], s[2] * s[3], nil
+	case len(s) == 3:
+		return s[0], s[1] * s[2], nil
+	}
+	return 0, 0, fmt.Errorf("shape %v is neither (N,1,h,w) nor (N,h,w)", s)
+}
+
+// softmaxOp is the forward op; it keeps its output buffer between runs.
+type softmaxOp struct {
+	opBase
+	invTemp float64
+	inDims  int
+	out     buffer
+}
+
+func (op *softmaxOp) Type() hm.Type { return fnType(3, op.inDims) }
+
+func (op *softmaxOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(s) == 4 {
+		return tensor.Shape{s[0], s[2], s[3]}, nil
+	}
+	return s.Clone(), nil
+}
+
+func (op *softmaxOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	args, err := denseArgs(op.name, 1, vals)
+	if err != nil {
+		return nil, err
+	}
+	x := args[0]
+	s := x.Shape()
+	n, cells, err := softmaxMaps(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	y := op.out.get(x.Dtype(), false, s[0], s[len(s)-2], s[len(s)-1])
+	switch x.Dtype() {
+	case tensor.Float32:
+		softmaxForward(x.Float32s(), y.Float32s(), n, cells, float32(op.invTemp))
+	case tensor.Float64:
+		softmaxForward(x.Float64s(), y.Float64s(), n, cells, op.invTemp)
+	}
+	return y, nil
+}
+
+func (op *softmaxOp) DiffWRT(int) []bool { return []bool{true} }
+
+func (op *softmaxOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if len(inputs) != 1 {
+		return nil, fmt.Errorf("%s: expected 1 input, got %d", op.name, len(inputs))
+	}
+	back := &softmaxGradOp{
+		opBase:  opBase{name: "SpatialSoftmaxGrad", arity: 2, params: op.params},
+		invTemp: op.invTemp,
+		inDims:  op.inDims,
+	}
+	dx, err := gorgonia.ApplyOp(back, inputs[0], grad)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	return gorgonia.Nodes{dx}, nil
+}
+
+// softmaxGradOp maps (x, dL/dy) to dL/dx. It recomputes y from x rather than
+// reading the forward output, which later ops may have overwritten in place.
+type softmaxGradOp struct {
+	opBase
+	invTemp float64
+	inDims  int
+	out     buffer
+}
+
+func (op *softmaxGradOp) Type() hm.Type { return fnType(op.inDims, op.inDims, 3) }
+
+func (op *softmaxGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in, 0)
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+
+func (op *softmaxGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	args, err := denseArgs(op.name, 2, vals)
+	if err != nil {
+		return nil, err
+	}
+	x, g := args[0], args[1]
+	n, cells, err := softmaxMaps(x.Shape())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	if g.Shape().TotalSize() != n*cells {
+		return nil, fmt.Errorf("%s: gradient shape %v does not match input %v", op.name, g.Shape(), x.Shape())
+	}
+	dx := op.out.get(x.Dtype(), false, x.Shape()...)
+	switch x.Dtype() {
+	case tensor.Float32:
+		softmaxBackward(x.Float32s(), g.Float32s(), dx.Float32s(), n, cells, float32(op.invTemp))
+	case tensor.Float64:
+		softmaxBackward(x.Float64s(), g.Float64s(), dx.Float64s(), n, cells, op.invTemp)
+	}
+	return dx, nil
+}
+
+// softmaxForward writes softmax(x*invT) of each of the n maps of cells
+// values into y. Exponentials are taken in float64 for float32 data too.
+func softmaxForward[T Float](x, y []T, n, cells int, invT T) {
+	parallelFor(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			softmaxMap(x[i*cells:(i+1)*cells], y[i*cells:(i+1)*cells], invT)
+		}
+	})
+}
+
+func softmaxMap[T Float](x, y []T, invT T) {
+	m := x[0]
+	for _, v := range x[1:] {
+		m = max(m, v)
+	}
+	var sum float64
+	for j, v := range x {
+		e := math.Exp(float64((v - m) * invT))
+		y[j] = T(e)
+		sum += e
+	}
+	inv := T(1 / sum)
+	for j := range y {
+		y[j] *= inv
+	}
+}
+
+// softmaxBackward: dx = y * (g - <g, y>) / T, map by map.
+func softmaxBackward[T Float](x, g, dx []T, n, cells int, invT T) {
+	parallelFor(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xs, gs, ds := x[i*cells:(i+1)*cells], g[i*cells:(i+1)*cells], dx[i*cells:(i+1)*cells]
+			softmaxMap(xs, ds, invT)
+			var dot float64
+			for j, y := range ds {
+				dot += float64(y) * float64(gs[j])
+			}
+			for j, y := range ds {
+				ds[j] = y * (gs[j] - T(dot)) * invT
+			}
+		}
+	})
+}
