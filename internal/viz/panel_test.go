@@ -242,7 +242,9 @@ func TestPanelRejects(t *testing.T) {
 		mod  func(*PanelInput, *PanelOptions)
 	}{
 		{"no source", func(in *PanelInput, _ *PanelOptions) { in.Source = nil }},
-		{"source pixels short", func(in *PanelInput, _ *PanelOptions) { in.Source = &imageio.Image{C: 3, H: 4, W: 4, Pix: make([]float32, 47)} }},
+		{"source pixels short", func(in *PanelInput, _ *PanelOptions) {
+			in.Source = &imageio.Image{C: 3, H: 4, W: 4, Pix: make([]float32, 47)}
+		}},
 		{"source two channels", func(in *PanelInput, _ *PanelOptions) { in.Source = imageio.New(2, 4, 4) }},
 		{"source empty", func(in *PanelInput, _ *PanelOptions) { in.Source = imageio.New(3, 0, 0) }},
 		{"saliency size mismatch", func(in *PanelInput, _ *PanelOptions) { in.SalH = 30 }},
