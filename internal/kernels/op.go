@@ -18,6 +18,7 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+	"zoomtrain/internal/blas"
 )
 
 // opBase carries the boilerplate every op in this package shares. The name
@@ -114,13 +115,18 @@ type buffer struct {
 }
 
 // get returns the buffer as a tensor of dtype dt and the given shape. Its
-// contents are whatever the last run left there unless zero is set.
+// contents are whatever the last run left there unless zero is set. Gorgonia
+// may have reshaped the tensor in place (an unsafe Reshape downstream), so a
+// buffer of the right size is reshaped back rather than compared by shape.
 func (b *buffer) get(dt tensor.Dtype, zero bool, shape ...int) *tensor.Dense {
-	if b.t != nil && b.t.Dtype() == dt && b.t.Shape().Eq(tensor.Shape(shape)) {
-		if zero {
-			b.t.Zero()
+	size := tensor.Shape(shape).TotalSize()
+	if b.t != nil && b.t.Dtype() == dt && b.t.DataSize() == size && !b.t.IsView() {
+		if err := b.t.Reshape(shape...); err == nil {
+			if zero {
+				b.t.Zero()
+			}
+			return b.t
 		}
-		return b.t
 	}
 	b.t = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
 	return b.t
@@ -141,27 +147,97 @@ func (s *scratch[T]) get(n int) []T {
 
 // Float is the element types the kernels are written for.
 type Float interface {
-	~float32 | ~float64
+	float32 | float64
 }
 
-// parallelFor runs fn(i) for i in [0, n) on up to GOMAXPROCS goroutines,
-// each taking a contiguous range so that writes per worker stay local.
+// parallelFor runs fn over [0, n) on up to GOMAXPROCS goroutines, each
+// taking a contiguous range so that writes per worker stay local.
 func parallelFor(n int, fn func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		if n > 0 {
-			fn(0, n)
-		}
+	parallelWorkers(n, func(_, lo, hi int) { fn(lo, hi) })
+}
+
+// workers is how many goroutines parallelWorkers uses for n items.
+func workers(n int) int {
+	return max(1, min(runtime.GOMAXPROCS(0), n))
+}
+
+// parallelWorkers is parallelFor that also tells fn its worker index in
+// [0, workers(n)), for per-worker scratch and partial sums.
+func parallelWorkers(n int, fn func(worker, lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	nw := workers(n)
+	if nw == 1 {
+		fn(0, 0, n)
 		return
 	}
 	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := w*n/workers, (w+1)*n/workers
+	for w := range nw {
+		lo, hi := w*n/nw, (w+1)*n/nw
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fn(lo, hi)
+			fn(w, lo, hi)
 		}()
 	}
 	wg.Wait()
+}
+
+// gemm is blas.Sgemm or blas.Dgemm by element type.
+func gemm[T Float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) error {
+	switch a := any(a).(type) {
+	case []float32:
+		return blas.Sgemm(tA, tB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		return blas.Dgemm(tA, tB, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
+	return fmt.Errorf("gemm: unsupported element type %T", a)
+}
+
+// firstErr collects the first error of parallel workers.
+type firstErr struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (f *firstErr) set(err error) {
+	if err == nil {
+		return
+	}
+	f.mu.Lock()
+	if f.err == nil {
+		f.err = err
+	}
+	f.mu.Unlock()
+}
+
+// checkShape reports a tensor whose shape is not want.
+func checkShape(what string, d *tensor.Dense, want []int) error {
+	if !d.Shape().Eq(tensor.Shape(want)) {
+		return fmt.Errorf("%s: shape %v, want %v", what, d.Shape(), tensor.Shape(want))
+	}
+	return nil
+}
+
+// optData returns the data of in[i] as []T, or nil when there is no such
+// input (an optional bias).
+func optData[T Float](in []*tensor.Dense, i int) []T {
+	if i >= len(in) {
+		return nil
+	}
+	return in[i].Data().([]T)
+}
+
+// elementGrain is the fewest elements worth a goroutine of their own in an
+// elementwise loop; below it the start-up costs more than the work.
+const elementGrain = 1 << 15
+
+// parallelChunks is parallelFor for cheap elementwise loops over n items.
+func parallelChunks(n int, fn func(lo, hi int)) {
+	chunks := (n + elementGrain - 1) / elementGrain
+	parallelFor(min(chunks, workers(n)), func(clo, chi int) {
+		nw := min(chunks, workers(n))
+		fn(clo*n/nw, chi*n/nw)
+	})
 }

@@ -1,0 +1,491 @@
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// convGeom is the geometry of one 2-D convolution (square kernel, equal
+// stride and zero padding on both axes, PyTorch's Conv2d semantics).
+type convGeom struct {
+	n, cin, h, w int
+	cout, k      int
+	stride, pad  int
+	ho, wo       int
+}
+
+func newConvGeom(xs, ws tensor.Shape, stride, pad int) (convGeom, error) {
+	if len(xs) != 4 {
+		return convGeom{}, fmt.Errorf("conv2d: input shape %v: want (N, Cin, H, W)", xs)
+	}
+	if len(ws) != 4 || ws[2] != ws[3] {
+		return convGeom{}, fmt.Errorf("conv2d: weight shape %v: want (Cout, Cin, k, k)", ws)
+	}
+	if ws[1] != xs[1] {
+		return convGeom{}, fmt.Errorf("conv2d: weight has %d input channels, input has %d", ws[1], xs[1])
+	}
+	if stride < 1 || pad < 0 {
+		return convGeom{}, fmt.Errorf("conv2d: stride %d and padding %d: want stride >= 1, padding >= 0", stride, pad)
+	}
+	g := convGeom{n: xs[0], cin: xs[1], h: xs[2], w: xs[3], cout: ws[0], k: ws[2], stride: stride, pad: pad}
+	if g.h+2*pad < g.k || g.w+2*pad < g.k || g.k < 1 {
+		return convGeom{}, fmt.Errorf("conv2d: kernel %d larger than padded input %dx%d", g.k, g.h+2*pad, g.w+2*pad)
+	}
+	g.ho = (g.h+2*pad-g.k)/stride + 1
+	g.wo = (g.w+2*pad-g.k)/stride + 1
+	return g, nil
+}
+
+func (g convGeom) rows() int        { return g.cin * g.k * g.k } // rows of the im2col matrix
+func (g convGeom) outArea() int     { return g.ho * g.wo }
+func (g convGeom) inSize() int      { return g.cin * g.h * g.w }
+func (g convGeom) outSize() int     { return g.cout * g.ho * g.wo }
+func (g convGeom) xShape() []int    { return []int{g.n, g.cin, g.h, g.w} }
+func (g convGeom) wShape() []int    { return []int{g.cout, g.cin, g.k, g.k} }
+func (g convGeom) outShape() []int  { return []int{g.n, g.cout, g.ho, g.wo} }
+func (g convGeom) params() []int    { return []int{g.n, g.cin, g.h, g.w, g.cout, g.k, g.stride, g.pad} }
+func (g convGeom) colsPerItem() int { return g.rows() * g.outArea() }
+
+// direct reports whether the input already is the im2col matrix (a 1x1
+// kernel without stride or padding), so the copy is skipped.
+func (g convGeom) direct() bool { return g.k == 1 && g.stride == 1 && g.pad == 0 }
+
+// validRange returns the output positions [lo, hi) along an axis of size n
+// whose input index o*stride + off falls inside [0, n).
+func validRange(outN, n, stride, off int) (lo, hi int) {
+	lo = 0
+	if off < 0 {
+		lo = (-off + stride - 1) / stride
+	}
+	hi = 0
+	if last := n - 1 - off; last >= 0 {
+		hi = last/stride + 1
+	}
+	return min(lo, outN), max(min(hi, outN), min(lo, outN))
+}
+
+// im2col writes one item's patches as a rows() x outArea() matrix: row
+// (c, ki, kj), column (oy, ox) holds x[c, oy*s+ki-pad, ox*s+kj-pad] or 0.
+func im2col[T Float](g convGeom, x, cols []T) {
+	area := g.outArea()
+	for c := range g.cin {
+		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]
+		for ki := range g.k {
+			yLo, yHi := validRange(g.ho, g.h, g.stride, ki-g.pad)
+			for kj := range g.k {
+				row := cols[((c*g.k+ki)*g.k+kj)*area:][:area]
+				xLo, xHi := validRange(g.wo, g.w, g.stride, kj-g.pad)
+				clear(row[:yLo*g.wo])
+				clear(row[yHi*g.wo:])
+				for oy := yLo; oy < yHi; oy++ {
+					dst := row[oy*g.wo : (oy+1)*g.wo]
+					src := xc[(oy*g.stride+ki-g.pad)*g.w:][:g.w]
+					clear(dst[:xLo])
+					clear(dst[xHi:])
+					ix := xLo*g.stride + kj - g.pad
+					if g.stride == 1 {
+						copy(dst[xLo:xHi], src[ix:])
+						continue
+					}
+					for ox := xLo; ox < xHi; ox++ {
+						dst[ox] = src[ix]
+						ix += g.stride
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im is the adjoint of im2col: it adds each patch entry back onto the
+// input position it was read from. dx must be zeroed by the caller.
+func col2im[T Float](g convGeom, cols, dx []T) {
+	area := g.outArea()
+	for c := range g.cin {
+		dc := dx[c*g.h*g.w : (c+1)*g.h*g.w]
+		for ki := range g.k {
+			yLo, yHi := validRange(g.ho, g.h, g.stride, ki-g.pad)
+			for kj := range g.k {
+				row := cols[((c*g.k+ki)*g.k+kj)*area:][:area]
+				xLo, xHi := validRange(g.wo, g.w, g.stride, kj-g.pad)
+				for oy := yLo; oy < yHi; oy++ {
+					src := row[oy*g.wo : (oy+1)*g.wo]
+					dst := dc[(oy*g.stride+ki-g.pad)*g.w:][:g.w]
+					ix := xLo*g.stride + kj - g.pad
+					for ox := xLo; ox < xHi; ox++ {
+						dst[ix] += src[ox]
+						ix += g.stride
+					}
+				}
+			}
+		}
+	}
+}
+
+// convScratch is the memory one convolution keeps between runs, per
+// element type.
+type convScratch[T Float] struct {
+	cols    scratch[T] // the whole batch's im2col matrices, for the weight gradient
+	colsOf  uintptr    // data address of the input the cols were built from
+	work    scratch[T] // per-worker im2col or column-gradient matrices
+	partial scratch[T] // per-worker weight-gradient sums
+}
+
+// convState is shared by a convolution and its gradient ops.
+type convState struct {
+	geom convGeom
+	out  buffer
+	s32  convScratch[float32]
+	s64  convScratch[float64]
+}
+
+func scratchOf[T Float](st *convState) *convScratch[T] {
+	var zero T
+	if _, ok := any(zero).(float32); ok {
+		return any(&st.s32).(*convScratch[T])
+	}
+	return any(&st.s64).(*convScratch[T])
+}
+
+// convForward computes out = conv(x, w) + b for the whole batch, splitting
+// the batch across workers; it keeps the im2col matrices for the weight
+// gradient. b may be nil.
+func convForward[T Float](st *convState, x, w, b, out []T, xAddr uintptr) error {
+	g := st.geom
+	sc := scratchOf[T](st)
+	per, area := g.colsPerItem(), g.outArea()
+	sc.colsOf = 0
+	var cols []T
+	if !g.direct() {
+		cols = sc.cols.get(g.n * per)
+	}
+	var fe firstErr
+	parallelFor(g.n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xi := x[i*g.inSize() : (i+1)*g.inSize()]
+			ci := xi
+			if !g.direct() {
+				ci = cols[i*per : (i+1)*per]
+				im2col(g, xi, ci)
+			}
+			oi := out[i*g.outSize() : (i+1)*g.outSize()]
+			beta := T(0)
+			if b != nil {
+				for c := range g.cout {
+					row := oi[c*area : (c+1)*area]
+					for j := range row {
+						row[j] = b[c]
+					}
+				}
+				beta = 1
+			}
+			fe.set(gemm(false, false, g.cout, area, g.rows(), 1, w, g.rows(), ci, area, beta, oi, area))
+		}
+	})
+	if !g.direct() {
+		sc.colsOf = xAddr
+	}
+	return fe.err
+}
+
+// convGradInput computes dx = conv^T(dy, w): per item the column gradient
+// W^T dy, folded back by col2im.
+func convGradInput[T Float](st *convState, w, dy, dx []T) error {
+	g := st.geom
+	sc := scratchOf[T](st)
+	per, area := g.colsPerItem(), g.outArea()
+	var work []T
+	if !g.direct() {
+		work = sc.work.get(workers(g.n) * per)
+	}
+	var fe firstErr
+	parallelWorkers(g.n, func(wk, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dyi := dy[i*g.outSize() : (i+1)*g.outSize()]
+			dxi := dx[i*g.inSize() : (i+1)*g.inSize()]
+			if g.direct() {
+				fe.set(gemm(true, false, g.cin, area, g.cout, 1, w, g.cin, dyi, area, 0, dxi, area))
+				continue
+			}
+			dcols := work[wk*per : (wk+1)*per]
+			fe.set(gemm(true, false, g.rows(), area, g.cout, 1, w, g.rows(), dyi, area, 0, dcols, area))
+			clear(dxi)
+			col2im(g, dcols, dxi)
+		}
+	})
+	return fe.err
+}
+
+// convGradWeight computes dw = sum over items of dy_i cols_i^T, reusing the
+// forward pass's im2col matrices when they were built from this very input.
+func convGradWeight[T Float](st *convState, x, dy, dw []T, xAddr uintptr) error {
+	g := st.geom
+	sc := scratchOf[T](st)
+	per, area, wsize := g.colsPerItem(), g.outArea(), g.cout*g.rows()
+	cached := !g.direct() && sc.colsOf == xAddr && xAddr != 0 && len(sc.cols.s) >= g.n*per
+	nw := workers(g.n)
+	partial := sc.partial.get(nw * wsize)
+	clear(partial)
+	var work []T
+	if !g.direct() && !cached {
+		work = sc.work.get(nw * per)
+	}
+	var fe firstErr
+	parallelWorkers(g.n, func(wk, lo, hi int) {
+		acc := partial[wk*wsize : (wk+1)*wsize]
+		for i := lo; i < hi; i++ {
+			dyi := dy[i*g.outSize() : (i+1)*g.outSize()]
+			var ci []T
+			switch {
+			case g.direct():
+				ci = x[i*g.inSize() : (i+1)*g.inSize()]
+			case cached:
+				ci = sc.cols.s[i*per : (i+1)*per]
+			default:
+				ci = work[wk*per : (wk+1)*per]
+				im2col(g, x[i*g.inSize():(i+1)*g.inSize()], ci)
+			}
+			fe.set(gemm(false, true, g.cout, g.rows(), area, 1, dyi, area, ci, area, 1, acc, g.rows()))
+		}
+	})
+	copy(dw, partial[:wsize])
+	for wk := 1; wk < nw; wk++ {
+		for j, v := range partial[wk*wsize : (wk+1)*wsize] {
+			dw[j] += v
+		}
+	}
+	return fe.err
+}
+
+// Conv2D is PyTorch's Conv2d with a square kernel: x (N, Cin, H, W), w
+// (Cout, Cin, k, k) and b (Cout) or nil give (N, Cout, Ho, Wo) with
+// Ho = (H + 2 pad - k) / stride + 1, zero padding. Differentiable in x, w, b.
+func Conv2D(x, w, b *gorgonia.Node, stride, pad int) (*gorgonia.Node, error) {
+	g, err := newConvGeom(x.Shape(), w.Shape(), stride, pad)
+	if err != nil {
+		return nil, err
+	}
+	children := gorgonia.Nodes{x, w}
+	if b != nil {
+		if bs := b.Shape(); bs.TotalSize() != g.cout || bs.Dims() != 1 {
+			return nil, fmt.Errorf("conv2d: bias shape %v: want (%d)", bs, g.cout)
+		}
+		children = append(children, b)
+	}
+	op := &convOp{opBase: opBase{name: "conv2d", arity: len(children), params: g.params()}, st: &convState{geom: g}}
+	out, err := gorgonia.ApplyOp(op, children...)
+	if err != nil {
+		return nil, fmt.Errorf("conv2d: %w", err)
+	}
+	return out, nil
+}
+
+// convOp is the forward convolution; its state is shared with the gradient
+// ops SymDiff creates.
+type convOp struct {
+	opBase
+	st *convState
+}
+
+func (op *convOp) Type() hm.Type {
+	if op.arity == 3 {
+		return fnType(4, 4, 4, 1)
+	}
+	return fnType(4, 4, 4)
+}
+
+func (op *convOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape(op.st.geom.outShape()), nil
+}
+
+func (op *convOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	in, err := denseArgs("conv2d", op.arity, vals)
+	if err != nil {
+		return nil, err
+	}
+	g := op.st.geom
+	if err := checkShape("conv2d input", in[0], g.xShape()); err != nil {
+		return nil, err
+	}
+	if err := checkShape("conv2d weight", in[1], g.wShape()); err != nil {
+		return nil, err
+	}
+	if op.arity == 3 {
+		if err := checkShape("conv2d bias", in[2], []int{g.cout}); err != nil {
+			return nil, err
+		}
+	}
+	out := op.st.out.get(in[0].Dtype(), false, g.outShape()...)
+	switch x := in[0].Data().(type) {
+	case []float32:
+		err = convForward(op.st, x, in[1].Data().([]float32), optData[float32](in, 2), out.Data().([]float32), in[0].Uintptr())
+	case []float64:
+		err = convForward(op.st, x, in[1].Data().([]float64), optData[float64](in, 2), out.Data().([]float64), in[0].Uintptr())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("conv2d: %w", err)
+	}
+	return out, nil
+}
+
+func (op *convOp) DiffWRT(inputs int) []bool {
+	d := make([]bool, inputs)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+
+func (op *convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if len(inputs) != op.arity {
+		return nil, fmt.Errorf("conv2d gradient: expected %d inputs, got %d", op.arity, len(inputs))
+	}
+	p := op.st.geom.params()
+	dx, err := gorgonia.ApplyOp(&convGradOp{opBase: opBase{name: "conv2d.dx", arity: 2, params: p, tag: op.st}, st: op.st, wrtInput: true}, inputs[1], grad)
+	if err != nil {
+		return nil, fmt.Errorf("conv2d input gradient: %w", err)
+	}
+	dw, err := gorgonia.ApplyOp(&convGradOp{opBase: opBase{name: "conv2d.dw", arity: 2, params: p, tag: op.st}, st: op.st}, inputs[0], grad)
+	if err != nil {
+		return nil, fmt.Errorf("conv2d weight gradient: %w", err)
+	}
+	grads := gorgonia.Nodes{dx, dw}
+	if op.arity == 3 {
+		db, err := channelSum(grad)
+		if err != nil {
+			return nil, fmt.Errorf("conv2d bias gradient: %w", err)
+		}
+		grads = append(grads, db)
+	}
+	return grads, nil
+}
+
+// convGradOp is the gradient of a convolution with respect to its input
+// (children w, dy) or its weight (children x, dy).
+type convGradOp struct {
+	opBase
+	st       *convState
+	wrtInput bool
+	out      buffer
+}
+
+func (op *convGradOp) Type() hm.Type { return fnType(4, 4, 4) }
+
+func (op *convGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	if op.wrtInput {
+		return tensor.Shape(op.st.geom.xShape()), nil
+	}
+	return tensor.Shape(op.st.geom.wShape()), nil
+}
+
+func (op *convGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	in, err := denseArgs(op.name, 2, vals)
+	if err != nil {
+		return nil, err
+	}
+	g := op.st.geom
+	if err := checkShape(op.name+" output gradient", in[1], g.outShape()); err != nil {
+		return nil, err
+	}
+	if op.wrtInput {
+		if err := checkShape(op.name+" weight", in[0], g.wShape()); err != nil {
+			return nil, err
+		}
+		out := op.out.get(in[0].Dtype(), false, g.xShape()...)
+		switch w := in[0].Data().(type) {
+		case []float32:
+			err = convGradInput(op.st, w, in[1].Data().([]float32), out.Data().([]float32))
+		case []float64:
+			err = convGradInput(op.st, w, in[1].Data().([]float64), out.Data().([]float64))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op.name, err)
+		}
+		return out, nil
+	}
+	if err := checkShape(op.name+" input", in[0], g.xShape()); err != nil {
+		return nil, err
+	}
+	out := op.out.get(in[0].Dtype(), false, g.wShape()...)
+	switch x := in[0].Data().(type) {
+	case []float32:
+		err = convGradWeight(op.st, x, in[1].Data().([]float32), out.Data().([]float32), in[0].Uintptr())
+	case []float64:
+		err = convGradWeight(op.st, x, in[1].Data().([]float64), out.Data().([]float64), in[0].Uintptr())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	return out, nil
+}
+
+func (op *convGradOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
+
+func (op *convGradOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
+	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.name)
+}
+
+// channelSum sums a (N, C, ...) tensor over every axis but the channel
+// axis: the gradient of a per-channel bias.
+func channelSum(x *gorgonia.Node) (*gorgonia.Node, error) {
+	s := x.Shape()
+	if s.Dims() < 2 {
+		return nil, fmt.Errorf("channel sum: shape %v: want at least (N, C)", s)
+	}
+	op := &channelSumOp{opBase: opBase{name: "channelsum", arity: 1, params: append([]int(nil), s...)}}
+	return gorgonia.ApplyOp(op, x)
+}
+
+type channelSumOp struct {
+	opBase
+	out buffer
+}
+
+func (op *channelSumOp) Type() hm.Type { return fnType(1, len(op.params)) }
+
+func (op *channelSumOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.params[1]}, nil
+}
+
+func (op *channelSumOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	in, err := denseArgs(op.name, 1, vals)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkShape(op.name+" input", in[0], op.params); err != nil {
+		return nil, err
+	}
+	n, c := op.params[0], op.params[1]
+	area := tensor.Shape(op.params).TotalSize() / max(1, n*c)
+	out := op.out.get(in[0].Dtype(), false, c)
+	switch x := in[0].Data().(type) {
+	case []float32:
+		sumChannels(x, out.Data().([]float32), n, c, area)
+	case []float64:
+		sumChannels(x, out.Data().([]float64), n, c, area)
+	}
+	return out, nil
+}
+
+// sumChannels sets out[c] to the sum of x[i, c, :] over i.
+func sumChannels[T Float](x, out []T, n, c, area int) {
+	for ch := range c {
+		var s float64 // float32 sums over a whole batch lose digits
+		for i := range n {
+			for _, v := range x[(i*c+ch)*area:][:area] {
+				s += float64(v)
+			}
+		}
+		out[ch] = T(s)
+	}
+}
+
+func (op *channelSumOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
+
+func (op *channelSumOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
+	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.name)
+}

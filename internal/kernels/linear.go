@@ -1,0 +1,243 @@
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Linear is PyTorch's Linear: x (N, in), w (out, in) and b (out) or nil give
+// x w^T + b, (N, out). Differentiable in x, w, b.
+func Linear(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if xs.Dims() != 2 || ws.Dims() != 2 || xs[1] != ws[1] {
+		return nil, fmt.Errorf("linear: input %v and weight %v: want (N, in) and (out, in)", xs, ws)
+	}
+	children := gorgonia.Nodes{x, w}
+	if b != nil {
+		if bs := b.Shape(); bs.Dims() != 1 || bs[0] != ws[0] {
+			return nil, fmt.Errorf("linear: bias shape %v: want (%d)", bs, ws[0])
+		}
+		children = append(children, b)
+	}
+	op := &linearOp{opBase: opBase{name: "linear", arity: len(children), params: []int{xs[0], ws[1], ws[0]}}}
+	out, err := gorgonia.ApplyOp(op, children...)
+	if err != nil {
+		return nil, fmt.Errorf("linear: %w", err)
+	}
+	return out, nil
+}
+
+// linearOp's params are n, in, out.
+type linearOp struct {
+	opBase
+	out buffer
+}
+
+func (op *linearOp) Type() hm.Type {
+	if op.arity == 3 {
+		return fnType(2, 2, 2, 1)
+	}
+	return fnType(2, 2, 2)
+}
+
+func (op *linearOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.params[0], op.params[2]}, nil
+}
+
+func (op *linearOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	in, err := denseArgs(op.name, op.arity, vals)
+	if err != nil {
+		return nil, err
+	}
+	n, ni, no := op.params[0], op.params[1], op.params[2]
+	if err := checkShape("linear input", in[0], []int{n, ni}); err != nil {
+		return nil, err
+	}
+	if err := checkShape("linear weight", in[1], []int{no, ni}); err != nil {
+		return nil, err
+	}
+	if op.arity == 3 {
+		if err := checkShape("linear bias", in[2], []int{no}); err != nil {
+			return nil, err
+		}
+	}
+	out := op.out.get(in[0].Dtype(), false, n, no)
+	switch x := in[0].Data().(type) {
+	case []float32:
+		err = linearForward(x, in[1].Data().([]float32), optData[float32](in, 2), out.Data().([]float32), n, ni, no)
+	case []float64:
+		err = linearForward(x, in[1].Data().([]float64), optData[float64](in, 2), out.Data().([]float64), n, ni, no)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("linear: %w", err)
+	}
+	return out, nil
+}
+
+func linearForward[T Float](x, w, b, y []T, n, ni, no int) error {
+	beta := T(0)
+	if b != nil {
+		for i := range n {
+			copy(y[i*no:(i+1)*no], b)
+		}
+		beta = 1
+	}
+	return gemm(false, true, n, no, ni, 1, x, ni, w, ni, beta, y, no)
+}
+
+func (op *linearOp) DiffWRT(inputs int) []bool {
+	d := make([]bool, inputs)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+
+func (op *linearOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if len(inputs) != op.arity {
+		return nil, fmt.Errorf("linear gradient: expected %d inputs, got %d", op.arity, len(inputs))
+	}
+	dx, err := gorgonia.ApplyOp(&linearGradOp{opBase: opBase{name: "linear.dx", arity: 2, params: op.params}, wrtInput: true}, inputs[1], grad)
+	if err != nil {
+		return nil, fmt.Errorf("linear input gradient: %w", err)
+	}
+	dw, err := gorgonia.ApplyOp(&linearGradOp{opBase: opBase{name: "linear.dw", arity: 2, params: op.params}}, inputs[0], grad)
+	if err != nil {
+		return nil, fmt.Errorf("linear weight gradient: %w", err)
+	}
+	grads := gorgonia.Nodes{dx, dw}
+	if op.arity == 3 {
+		db, err := channelSum(grad)
+		if err != nil {
+			return nil, fmt.Errorf("linear bias gradient: %w", err)
+		}
+		grads = append(grads, db)
+	}
+	return grads, nil
+}
+
+// linearGradOp is dy w (children w, dy) or dy^T x (children x, dy).
+type linearGradOp struct {
+	opBase
+	wrtInput bool
+	out      buffer
+}
+
+func (op *linearGradOp) Type() hm.Type { return fnType(2, 2, 2) }
+
+func (op *linearGradOp) outShape() []int {
+	if op.wrtInput {
+		return []int{op.params[0], op.params[1]}
+	}
+	return []int{op.params[2], op.params[1]}
+}
+
+func (op *linearGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape(op.outShape()), nil
+}
+
+func (op *linearGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	in, err := denseArgs(op.name, 2, vals)
+	if err != nil {
+		return nil, err
+	}
+	n, ni, no := op.params[0], op.params[1], op.params[2]
+	other := []int{n, ni}
+	if op.wrtInput {
+		other = []int{no, ni}
+	}
+	if err := checkShape(op.name+" operand", in[0], other); err != nil {
+		return nil, err
+	}
+	if err := checkShape(op.name+" output gradient", in[1], []int{n, no}); err != nil {
+		return nil, err
+	}
+	out := op.out.get(in[0].Dtype(), false, op.outShape()...)
+	switch a := in[0].Data().(type) {
+	case []float32:
+		err = linearBackward(op.wrtInput, a, in[1].Data().([]float32), out.Data().([]float32), n, ni, no)
+	case []float64:
+		err = linearBackward(op.wrtInput, a, in[1].Data().([]float64), out.Data().([]float64), n, ni, no)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	return out, nil
+}
+
+// linearBackward computes dx = dy w when wrtInput (a is w), else dw = dy^T x
+// (a is x).
+func linearBackward[T Float](wrtInput bool, a, dy, out []T, n, ni, no int) error {
+	if wrtInput {
+		return gemm(false, false, n, ni, no, 1, dy, no, a, ni, 0, out, ni)
+	}
+	return gemm(true, false, no, ni, n, 1, dy, no, a, ni, 0, out, ni)
+}
+
+func (op *linearGradOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
+
+func (op *linearGradOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
+	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.name)
+}
+
+// Add is the elementwise sum of two tensors of one shape (a residual
+// connection); both gradients are the output gradient.
+func Add(a, b *gorgonia.Node) (*gorgonia.Node, error) {
+	if !a.Shape().Eq(b.Shape()) {
+		return nil, fmt.Errorf("add: shapes %v and %v differ", a.Shape(), b.Shape())
+	}
+	op := &addOp{opBase: opBase{name: "add", arity: 2, params: append([]int(nil), a.Shape()...)}}
+	out, err := gorgonia.ApplyOp(op, a, b)
+	if err != nil {
+		return nil, fmt.Errorf("add: %w", err)
+	}
+	return out, nil
+}
+
+type addOp struct {
+	opBase
+	out buffer
+}
+
+func (op *addOp) Type() hm.Type { d := len(op.params); return fnType(d, d, d) }
+
+func (op *addOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape(append([]int(nil), op.params...)), nil
+}
+
+func (op *addOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	in, err := denseArgs(op.name, 2, vals)
+	if err != nil {
+		return nil, err
+	}
+	for i := range in {
+		if err := checkShape(op.name+" operand", in[i], op.params); err != nil {
+			return nil, err
+		}
+	}
+	out := op.out.get(in[0].Dtype(), false, op.params...)
+	switch a := in[0].Data().(type) {
+	case []float32:
+		addInto(a, in[1].Data().([]float32), out.Data().([]float32))
+	case []float64:
+		addInto(a, in[1].Data().([]float64), out.Data().([]float64))
+	}
+	return out, nil
+}
+
+func addInto[T Float](a, b, out []T) {
+	parallelChunks(len(a), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = a[i] + b[i]
+		}
+	})
+}
+
+func (op *addOp) DiffWRT(inputs int) []bool { return []bool{true, true} }
+
+func (op *addOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	return gorgonia.Nodes{grad, grad}, nil
+}
