@@ -24,7 +24,10 @@ func SoftmaxCrossEntropy(logits, onehot *gorgonia.Node) (*gorgonia.Node, error) 
 	if logits.Dtype() != onehot.Dtype() {
 		return nil, fmt.Errorf("softmax cross-entropy: logits are %v but targets are %v", logits.Dtype(), onehot.Dtype())
 	}
-	op := &lossOp{opBase{name: "SoftmaxCrossEntropy", arity: 2}}
+	if ls[0] == 0 || ls[1] == 0 {
+		return nil, fmt.Errorf("softmax cross-entropy: empty logits %v", ls)
+	}
+	op := &lossOp{opBase: opBase{name: "SoftmaxCrossEntropy", arity: 2, params: []int{ls[0], ls[1]}}}
 	loss, err := gorgonia.ApplyOp(op, logits, onehot)
 	if err != nil {
 		return nil, fmt.Errorf("softmax cross-entropy: %w", err)
@@ -32,6 +35,7 @@ func SoftmaxCrossEntropy(logits, onehot *gorgonia.Node) (*gorgonia.Node, error) 
 	return loss, nil
 }
 
+// lossOp's params are (N, K), fixed when the graph is built.
 type lossOp struct{ opBase }
 
 func (op *lossOp) Type() hm.Type {
@@ -48,10 +52,10 @@ func (op *lossOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	z, t := args[0], args[1]
-	if err := lossCheckShapes(z.Shape(), t.Shape()); err != nil {
+	n, k := op.params[0], op.params[1]
+	if err := lossCheckSizes(z, t, n, k); err != nil {
 		return nil, fmt.Errorf("%s: %w", op.name, err)
 	}
-	n, k := z.Shape()[0], z.Shape()[1]
 	switch z.Dtype() {
 	case tensor.Float32:
 		return gorgonia.NewF32(float32(lossForward(z.Float32s(), t.Float32s(), n, k))), nil
@@ -66,7 +70,7 @@ func (op *lossOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgon
 	if len(inputs) != 2 {
 		return nil, fmt.Errorf("%s: expected 2 inputs, got %d", op.name, len(inputs))
 	}
-	back := &lossGradOp{opBase: opBase{name: "SoftmaxCrossEntropyGrad", arity: 3}}
+	back := &lossGradOp{opBase: opBase{name: "SoftmaxCrossEntropyGrad", arity: 3, params: op.params}}
 	dz, err := gorgonia.ApplyOp(back, inputs[0], inputs[1], grad)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op.name, err)
@@ -74,9 +78,11 @@ func (op *lossOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgon
 	return gorgonia.Nodes{dz, nil}, nil
 }
 
-func lossCheckShapes(z, t tensor.Shape) error {
-	if len(z) != 2 || !z.Eq(t) || z[0] == 0 || z[1] == 0 {
-		return fmt.Errorf("logits %v and targets %v must both be (N,K), not empty", z, t)
+// lossCheckSizes checks values by size only: an unsafe Reshape elsewhere in
+// the graph may have changed a tensor's shape in place.
+func lossCheckSizes(z, t *tensor.Dense, n, k int) error {
+	if z.Shape().TotalSize() != n*k || t.Shape().TotalSize() != n*k {
+		return fmt.Errorf("logits %v and targets %v, want (%d,%d) each", z.Shape(), t.Shape(), n, k)
 	}
 	return nil
 }
@@ -92,11 +98,7 @@ func (op *lossGradOp) Type() hm.Type {
 }
 
 func (op *lossGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in, 0)
-	if err != nil {
-		return nil, err
-	}
-	return s.Clone(), nil
+	return tensor.Shape{op.params[0], op.params[1]}, nil
 }
 
 func (op *lossGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
@@ -108,14 +110,14 @@ func (op *lossGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	z, t := args[0], args[1]
-	if err := lossCheckShapes(z.Shape(), t.Shape()); err != nil {
+	n, k := op.params[0], op.params[1]
+	if err := lossCheckSizes(z, t, n, k); err != nil {
 		return nil, fmt.Errorf("%s: %w", op.name, err)
 	}
 	g, err := lossScalar(vals[2])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op.name, err)
 	}
-	n, k := z.Shape()[0], z.Shape()[1]
 	dz := op.out.get(z.Dtype(), false, n, k)
 	switch z.Dtype() {
 	case tensor.Float32:

@@ -162,3 +162,89 @@ func fdRandom(seed uint64, n int, lo, hi float64) []float64 {
 	}
 	return v
 }
+
+// gradsFor runs build on inputs of dtype dt and returns the output and the
+// gradients of the cost <out, gout> with respect to the inputs marked wrt
+// (nil for the others), all as float64, computed by a TapeMachine.
+func gradsFor(t *testing.T, dt tensor.Dtype, inputs []fdInput, gout []float64, build fdBuild) ([]float64, [][]float64) {
+	t.Helper()
+	g := gorgonia.NewGraph()
+	nodes := make([]*gorgonia.Node, len(inputs))
+	var wrt []*gorgonia.Node
+	for i, in := range inputs {
+		nodes[i] = gorgonia.NewTensor(g, dt, len(in.shape), gorgonia.WithShape(in.shape...),
+			gorgonia.WithValue(fdTensor(dt, in.shape, in.data)), gorgonia.WithName(in.name))
+		if in.wrt {
+			wrt = append(wrt, nodes[i])
+		}
+	}
+	out, err := build(g, nodes)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	size := out.Shape().TotalSize()
+	if len(gout) != size {
+		t.Fatalf("upstream gradient has %d elements, output %v", len(gout), out.Shape())
+	}
+	wn := gorgonia.NewVector(g, dt, gorgonia.WithShape(size), gorgonia.WithName("gout"),
+		gorgonia.WithValue(fdTensor(dt, []int{size}, gout)))
+	flat, err := gorgonia.Reshape(out, tensor.Shape{size})
+	if err != nil {
+		t.Fatalf("reshape: %v", err)
+	}
+	// Read before Grad: the backward pass may overwrite values in place.
+	var outVal gorgonia.Value
+	gorgonia.Read(flat, &outVal)
+	cost, err := gorgonia.Sum(gorgonia.Must(gorgonia.HadamardProd(flat, wn)))
+	if err != nil {
+		t.Fatalf("sum: %v", err)
+	}
+	if _, err := gorgonia.Grad(cost, wrt...); err != nil {
+		t.Fatalf("grad: %v", err)
+	}
+	m := gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(wrt...))
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	y := valueFloats(t, outVal)
+	grads := make([][]float64, len(inputs))
+	for i, in := range inputs {
+		if !in.wrt {
+			continue
+		}
+		gv, err := nodes[i].Grad()
+		if err != nil {
+			t.Fatalf("%s: no gradient: %v", in.name, err)
+		}
+		grads[i] = valueFloats(t, gv)
+	}
+	return y, grads
+}
+
+// fdTensor makes a tensor of dtype dt holding data.
+func fdTensor(dt tensor.Dtype, shape []int, data []float64) *tensor.Dense {
+	if dt == tensor.Float32 {
+		f := make([]float32, len(data))
+		for i, v := range data {
+			f[i] = float32(v)
+		}
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float64(nil), data...)))
+}
+
+// checkClose fails the test when got and want differ by more than
+// tol*max(1,|want|) anywhere.
+func checkClose(t *testing.T, what string, got, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if d := math.Abs(got[i] - want[i]); !(d <= tol*max(1, math.Abs(want[i]))) {
+			t.Errorf("%s[%d] = %.12g, want %.12g (|diff| %.3g, tol %g)", what, i, got[i], want[i], d, tol)
+			return
+		}
+	}
+}

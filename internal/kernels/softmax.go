@@ -32,7 +32,7 @@ func SpatialSoftmax(x *gorgonia.Node, temperature float64) (*gorgonia.Node, erro
 		opBase: opBase{name: "SpatialSoftmax", arity: 1,
 			params: []int{inDims, int(math.Float64bits(temperature))}},
 		invTemp: 1 / temperature,
-		inDims:  inDims,
+		inShape: s.Clone(),
 	}
 	y, err := gorgonia.ApplyOp(op, x)
 	if err != nil {
@@ -41,26 +41,24 @@ func SpatialSoftmax(x *gorgonia.Node, temperature float64) (*gorgonia.Node, erro
 	return y, nil
 }
 
-// softmaxMaps returns (maps, cells) for a (N,h,w) or (N,1,h,w) shape.
-func softmaxMaps(s tensor.Shape) (n, cells int, err error) {
-	switch {
-	case len(s) == 4 && s[1] == 1:
-		return s[0], s[2] * s[3], nil
-	case len(s) == 3:
-		return s[0], s[1] * s[2], nil
-	}
-	return 0, 0, fmt.Errorf("shape %v is neither (N,1,h,w) nor (N,h,w)", s)
+// softmaxSizes returns the number of maps and cells per map of a (N,1,h,w)
+// or (N,h,w) shape, and the (N,h,w) output shape.
+func softmaxSizes(s tensor.Shape) (n, cells int, out tensor.Shape) {
+	h, w := s[len(s)-2], s[len(s)-1]
+	return s[0], h * w, tensor.Shape{s[0], h, w}
 }
 
 // softmaxOp is the forward op; it keeps its output buffer between runs.
 type softmaxOp struct {
 	opBase
 	invTemp float64
-	inDims  int
+	// inShape is fixed when the graph is built; values are checked by size
+	// only, as an unsafe Reshape elsewhere may have changed a tensor's shape.
+	inShape tensor.Shape
 	out     buffer
 }
 
-func (op *softmaxOp) Type() hm.Type { return fnType(3, op.inDims) }
+func (op *softmaxOp) Type() hm.Type { return fnType(3, len(op.inShape)) }
 
 func (op *softmaxOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	s, err := shapeOf(in, 0)
@@ -79,12 +77,11 @@ func (op *softmaxOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	x := args[0]
-	s := x.Shape()
-	n, cells, err := softmaxMaps(s)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+	n, cells, outShape := softmaxSizes(op.inShape)
+	if x.Shape().TotalSize() != n*cells {
+		return nil, fmt.Errorf("%s: input shape %v, want %v", op.name, x.Shape(), op.inShape)
 	}
-	y := op.out.get(x.Dtype(), false, s[0], s[len(s)-2], s[len(s)-1])
+	y := op.out.get(x.Dtype(), false, outShape...)
 	switch x.Dtype() {
 	case tensor.Float32:
 		softmaxForward(x.Float32s(), y.Float32s(), n, cells, float32(op.invTemp))
@@ -103,7 +100,7 @@ func (op *softmaxOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gor
 	back := &softmaxGradOp{
 		opBase:  opBase{name: "SpatialSoftmaxGrad", arity: 2, params: op.params},
 		invTemp: op.invTemp,
-		inDims:  op.inDims,
+		inShape: op.inShape,
 	}
 	dx, err := gorgonia.ApplyOp(back, inputs[0], grad)
 	if err != nil {
@@ -117,11 +114,11 @@ func (op *softmaxOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gor
 type softmaxGradOp struct {
 	opBase
 	invTemp float64
-	inDims  int
+	inShape tensor.Shape
 	out     buffer
 }
 
-func (op *softmaxGradOp) Type() hm.Type { return fnType(op.inDims, op.inDims, 3) }
+func (op *softmaxGradOp) Type() hm.Type { return fnType(len(op.inShape), len(op.inShape), 3) }
 
 func (op *softmaxGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	s, err := shapeOf(in, 0)
@@ -137,14 +134,11 @@ func (op *softmaxGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	x, g := args[0], args[1]
-	n, cells, err := softmaxMaps(x.Shape())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+	n, cells, _ := softmaxSizes(op.inShape)
+	if x.Shape().TotalSize() != n*cells || g.Shape().TotalSize() != n*cells {
+		return nil, fmt.Errorf("%s: input %v and gradient %v, want %d values each", op.name, x.Shape(), g.Shape(), n*cells)
 	}
-	if g.Shape().TotalSize() != n*cells {
-		return nil, fmt.Errorf("%s: gradient shape %v does not match input %v", op.name, g.Shape(), x.Shape())
-	}
-	dx := op.out.get(x.Dtype(), false, x.Shape()...)
+	dx := op.out.get(x.Dtype(), false, op.inShape...)
 	switch x.Dtype() {
 	case tensor.Float32:
 		softmaxBackward(x.Float32s(), g.Float32s(), dx.Float32s(), n, cells, float32(op.invTemp))
