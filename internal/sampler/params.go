@@ -72,3 +72,25 @@ func (p Params) Validate() error {
 	}
 	return nil
 }
+
+// CheckSaliency reports why s cannot be a saliency map, or nil: every value must be
+// finite and non-negative, and at least one positive (the grid divides by the map's
+// Gaussian-weighted sum).
+func CheckSaliency[T float](s []T) error {
+	positive := false
+	for i, v := range s {
+		f := float64(v)
+		switch {
+		case math.IsNaN(f) || math.IsInf(f, 0):
+			return fmt.Errorf("saliency map has a non-finite value (%v) at index %d", f, i)
+		case f < 0:
+			return fmt.Errorf("saliency map has a negative value (%v) at index %d", f, i)
+		case f > 0:
+			positive = true
+		}
+	}
+	if !positive {
+		return errors.New("saliency map is all zero")
+	}
+	return nil
+}
