@@ -162,7 +162,9 @@ func (o genGradOp) Type() hm.Type {
 func (o genGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return shapeOf(o.key, in[0], 3)
 }
-func (o genGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) { return o.UsePreallocDo(nil, in...) }
+func (o genGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return o.UsePreallocDo(nil, in...)
+}
 
 func (o genGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	v, dt, err := values(o.key, in, 2)
@@ -290,7 +292,9 @@ func (o upGradOp) Type() hm.Type {
 func (o upGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return gridShape(o.key, in[0])
 }
-func (o upGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) { return o.UsePreallocDo(nil, in...) }
+func (o upGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return o.UsePreallocDo(nil, in...)
+}
 
 func (o upGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	v, dt, err := values(o.key, in, 2)
@@ -400,7 +404,9 @@ func (o sampleOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{s.N, s.C, s.Ho, s.Wo}, nil
 }
 
-func (o sampleOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) { return o.UsePreallocDo(nil, in...) }
+func (o sampleOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return o.UsePreallocDo(nil, in...)
+}
 
 func (o sampleOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	v, dt, err := values(o.key, in, 2)
