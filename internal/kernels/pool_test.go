@@ -1,0 +1,169 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// maxPoolReference is max pooling by its definition.
+func maxPoolReference(x []float64, n, c, h, w, k int) []float64 {
+	ho, wo := h/k, w/k
+	out := make([]float64, n*c*ho*wo)
+	for p := range n * c {
+		for oy := range ho {
+			for ox := range wo {
+				m := math.Inf(-1)
+				for dy := range k {
+					for dx := range k {
+						m = max(m, x[(p*h+oy*k+dy)*w+ox*k+dx])
+					}
+				}
+				out[(p*ho+oy)*wo+ox] = m
+			}
+		}
+	}
+	return out
+}
+
+// adaptiveReference averages PyTorch's windows, written independently of
+// poolWindows with floating-point floor and ceil.
+func adaptiveReference(x []float64, n, c, h, w, oh, ow int) []float64 {
+	out := make([]float64, n*c*oh*ow)
+	for p := range n * c {
+		for i := range oh {
+			r0, r1 := int(math.Floor(float64(i*h)/float64(oh))), int(math.Ceil(float64((i+1)*h)/float64(oh)))
+			for j := range ow {
+				c0, c1 := int(math.Floor(float64(j*w)/float64(ow))), int(math.Ceil(float64((j+1)*w)/float64(ow)))
+				var s float64
+				for r := r0; r < r1; r++ {
+					for q := c0; q < c1; q++ {
+						s += x[(p*h+r)*w+q]
+					}
+				}
+				out[(p*oh+i)*ow+j] = s / float64((r1-r0)*(c1-c0))
+			}
+		}
+	}
+	return out
+}
+
+type poolCase struct {
+	name       string
+	n, c, h, w int
+	build      func(x *gorgonia.Node) (*gorgonia.Node, error)
+	want       func(x []float64) []float64
+	outShape   []int
+}
+
+func poolCases() []poolCase {
+	return []poolCase{
+		{"maxpool2_6x8", 2, 3, 6, 8, func(x *gorgonia.Node) (*gorgonia.Node, error) { return MaxPool2D(x, 2) },
+			func(x []float64) []float64 { return maxPoolReference(x, 2, 3, 6, 8, 2) }, []int{2, 3, 3, 4}},
+		{"maxpool3_odd", 1, 2, 7, 8, func(x *gorgonia.Node) (*gorgonia.Node, error) { return MaxPool2D(x, 3) },
+			func(x []float64) []float64 { return maxPoolReference(x, 1, 2, 7, 8, 3) }, []int{1, 2, 2, 2}},
+		{"global", 3, 4, 5, 3, GlobalAvgPool,
+			func(x []float64) []float64 { return adaptiveReference(x, 3, 4, 5, 3, 1, 1) }, []int{3, 4}},
+		{"adaptive_16to31", 1, 2, 16, 16, func(x *gorgonia.Node) (*gorgonia.Node, error) { return AdaptiveAvgPool2D(x, 31, 31) },
+			func(x []float64) []float64 { return adaptiveReference(x, 1, 2, 16, 16, 31, 31) }, []int{1, 2, 31, 31}},
+		{"adaptive_7x5to3x4", 2, 1, 7, 5, func(x *gorgonia.Node) (*gorgonia.Node, error) { return AdaptiveAvgPool2D(x, 3, 4) },
+			func(x []float64) []float64 { return adaptiveReference(x, 2, 1, 7, 5, 3, 4) }, []int{2, 1, 3, 4}},
+		{"adaptive_5x6to5x6", 1, 1, 5, 6, func(x *gorgonia.Node) (*gorgonia.Node, error) { return AdaptiveAvgPool2D(x, 5, 6) },
+			func(x []float64) []float64 { return x }, []int{1, 1, 5, 6}},
+	}
+}
+
+func TestPoolForward(t *testing.T) {
+	for _, pc := range poolCases() {
+		for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+			t.Run(pc.name+"/"+dt.String(), func(t *testing.T) {
+				shape := []int{pc.n, pc.c, pc.h, pc.w}
+				x := fdRandom(21, pc.n*pc.c*pc.h*pc.w, -1, 1)
+				v, s := runForward(t, dt, [][]int{shape}, [][]float64{x}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+					return pc.build(in[0])
+				})
+				if !s.Eq(tensor.Shape(pc.outShape)) {
+					t.Fatalf("shape %v, want %v", s, pc.outShape)
+				}
+				got, want := valueFloats(t, v), pc.want(x)
+				tol := 1e-12
+				if dt == tensor.Float32 {
+					tol = 1e-6
+				}
+				if d, at := maxAbsDiff(got, want); d > tol {
+					t.Errorf("out[%d] = %v, want %v", at, got[at], want[at])
+				}
+			})
+		}
+	}
+}
+
+func TestPoolGradient(t *testing.T) {
+	for _, pc := range poolCases() {
+		t.Run(pc.name, func(t *testing.T) {
+			shape := []int{pc.n, pc.c, pc.h, pc.w}
+			// Distinct values keep every max-pool window away from a tie.
+			x := fdRandom(22, pc.n*pc.c*pc.h*pc.w, -1, 1)
+			fdCheck(t, []fdInput{{name: "x", shape: shape, data: x, wrt: true}},
+				func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) { return pc.build(in[0]) }, 1e-6)
+		})
+	}
+}
+
+// TestMaxPoolTies checks PyTorch's rule: the first maximum of a window gets
+// the gradient.
+func TestMaxPoolTies(t *testing.T) {
+	x := []float64{1, 1, 1, 1}
+	dx := make([]float64, 4)
+	idx := make([]int32, 1)
+	y := make([]float64, 1)
+	maxPoolForward(x, y, idx, 1, 2, 2, 2)
+	maxPoolBackward([]float64{5}, dx, idx, 1, 4, 1)
+	if want := []float64{5, 0, 0, 0}; fmt.Sprint(dx) != fmt.Sprint(want) {
+		t.Errorf("dx = %v, want %v", dx, want)
+	}
+}
+
+func TestPoolWindows(t *testing.T) {
+	tests := []struct {
+		in, out    int
+		start, end string
+	}{
+		{16, 31, "[0 0 1 1 2 2 3 3 4 4 5 5 6 6 7 7 8 8 9 9 10 10 11 11 12 12 13 13 14 14 15]",
+			"[1 2 2 3 3 4 4 5 5 6 6 7 7 8 8 9 9 10 10 11 11 12 12 13 13 14 14 15 15 16 16]"},
+		{7, 3, "[0 2 4]", "[3 5 7]"},
+		{4, 4, "[0 1 2 3]", "[1 2 3 4]"},
+	}
+	for _, tc := range tests {
+		s, e := poolWindows(tc.in, tc.out)
+		if fmt.Sprint(s) != tc.start || fmt.Sprint(e) != tc.end {
+			t.Errorf("poolWindows(%d, %d) = %v, %v, want %s, %s", tc.in, tc.out, s, e, tc.start, tc.end)
+		}
+	}
+}
+
+func TestPoolErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		shape []int
+		build func(x *gorgonia.Node) (*gorgonia.Node, error)
+		msg   string
+	}{
+		{"maxpool 2-D", []int{4, 4}, func(x *gorgonia.Node) (*gorgonia.Node, error) { return MaxPool2D(x, 2) }, "want (N, C, H, W)"},
+		{"maxpool too big", []int{1, 1, 3, 3}, func(x *gorgonia.Node) (*gorgonia.Node, error) { return MaxPool2D(x, 4) }, "does not fit"},
+		{"maxpool zero", []int{1, 1, 3, 3}, func(x *gorgonia.Node) (*gorgonia.Node, error) { return MaxPool2D(x, 0) }, "does not fit"},
+		{"adaptive zero", []int{1, 1, 3, 3}, func(x *gorgonia.Node) (*gorgonia.Node, error) { return AdaptiveAvgPool2D(x, 0, 2) }, "must be positive"},
+		{"global 3-D", []int{1, 3, 3}, GlobalAvgPool, "want (N, C, H, W)"},
+	}
+	for _, tc := range tests {
+		g := gorgonia.NewGraph()
+		x := gorgonia.NewTensor(g, tensor.Float32, len(tc.shape), gorgonia.WithShape(tc.shape...))
+		if _, err := tc.build(x); err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: error = %v, want one containing %q", tc.name, err, tc.msg)
+		}
+	}
+}
