@@ -1,0 +1,343 @@
+package viz
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image/color"
+	"math"
+	"slices"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	plottext "gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"zoomtrain/internal/metrics"
+)
+
+// Sizes of the rendered plots in pixels.
+const (
+	curvesW, curvesH   = 1100, 760
+	compareW, compareH = 900, 560
+	plotDPI            = 96
+)
+
+// series is one named curve; NaN values are gaps (a measurement not taken that epoch).
+type series struct {
+	name string
+	get  func(metrics.Record) float64
+}
+
+// byEpoch orders records by epoch and keeps the last record of each epoch, which is the
+// one a resumed run wrote after redoing it.
+func byEpoch(records []metrics.Record) []metrics.Record {
+	rs := slices.Clone(records)
+	slices.SortStableFunc(rs, func(a, b metrics.Record) int { return a.Epoch - b.Epoch })
+	out := rs[:0]
+	for _, r := range rs {
+		if n := len(out); n > 0 && out[n-1].Epoch == r.Epoch {
+			out[n-1] = r
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// points collects the finite values of one series.
+func points(rs []metrics.Record, get func(metrics.Record) float64) plotter.XYs {
+	var xy plotter.XYs
+	for _, r := range rs {
+		if v := get(r); !math.IsNaN(v) && !math.IsInf(v, 0) {
+			xy = append(xy, plotter.XY{X: float64(r.Epoch), Y: v})
+		}
+	}
+	return xy
+}
+
+// palette is a colour-blind-safe set (Okabe and Ito).
+func palette(i int) color.Color {
+	p := []color.NRGBA{
+		{0, 114, 178, 255}, {213, 94, 0, 255}, {0, 158, 115, 255}, {204, 121, 167, 255},
+		{230, 159, 0, 255}, {86, 180, 233, 255}, {0, 0, 0, 255}, {240, 228, 66, 255},
+	}
+	return p[i%len(p)]
+}
+
+// addLine adds xy to p as a line in colour i, with markers when there are few points
+// (so that a single epoch still shows), and a legend entry.
+func addLine(p *plot.Plot, name string, xy plotter.XYs, i int) error {
+	l, s, err := plotter.NewLinePoints(xy)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	l.Color = palette(i)
+	l.Width = vg.Points(1.5)
+	if i%2 == 1 {
+		l.Dashes = []vg.Length{vg.Points(5), vg.Points(2.5)}
+	}
+	s.Color = palette(i)
+	s.Radius = vg.Points(2.5)
+	s.Shape = draw.CircleGlyph{}
+	if len(xy) <= 30 {
+		p.Add(l, s)
+		p.Legend.Add(name, l, s)
+	} else {
+		p.Add(l)
+		p.Legend.Add(name, l)
+	}
+	return nil
+}
+
+// newPlot returns a plot whose text is sans-serif, which reads better at screen size
+// than the default serif; set per plot, since the package default is shared state.
+func newPlot() *plot.Plot {
+	p := plot.New()
+	for _, sty := range []*plottext.Style{&p.Title.TextStyle, &p.X.Label.TextStyle, &p.Y.Label.TextStyle,
+		&p.X.Tick.Label, &p.Y.Tick.Label, &p.Legend.TextStyle} {
+		sty.Font.Variant = "Sans"
+	}
+	return p
+}
+
+// integerTicks labels whole epochs at a round step (1, 2, 5, 10, 20, ...) giving at most
+// about eight labels, with unlabelled minor ticks between them.
+type integerTicks struct{}
+
+func (integerTicks) Ticks(lo, hi float64) []plot.Tick {
+	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) || hi < lo {
+		return nil
+	}
+	step := 1.0
+	for (hi-lo)/step > 8 {
+		switch m := step / math.Pow(10, math.Floor(math.Log10(step))); m {
+		case 1:
+			step *= 2
+		case 2:
+			step *= 2.5
+		default:
+			step *= 2
+		}
+	}
+	minor := step / 5
+	if step <= 2 {
+		minor = 0
+	} else if step == 5 {
+		minor = 1
+	}
+	var out []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
+		out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)})
+	}
+	if minor > 0 {
+		for v := math.Ceil(lo/minor) * minor; v <= hi; v += minor {
+			if math.Mod(v, step) != 0 {
+				out = append(out, plot.Tick{Value: v})
+			}
+		}
+	}
+	return out
+}
+
+// panelPlot makes one titled plot of some series over epochs. It reports whether any
+// series had a point.
+func panelPlot(rs []metrics.Record, title, ylabel string, scale float64, ss []series) (*plot.Plot, bool, error) {
+	p := newPlot()
+	p.Title.Text = title
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = ylabel
+	p.X.Tick.Marker = integerTicks{}
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	hasData := false
+	for i, s := range ss {
+		xy := points(rs, func(r metrics.Record) float64 { return scale * s.get(r) })
+		if len(xy) == 0 {
+			continue
+		}
+		hasData = true
+		if err := addLine(p, s.name, xy, i); err != nil {
+			return nil, false, err
+		}
+	}
+	if !hasData {
+		p.Title.Text += " (no data)"
+	}
+	return p, hasData, nil
+}
+
+// useLogY switches p to a logarithmic y axis when every value is positive and they span
+// more than a factor of 20, as learning rates under a decay schedule do.
+func useLogY(p *plot.Plot, rs []metrics.Record, ss []series) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range ss {
+		for _, xy := range points(rs, s.get) {
+			lo, hi = math.Min(lo, xy.Y), math.Max(hi, xy.Y)
+		}
+	}
+	if !(lo > 0 && hi/lo >= 20) { // also false when there are no points
+		return
+	}
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	// Fixed limits: the log scale cannot take gonum's padding of a zero-width range.
+	p.Y.Min, p.Y.Max = lo/1.5, hi*1.5
+}
+
+// render draws plots as rows x cols under an optional title and encodes a PNG. gonum
+// panics on some degenerate inputs; that comes back as an error, not a crash.
+func render(grid [][]*plot.Plot, title string, wPx, hPx int) (png []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("render plot: %v", r)
+		}
+	}()
+	px := func(n int) vg.Length { return vg.Length(n) * vg.Inch / plotDPI }
+	c := vgimg.NewWith(vgimg.UseWH(px(wPx), px(hPx)), vgimg.UseDPI(plotDPI),
+		vgimg.UseBackgroundColor(color.White))
+	dc := draw.New(c)
+	if title != "" {
+		p := newPlot() // borrow the title style and font
+		sty := p.Title.TextStyle
+		sty.Font.Size = vg.Points(15)
+		sty.XAlign = draw.XCenter
+		sty.YAlign = draw.YTop
+		top := dc.Max.Y - vg.Points(6)
+		dc.FillText(sty, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: top}, title)
+		dc.Max.Y = top - sty.Height(title) - vg.Points(6)
+	}
+	tiles := draw.Tiles{Rows: len(grid), Cols: len(grid[0]),
+		PadX: vg.Points(18), PadY: vg.Points(14),
+		PadTop: vg.Points(4), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(12)}
+	canvases := plot.Align(grid, tiles, dc)
+	for i := range grid {
+		for j := range grid[i] {
+			if grid[i][j] != nil {
+				grid[i][j].Draw(canvases[i][j])
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("encode plot: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Curves plots a run's metrics per epoch as a PNG: loss (train and val) and accuracy
+// (train, val top-1 and top-5, in percent) on top; the blur schedule's sigma and the
+// learning rates (log scale when they span decades) below. Missing (NaN) values are
+// left out; a quantity never measured leaves its plot marked "no data".
+func Curves(records []metrics.Record, title string) ([]byte, error) {
+	if len(records) == 0 {
+		return nil, errors.New("curves: no records")
+	}
+	rs := byEpoch(records)
+	lr := func(k string) func(metrics.Record) float64 {
+		return func(r metrics.Record) float64 {
+			if v, ok := r.LR[k]; ok {
+				return v
+			}
+			return math.NaN()
+		}
+	}
+	lossS := []series{
+		{"train", func(r metrics.Record) float64 { return r.TrainLoss }},
+		{"val", func(r metrics.Record) float64 { return r.ValLoss }},
+	}
+	accS := []series{
+		{"train", func(r metrics.Record) float64 { return r.TrainAcc }},
+		{"val top-1", func(r metrics.Record) float64 { return r.ValTop1 }},
+		{"val top-5", func(r metrics.Record) float64 { return r.ValTop5 }},
+	}
+	blurS := []series{{"blur sigma", func(r metrics.Record) float64 { return r.BlurSigma }}}
+	lrS := []series{{"task", lr("task")}, {"saliency", lr("saliency")}}
+
+	loss, _, err := panelPlot(rs, "loss", "cross-entropy", 1, lossS)
+	if err != nil {
+		return nil, fmt.Errorf("curves: %w", err)
+	}
+	acc, hasAcc, err := panelPlot(rs, "accuracy", "%", 100, accS)
+	if err != nil {
+		return nil, fmt.Errorf("curves: %w", err)
+	}
+	if hasAcc {
+		acc.Y.Min, acc.Y.Max = 0, 100
+		acc.Legend.Top, acc.Legend.Left = false, false
+	}
+	blur, _, err := panelPlot(rs, "blur schedule", "sigma (pixels)", 1, blurS)
+	if err != nil {
+		return nil, fmt.Errorf("curves: %w", err)
+	}
+	lrs, _, err := panelPlot(rs, "learning rate", "lr", 1, lrS)
+	if err != nil {
+		return nil, fmt.Errorf("curves: %w", err)
+	}
+	useLogY(lrs, rs, lrS)
+	png, err := render([][]*plot.Plot{{loss, acc}, {blur, lrs}}, title, curvesW, curvesH)
+	if err != nil {
+		return nil, fmt.Errorf("curves: %w", err)
+	}
+	return png, nil
+}
+
+// Run is one training run's records under the name shown in a legend.
+type Run struct {
+	Name    string
+	Records []metrics.Record
+}
+
+// CompareRuns plots the validation top-1 accuracy of several runs on one set of axes,
+// best value in the legend, so that a saliency model and its uniform baseline can be
+// told apart at a glance. A run without validation results is listed as "no data".
+func CompareRuns(runs []Run) ([]byte, error) {
+	if len(runs) == 0 {
+		return nil, errors.New("compare runs: no runs")
+	}
+	p := newPlot()
+	p.Title.Text = "validation top-1 accuracy"
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = "%"
+	p.X.Tick.Marker = integerTicks{}
+	p.Add(plotter.NewGrid())
+	p.Legend.Top, p.Legend.Left = false, false
+	seen := map[string]bool{}
+	hasData := false
+	for i, run := range runs {
+		if run.Name == "" {
+			return nil, fmt.Errorf("compare runs: run %d has no name", i)
+		}
+		if seen[run.Name] {
+			return nil, fmt.Errorf("compare runs: run name %q repeated", run.Name)
+		}
+		seen[run.Name] = true
+		xy := points(byEpoch(run.Records), func(r metrics.Record) float64 { return 100 * r.ValTop1 })
+		if len(xy) == 0 {
+			// Keep the legend honest about which runs are missing.
+			l := &plotter.Line{LineStyle: draw.LineStyle{Color: palette(i), Width: vg.Points(1.5)}}
+			p.Legend.Add(run.Name+" (no data)", l)
+			continue
+		}
+		hasData = true
+		best := xy[0].Y
+		for _, v := range xy {
+			best = math.Max(best, v.Y)
+		}
+		if err := addLine(p, fmt.Sprintf("%s (best %.1f%%)", run.Name, best), xy, i); err != nil {
+			return nil, fmt.Errorf("compare runs: %w", err)
+		}
+	}
+	if !hasData {
+		return nil, errors.New("compare runs: no run has validation top-1 results")
+	}
+	p.Y.Min, p.Y.Max = 0, 100
+	png, err := render([][]*plot.Plot{{p}}, "", compareW, compareH)
+	if err != nil {
+		return nil, fmt.Errorf("compare runs: %w", err)
+	}
+	return png, nil
+}
