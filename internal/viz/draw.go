@@ -117,9 +117,9 @@ func spans(in, n int) [][]weight {
 
 // put writes display values (in [0, 1], gamma-encoded like the images they come from)
 // into dst with the top-left corner at p.
-func put(dst *image.NRGBA, p image.Point, px [][3]float64, w int) {
+func put(dst *image.RGBA, p image.Point, px [][3]float64, w int) {
 	for i, v := range px {
-		dst.SetNRGBA(p.X+i%w, p.Y+i/w, color.NRGBA{to8(v[0]), to8(v[1]), to8(v[2]), 255})
+		dst.SetRGBA(p.X+i%w, p.Y+i/w, color.RGBA{to8(v[0]), to8(v[1]), to8(v[2]), 255})
 	}
 }
 

@@ -114,7 +114,7 @@ func (in PanelInput) validate() error {
 // tile is one square of the panel: its picture drawn into dst at a given corner.
 type tile struct {
 	label string
-	draw  func(dst *image.NRGBA, at image.Point)
+	draw  func(dst *image.RGBA, at image.Point)
 }
 
 // Panel draws one example as a row of labelled tiles: "source + grid" (every few lines
@@ -140,7 +140,7 @@ func Panel(in PanelInput, opts PanelOptions) (image.Image, error) {
 	if in.Grid != nil {
 		srcLabel = "source + grid"
 	}
-	tiles = append(tiles, tile{srcLabel, func(dst *image.NRGBA, at image.Point) {
+	tiles = append(tiles, tile{srcLabel, func(dst *image.RGBA, at image.Point) {
 		o := at.Add(centre(dh, dw))
 		put(dst, o, srcPx, dw)
 		if in.Grid != nil {
@@ -148,7 +148,7 @@ func Panel(in PanelInput, opts PanelOptions) (image.Image, error) {
 		}
 	}})
 	if in.Saliency != nil {
-		tiles = append(tiles, tile{"saliency", func(dst *image.NRGBA, at image.Point) {
+		tiles = append(tiles, tile{"saliency", func(dst *image.RGBA, at image.Point) {
 			put(dst, at.Add(centre(dh, dw)), saliencyOver(srcPx, in, dh, dw, opts.HeatAlpha), dw)
 		}})
 	}
@@ -160,7 +160,7 @@ func Panel(in PanelInput, opts PanelOptions) (image.Image, error) {
 			continue
 		}
 		m := part.m
-		tiles = append(tiles, tile{part.label, func(dst *image.NRGBA, at image.Point) {
+		tiles = append(tiles, tile{part.label, func(dst *image.RGBA, at image.Point) {
 			h, w, nn := fitSize(m.H, m.W, t)
 			put(dst, at.Add(centre(h, w)), display(m, h, w, nn), w)
 		}})
@@ -179,7 +179,7 @@ func Panel(in PanelInput, opts PanelOptions) (image.Image, error) {
 	labelH := lineHeight(f.label)
 	width := pad + len(tiles)*(t+pad)
 	height := pad + titleH + t + pad/2 + labelH + pad
-	img := image.NewNRGBA(image.Rect(0, 0, width, height))
+	img := image.NewRGBA(image.Rect(0, 0, width, height))
 	draw.Draw(img, img.Bounds(), image.NewUniform(background()), image.Point{}, draw.Src)
 	if in.Title != "" {
 		text(img, f.title, pad, pad, width-2*pad, in.Title, ink())
@@ -212,7 +212,7 @@ func gridIndices(size, n int) []int {
 // drawGrid strokes selected rows and columns of the sampling grid over a source shown
 // at o with size dh x dw. Grid coordinates follow align_corners = true, so x = -1 lands
 // on the centre of the first source column.
-func drawGrid(dst *image.NRGBA, o image.Point, in PanelInput, dh, dw, lines int, scale float32) {
+func drawGrid(dst *image.RGBA, o image.Point, in PanelInput, dh, dw, lines int, scale float32) {
 	sx := float64(dw) / float64(in.Source.W)
 	sy := float64(dh) / float64(in.Source.H)
 	pt := func(i, j int) (float32, float32) {
@@ -297,7 +297,7 @@ func ContactSheet(panels []image.Image, captions []string, cols int) (image.Imag
 	if int64(width)*int64(height) > imageio.MaxPixels {
 		return nil, fmt.Errorf("contact sheet of %dx%d pixels is over the limit of %d", width, height, imageio.MaxPixels)
 	}
-	img := image.NewNRGBA(image.Rect(0, 0, width, height))
+	img := image.NewRGBA(image.Rect(0, 0, width, height))
 	draw.Draw(img, img.Bounds(), image.NewUniform(background()), image.Point{}, draw.Src)
 	for i, p := range panels {
 		at := image.Pt(pad+(i%cols)*(cw+pad), pad+(i/cols)*(ch+capH+pad))
