@@ -69,8 +69,9 @@ func Backend() (string, error) {
 	return e.name(), nil
 }
 
-// SetThreads sets the number of threads OpenBLAS uses for one call; it does
-// nothing for gonum, whose GEMM splits work over GOMAXPROCS goroutines.
+// SetThreads sets the number of threads OpenBLAS uses for one call (1 when
+// loaded, since callers parallelise over batches themselves); it does nothing
+// for gonum, whose GEMM splits work over GOMAXPROCS goroutines.
 func SetThreads(n int) error {
 	if n < 1 {
 		return fmt.Errorf("blas threads %d: must be at least 1", n)

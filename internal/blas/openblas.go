@@ -63,6 +63,11 @@ func loadLibrary(name string) (*openBLAS, error) {
 	purego.RegisterFunc(&e.dgemmFn, d)
 	if t, err := purego.Dlsym(h, "openblas_set_num_threads"); err == nil {
 		purego.RegisterFunc(&e.setThreadN, t)
+		// The kernels split batches across goroutines and call GEMM from
+		// each; OpenBLAS's own threads would then contend with them (and
+		// spin while idle), so calls run single-threaded unless a caller
+		// asks otherwise.
+		e.setThreadN(1)
 	}
 	return e, nil
 }
