@@ -16,8 +16,8 @@ import (
 type Augment struct {
 	HFlip bool // mirror left-right with probability 1/2
 	// CropScaleMin turns on the random resized crop: a crop of area fraction uniform in
-	// [CropScaleMin, 1] and aspect ratio log-uniform in [3/4, 4/3], resampled back to
-	// R x R. 0 or 1 is off.
+	// [CropScaleMin, 1] and aspect ratio log-uniform in [3/4, 4/3] (narrowed so the crop
+	// fits), resampled back to R x R. 0 or 1 is off.
 	CropScaleMin float64
 }
 
@@ -365,9 +365,13 @@ func hflip(x []float32, r int) {
 // back to r x r (bilinear; the crop is never larger than the image, so this only
 // enlarges and needs no antialiasing). scratch has x's length.
 func randomResizedCrop(rng *rand.Rand, x, scratch []float32, r int, scaleMin float64) {
-	area := (scaleMin + (1-scaleMin)*rng.Float64()) * float64(r*r)
-	logRatio := math.Log(3.0/4) + (math.Log(4.0/3)-math.Log(3.0/4))*rng.Float64()
-	ratio := math.Exp(logRatio)
+	frac := scaleMin + (1-scaleMin)*rng.Float64()
+	// The aspect range narrows for large crops so that neither side exceeds the image:
+	// the area stays as drawn instead of being clipped.
+	lo := max(math.Log(3.0/4), math.Log(frac))
+	hi := min(math.Log(4.0/3), -math.Log(frac))
+	ratio := math.Exp(lo + (hi-lo)*rng.Float64())
+	area := frac * float64(r*r)
 	cw := min(math.Sqrt(area*ratio), float64(r))
 	ch := min(math.Sqrt(area/ratio), float64(r))
 	x0 := (float64(r) - cw) * rng.Float64()

