@@ -1,0 +1,188 @@
+// Package config holds zoomtrain's one typed configuration: its defaults, its
+// validation, and its loading from YAML, environment and command-line overrides.
+//
+// Precedence, highest first: overrides (command-line flags) > environment
+// (ZOOMTRAIN_TRAIN_EPOCHS for train.epochs) > config file > Default(). Config files
+// list only what differs from the defaults; unknown keys and values of the wrong
+// type are errors that name the key.
+//
+// With data.source needle, data.resolution follows data.needle.canvas unless it is
+// set explicitly (then the two must agree): the needle images are generated at the
+// canvas size, so that is the source resolution.
+package config
+
+// Enumerated values of the string settings.
+const (
+	SourceNeedle = "needle"
+	SourceFolder = "folder"
+
+	PolicyResize    = "resize"
+	PolicyLetterbox = "letterbox"
+
+	OnErrorFail = "fail"
+	OnErrorSkip = "skip"
+
+	SamplerSaliency = "saliency"
+	SamplerUniform  = "uniform"
+
+	PaddingReplicate = "replicate"
+	PaddingReflect   = "reflect"
+
+	NetReference = "reference"
+	NetResNet    = "resnet"
+
+	OptimizerAdam = "adam"
+	OptimizerSGD  = "sgd"
+
+	ScheduleConstant = "constant"
+	ScheduleStep     = "step"
+	ScheduleCosine   = "cosine"
+
+	BlurLinear = "linear"
+	BlurCosine = "cosine"
+	BlurStep   = "step"
+)
+
+// Config is the whole configuration of a run. The mapstructure tags are the YAML
+// keys; the dotted path of a field (train.blur.sigma) is its name in errors,
+// environment variables and overrides.
+type Config struct {
+	Seed  int64  `mapstructure:"seed"`
+	Out   string `mapstructure:"out"`  // parent folder of run directories
+	Name  string `mapstructure:"name"` // run name; "" lets the trainer derive one
+	Data  Data   `mapstructure:"data"`
+	Model Model  `mapstructure:"model"`
+	Train Train  `mapstructure:"train"`
+}
+
+// Data says where images come from and how they are brought to one size.
+type Data struct {
+	Source      string  `mapstructure:"source"`       // needle | folder
+	Path        string  `mapstructure:"path"`         // folder root, required for source folder
+	Resolution  int     `mapstructure:"resolution"`   // source images become Resolution x Resolution
+	Policy      string  `mapstructure:"policy"`       // resize | letterbox
+	ValFraction float64 `mapstructure:"val_fraction"` // held out of a single-level ROOT/<class>/* folder
+	OnError     string  `mapstructure:"on_error"`     // fail | skip unreadable images
+	CacheMB     int     `mapstructure:"cache_mb"`
+	Workers     int     `mapstructure:"workers"`
+	Augment     Augment `mapstructure:"augment"`
+	Needle      Needle  `mapstructure:"needle"`
+}
+
+// Augment is the training-time augmentation.
+type Augment struct {
+	HFlip        bool    `mapstructure:"hflip"`
+	CropScaleMin float64 `mapstructure:"crop_scale_min"` // random resized crop; 1 = off
+}
+
+// Needle configures the built-in needle-in-a-haystack data set.
+type Needle struct {
+	Canvas         int     `mapstructure:"canvas"`
+	DigitMin       int     `mapstructure:"digit_min"`
+	DigitMax       int     `mapstructure:"digit_max"`
+	Clutter        int     `mapstructure:"clutter"`
+	Train          int     `mapstructure:"train"`
+	Val            int     `mapstructure:"val"`
+	Noise          float64 `mapstructure:"noise"`
+	FreshEachEpoch bool    `mapstructure:"fresh_each_epoch"`
+}
+
+// Model configures the saliency sampler and the two networks.
+type Model struct {
+	Sampler       string  `mapstructure:"sampler"`        // saliency | uniform
+	TaskInput     int     `mapstructure:"task_input"`     // task network input, square
+	SaliencyInput int     `mapstructure:"saliency_input"` // low-resolution copy for the saliency network
+	Grid          int     `mapstructure:"grid"`           // saliency map and grid size h = w
+	FWHM          float64 `mapstructure:"fwhm"`
+	Padding       int     `mapstructure:"padding"`
+	PaddingMode   string  `mapstructure:"padding_mode"` // replicate | reflect
+	Temperature   float64 `mapstructure:"temperature"`  // saliency softmax temperature
+	SaliencyNet   string  `mapstructure:"saliency_net"` // reference
+	TaskNet       string  `mapstructure:"task_net"`     // reference | resnet
+	ResNetWidth   int     `mapstructure:"resnet_width"`
+	ResNetBlocks  int     `mapstructure:"resnet_blocks"`
+}
+
+// Train configures the optimiser, the schedules and the loop.
+type Train struct {
+	Epochs         int     `mapstructure:"epochs"`
+	BatchSize      int     `mapstructure:"batch_size"`
+	Optimizer      string  `mapstructure:"optimizer"` // adam | sgd
+	LR             float64 `mapstructure:"lr"`
+	Momentum       float64 `mapstructure:"momentum"` // sgd
+	Beta1          float64 `mapstructure:"beta1"`
+	Beta2          float64 `mapstructure:"beta2"`
+	WeightDecay    float64 `mapstructure:"weight_decay"`
+	Schedule       string  `mapstructure:"schedule"` // constant | step | cosine
+	WarmupEpochs   int     `mapstructure:"warmup_epochs"`
+	StepEpochs     []int   `mapstructure:"step_epochs"` // step schedule milestones
+	StepGamma      float64 `mapstructure:"step_gamma"`
+	SaliencyLRMult float64 `mapstructure:"saliency_lr_mult"` // saliency net lr = lr * this
+	Blur           Blur    `mapstructure:"blur"`
+	EvalBatchSize  int     `mapstructure:"eval_batch_size"`
+	LogEvery       int     `mapstructure:"log_every"` // 0 = only per-epoch lines
+	MaxSteps       int     `mapstructure:"max_steps"` // 0 = no limit
+}
+
+// Blur is the schedule of the Gaussian blur on the task input.
+type Blur struct {
+	Sigma  float64 `mapstructure:"sigma"`  // initial sigma in task-input pixels; 0 = off
+	Epochs int     `mapstructure:"epochs"` // epochs over which it decays to 0
+	Shape  string  `mapstructure:"shape"`  // linear | cosine | step
+}
+
+// Default returns the default configuration: the needle run of the paper's setting.
+func Default() Config {
+	return Config{
+		Seed: 0,
+		Out:  "runs",
+		Data: Data{
+			Source:      SourceNeedle,
+			Resolution:  128,
+			Policy:      PolicyResize,
+			ValFraction: 0.1,
+			OnError:     OnErrorFail,
+			CacheMB:     2048,
+			Workers:     2,
+			Augment:     Augment{CropScaleMin: 1},
+			Needle: Needle{
+				Canvas:   128,
+				DigitMin: 24,
+				DigitMax: 32,
+				Clutter:  4,
+				Train:    9000,
+				Val:      1000,
+				Noise:    0.1,
+			},
+		},
+		Model: Model{
+			Sampler:       SamplerSaliency,
+			TaskInput:     32,
+			SaliencyInput: 64,
+			Grid:          31,
+			FWHM:          13,
+			Padding:       30,
+			PaddingMode:   PaddingReplicate,
+			Temperature:   1,
+			SaliencyNet:   NetReference,
+			TaskNet:       NetReference,
+			ResNetWidth:   32,
+			ResNetBlocks:  2,
+		},
+		Train: Train{
+			Epochs:         12,
+			BatchSize:      32,
+			Optimizer:      OptimizerAdam,
+			LR:             0.001,
+			Momentum:       0.9,
+			Beta1:          0.9,
+			Beta2:          0.999,
+			Schedule:       ScheduleConstant,
+			StepEpochs:     []int{8, 11},
+			StepGamma:      0.1,
+			SaliencyLRMult: 1,
+			Blur:           Blur{Shape: BlurLinear},
+			EvalBatchSize:  100,
+		},
+	}
+}
