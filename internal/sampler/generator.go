@@ -15,14 +15,17 @@ type Generator struct {
 }
 
 // mats holds the generator's matrices, row-major, stacked so that each stage is one
-// matrix product:
+// matrix product. Column counts are padded to wp, a multiple of 8, so that the float32
+// products can use whole vector registers; the padding is zero.
 //
-//	l  = [A_h; C_h]       (2h x h)   left factors
-//	lt = [A_h^T  C_h^T]   (h x 2h)   their transposes, for the backward pass
-//	r  = [A_w^T  C_w^T]   (w x 2w)   right factors
-//	rt = [A_w; C_w]       (2w x w)
+//	l  = [A_h; C_h]       (2h x h)    left factors
+//	lt = [A_h^T  C_h^T]   (h x 2h)    their transposes, for the backward pass
+//	r  = [A_w^T  C_w^T]   (w x 2wp)   right factors, C_w^T starting at column wp
+//	rt = [A_w; C_w]       (2wp x wp)  their transposes, C_w starting at row wp
 type mats[T float] struct {
 	l, lt, r, rt []T
+	wp           int
+	mul          func(m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int)
 }
 
 // NewGenerator validates p and precomputes the generator's matrices.
@@ -33,11 +36,14 @@ func NewGenerator(p Params) (*Generator, error) {
 	ah, ch := axisMatrices(p.H, p.Padding, p.FWHM, p.Mode)
 	aw, cw := axisMatrices(p.W, p.Padding, p.FWHM, p.Mode)
 	h, w := p.H, p.W
+	wp := (w + 7) &^ 7
 	m := mats[float64]{
-		l:  make([]float64, 2*h*h),
-		lt: make([]float64, 2*h*h),
-		r:  make([]float64, 2*w*w),
-		rt: make([]float64, 2*w*w),
+		l:   make([]float64, 2*h*h),
+		lt:  make([]float64, 2*h*h),
+		r:   make([]float64, w*2*wp),
+		rt:  make([]float64, 2*wp*wp),
+		wp:  wp,
+		mul: gemm[float64],
 	}
 	copy(m.l, ah)
 	copy(m.l[h*h:], ch)
@@ -47,16 +53,16 @@ func NewGenerator(p Params) (*Generator, error) {
 			m.lt[i*2*h+h+j] = ch[j*h+i]
 		}
 	}
-	copy(m.rt, aw)
-	copy(m.rt[w*w:], cw)
 	for i := range w {
 		for j := range w {
-			m.r[i*2*w+j] = aw[j*w+i]
-			m.r[i*2*w+w+j] = cw[j*w+i]
+			m.r[i*2*wp+j] = aw[j*w+i]
+			m.r[i*2*wp+wp+j] = cw[j*w+i]
+			m.rt[i*wp+j] = aw[i*w+j]
+			m.rt[(wp+i)*wp+j] = cw[i*w+j]
 		}
 	}
 	return &Generator{p: p, m64: m, m32: mats[float32]{
-		l: to32(m.l), lt: to32(m.lt), r: to32(m.r), rt: to32(m.rt),
+		l: to32(m.l), lt: to32(m.lt), r: to32(m.r), rt: to32(m.rt), wp: wp, mul: gemm32,
 	}}, nil
 }
 
@@ -113,45 +119,50 @@ func axisMatrices(n, padding int, fwhm float64, mode PaddingMode) (a, c []float6
 	return a, c
 }
 
-// work is one goroutine's scratch space for the generator.
+// work is one goroutine's scratch space for the generator; rows are wp wide.
 type work[T float] struct {
-	ls []T // [A_h S; C_h S]       (2h x w)
-	pr []T // [den  num_x]         (h x 2w)
-	ny []T // num_y                (h x w)
-	dd []T // [dden dnum_x]        (h x 2w)
-	dy []T // dnum_y               (h x w)
-	vw []T // [dden A_w + dnum_x C_w; dnum_y A_w]  (2h x w)
+	sp []T // the map, padded          (h x wp)
+	ls []T // [A_h S; C_h S]            (2h x wp)
+	pr []T // [den  num_x]              (h x 2wp)
+	ny []T // num_y                     (h x wp)
+	dd []T // [dden  dnum_x]            (h x 2wp)
+	dy []T // dnum_y                    (h x wp)
+	vw []T // [dden A_w + dnum_x C_w; dnum_y A_w]  (2h x wp)
+	ds []T // the map's gradient        (h x wp)
 }
 
-func newWork[T float](h, w int) *work[T] {
-	buf := make([]T, 2*h*w*5+h*w)
-	ws := &work[T]{}
-	ws.ls, buf = buf[:2*h*w], buf[2*h*w:]
-	ws.pr, buf = buf[:2*h*w], buf[2*h*w:]
-	ws.ny, buf = buf[:h*w], buf[h*w:]
-	ws.dd, buf = buf[:2*h*w], buf[2*h*w:]
-	ws.dy, buf = buf[:h*w], buf[h*w:]
-	ws.vw = buf[:2*h*w]
-	return ws
+func newWork[T float](h, wp int) *work[T] {
+	buf := make([]T, 12*h*wp)
+	next := func(rows int) []T {
+		s := buf[:rows*wp]
+		buf = buf[rows*wp:]
+		return s
+	}
+	return &work[T]{sp: next(h), ls: next(2 * h), pr: next(2 * h), ny: next(h), dd: next(2 * h), dy: next(h), vw: next(2 * h), ds: next(h)}
 }
 
 // raw computes den, num_x (in ws.pr) and num_y (in ws.ny) for one map s (h x w).
 func raw[T float](m *mats[T], h, w int, s []T, ws *work[T]) {
-	gemm(2*h, w, h, m.l, h, s, w, ws.ls, w)
-	gemm(h, 2*w, w, ws.ls, w, m.r, 2*w, ws.pr, 2*w)
-	gemm(h, w, w, ws.ls[h*w:], w, m.r, 2*w, ws.ny, w)
+	wp := m.wp
+	for i := range h {
+		copy(ws.sp[i*wp:i*wp+w], s[i*w:(i+1)*w])
+	}
+	m.mul(2*h, wp, h, m.l, h, ws.sp, wp, ws.ls, wp)
+	m.mul(h, 2*wp, w, ws.ls, wp, m.r, 2*wp, ws.pr, 2*wp)
+	m.mul(h, wp, w, ws.ls[h*wp:], wp, m.r, 2*wp, ws.ny, wp)
 }
 
 // gridForward writes clamp(2 num/den - 1) for one map into grid (h x w x 2).
 func gridForward[T float](m *mats[T], h, w int, s, grid []T, ws *work[T]) {
 	raw(m, h, w, s, ws)
+	wp := m.wp
 	for i := range h {
-		pr := ws.pr[i*2*w : (i+1)*2*w]
-		ny := ws.ny[i*w : (i+1)*w]
+		pr := ws.pr[i*2*wp : (i+1)*2*wp]
+		ny := ws.ny[i*wp : (i+1)*wp]
 		gr := grid[i*2*w : (i+1)*2*w]
 		for j := range w {
 			den := pr[j]
-			gr[2*j] = clamp1(2*pr[w+j]/den - 1)
+			gr[2*j] = clamp1(2*pr[wp+j]/den - 1)
 			gr[2*j+1] = clamp1(2*ny[j]/den - 1)
 		}
 	}
@@ -162,19 +173,20 @@ func gridForward[T float](m *mats[T], h, w int, s, grid []T, ws *work[T]) {
 // [-1, 1], as PyTorch's does.
 func gridBackward[T float](m *mats[T], h, w int, s, dgrid, ds []T, ws *work[T]) {
 	raw(m, h, w, s, ws)
+	wp := m.wp
 	for i := range h {
-		pr := ws.pr[i*2*w : (i+1)*2*w]
-		ny := ws.ny[i*w : (i+1)*w]
+		pr := ws.pr[i*2*wp : (i+1)*2*wp]
+		ny := ws.ny[i*wp : (i+1)*wp]
 		dg := dgrid[i*2*w : (i+1)*2*w]
-		dd := ws.dd[i*2*w : (i+1)*2*w]
-		dy := ws.dy[i*w : (i+1)*w]
+		dd := ws.dd[i*2*wp : (i+1)*2*wp]
+		dy := ws.dy[i*wp : (i+1)*wp]
 		for j := range w {
 			den := pr[j]
 			inv := 1 / den
-			ux, uy := pr[w+j]*inv, ny[j]*inv
+			ux, uy := pr[wp+j]*inv, ny[j]*inv
 			var gx, gy T
 			// The same expressions as the forward pass, so both agree on what was clamped.
-			if v := 2*pr[w+j]/den - 1; v >= -1 && v <= 1 {
+			if v := 2*pr[wp+j]/den - 1; v >= -1 && v <= 1 {
 				gx = 2 * dg[2*j] * inv
 			}
 			if v := 2*ny[j]/den - 1; v >= -1 && v <= 1 {
@@ -182,14 +194,17 @@ func gridBackward[T float](m *mats[T], h, w int, s, dgrid, ds []T, ws *work[T]) 
 			}
 			// d(num/den)/dden = -u/den.
 			dd[j] = -(gx*ux + gy*uy)
-			dd[w+j] = gx
+			dd[wp+j] = gx
 			dy[j] = gy
 		}
 	}
 	// dS = A_h^T (dden A_w + dnum_x C_w) + C_h^T (dnum_y A_w).
-	gemm(h, w, 2*w, ws.dd, 2*w, m.rt, w, ws.vw, w)
-	gemm(h, w, w, ws.dy, w, m.rt, w, ws.vw[h*w:], w)
-	gemm(h, w, 2*h, m.lt, 2*h, ws.vw, w, ds, w)
+	m.mul(h, wp, 2*wp, ws.dd, 2*wp, m.rt, wp, ws.vw, wp)
+	m.mul(h, wp, wp, ws.dy, wp, m.rt, wp, ws.vw[h*wp:], wp)
+	m.mul(h, wp, 2*h, m.lt, 2*h, ws.vw, wp, ws.ds, wp)
+	for i := range h {
+		copy(ds[i*w:(i+1)*w], ws.ds[i*wp:i*wp+w])
+	}
 }
 
 func clamp1[T float](v T) T {
@@ -248,7 +263,7 @@ func gridBatch[T float](g *Generator, m *mats[T], s []T, n int, grid []T) {
 	g.checkLen("saliency", len(s), n, h*w)
 	g.checkLen("grid", len(grid), n, 2*h*w)
 	parallel(n, g.genFlops(), func(lo, hi int) {
-		ws := newWork[T](h, w)
+		ws := newWork[T](h, m.wp)
 		for i := lo; i < hi; i++ {
 			gridForward(m, h, w, s[i*h*w:(i+1)*h*w], grid[i*2*h*w:(i+1)*2*h*w], ws)
 		}
@@ -261,7 +276,7 @@ func gridBatchBackward[T float](g *Generator, m *mats[T], s, dgrid []T, n int, d
 	g.checkLen("grid gradient", len(dgrid), n, 2*h*w)
 	g.checkLen("saliency gradient", len(ds), n, h*w)
 	parallel(n, 2*g.genFlops(), func(lo, hi int) {
-		ws := newWork[T](h, w)
+		ws := newWork[T](h, m.wp)
 		for i := lo; i < hi; i++ {
 			gridBackward(m, h, w, s[i*h*w:(i+1)*h*w], dgrid[i*2*h*w:(i+1)*2*h*w], ds[i*h*w:(i+1)*h*w], ws)
 		}

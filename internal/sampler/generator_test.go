@@ -120,12 +120,13 @@ func TestSeparableMatchesDirectForm(t *testing.T) {
 					s = peakedMap(rng, h, w)
 				}
 				den, nx, ny := directRaw(p, s, false)
-				ws := newWork[float64](h, w)
+				ws := newWork[float64](h, g.m64.wp)
 				raw(&g.m64, h, w, s, ws)
 				var worst float64
 				for i := range h {
 					for j := range w {
-						got := [3]float64{ws.pr[i*2*w+j], ws.pr[i*2*w+w+j], ws.ny[i*w+j]}
+						wp := g.m64.wp
+						got := [3]float64{ws.pr[i*2*wp+j], ws.pr[i*2*wp+wp+j], ws.ny[i*wp+j]}
 						want := [3]float64{den[i*w+j], nx[i*w+j], ny[i*w+j]}
 						for k := range got {
 							// Relative to den: num_x and num_y may be near zero.
