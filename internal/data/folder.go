@@ -424,14 +424,18 @@ func (f *Folder) imageBytes(i, _ int, dst []uint8) error {
 	if err != nil {
 		return f.fail(i, err)
 	}
-	rgba := fitSquare(img, f.res, f.policy)
-	plane := f.res * f.res
-	for k := 0; k < plane; k++ {
-		dst[k] = rgba.Pix[4*k]
-		dst[plane+k] = rgba.Pix[4*k+1]
-		dst[2*plane+k] = rgba.Pix[4*k+2]
-	}
+	rgbaToPlanar(dst, fitSquare(img, f.res, f.policy))
 	return nil
+}
+
+// rgbaToPlanar writes the RGB of an RGBA image as planar bytes.
+func rgbaToPlanar(dst []uint8, m *image.RGBA) {
+	plane := len(dst) / 3
+	for k := 0; k < plane; k++ {
+		dst[k] = m.Pix[4*k]
+		dst[plane+k] = m.Pix[4*k+1]
+		dst[2*plane+k] = m.Pix[4*k+2]
+	}
 }
 
 func (f *Folder) fail(i int, err error) error {
@@ -497,4 +501,22 @@ func fitSquare(img image.Image, r int, policy string) *image.RGBA {
 	// CatmullRom widens its support when shrinking, which is the antialiasing.
 	draw.CatmullRom.Scale(dst, dr, img, sr, draw.Src, nil)
 	return dst
+}
+
+// LoadImage reads one image file (PNG or JPEG, any colour model) and brings it to r x r by
+// policy, as a folder set would: planar CHW float32 RGB in [0, 1], len 3*r*r.
+func LoadImage(path string, r int, policy string) ([]float32, error) {
+	o := FolderOptions{Root: path, Resolution: r, Policy: policy}
+	if err := o.normalise(); err != nil {
+		return nil, err
+	}
+	img, err := decodeFile(path)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]uint8, 3*r*r)
+	rgbaToPlanar(b, fitSquare(img, r, o.Policy))
+	pix := make([]float32, len(b))
+	bytesToFloat(pix, b)
+	return pix, nil
 }

@@ -431,3 +431,30 @@ func TestOpenFolderSplitWithClasses(t *testing.T) {
 		t.Errorf("got error %v, want one naming the unknown class folder val/b", err)
 	}
 }
+
+func TestLoadImageMatchesFolder(t *testing.T) {
+	root := mixedFolder(t)
+	ds, _, err := OpenFolders(FolderOptions{Root: root, Resolution: 24, Policy: PolicyLetterbox})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, 3*24*24)
+	for i := 0; i < ds.Len(); i++ {
+		got, err := LoadImage(ds.Path(i), 24, PolicyLetterbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ds.Image(i, 0, want); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: LoadImage differs from the folder's image", ds.Path(i))
+		}
+	}
+	if _, err := LoadImage(filepath.Join(root, "train/cat/notes.txt"), 24, PolicyResize); !errors.Is(err, imageio.ErrNotImage) {
+		t.Errorf("text file: got error %v, want ErrNotImage", err)
+	}
+	if _, err := LoadImage(ds.Path(0), 24, "zoom"); err == nil {
+		t.Errorf("bad policy: got nil error")
+	}
+}
