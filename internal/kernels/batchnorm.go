@@ -1,0 +1,376 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// BatchNormState is the running statistics of one batch-norm layer, owned by
+// the model and saved in its checkpoints. The semantics are PyTorch's: the
+// running variance is the unbiased batch variance, the normalisation uses the
+// biased one, and new = (1 - Momentum) old + Momentum batch.
+type BatchNormState struct {
+	Mean, Var []float64
+	Momentum  float64
+	Eps       float64
+	// Training selects batch statistics (and updates Mean and Var on every
+	// forward run); otherwise Mean and Var normalise. It may be flipped
+	// between runs of one graph.
+	Training bool
+}
+
+// NewBatchNormState is the state of a fresh layer of c channels with
+// PyTorch's defaults: mean 0, variance 1, momentum 0.1, eps 1e-5, training.
+func NewBatchNormState(c int) *BatchNormState {
+	st := &BatchNormState{Mean: make([]float64, c), Var: make([]float64, c), Momentum: 0.1, Eps: 1e-5, Training: true}
+	for i := range st.Var {
+		st.Var[i] = 1
+	}
+	return st
+}
+
+// validate checks the state against c channels.
+func (st *BatchNormState) validate(c int) error {
+	switch {
+	case len(st.Mean) != c || len(st.Var) != c:
+		return fmt.Errorf("state has %d means and %d variances for %d channels", len(st.Mean), len(st.Var), c)
+	case !(st.Momentum >= 0 && st.Momentum <= 1):
+		return fmt.Errorf("momentum %v outside [0, 1]", st.Momentum)
+	case !(st.Eps > 0) || math.IsInf(st.Eps, 1):
+		return fmt.Errorf("eps %v is not positive and finite", st.Eps)
+	}
+	return nil
+}
+
+// BatchNorm2D normalises each channel of x (N,C,H,W) and scales and shifts
+// it by gamma and beta (C values each, of any shape). In training mode it
+// uses the batch's statistics, with the full gradient through them, and
+// updates st once per forward run; in eval mode it uses st's running
+// estimates. The gradient goes to x, gamma and beta.
+func BatchNorm2D(x, gamma, beta *gorgonia.Node, st *BatchNormState) (*gorgonia.Node, error) {
+	if x == nil || gamma == nil || beta == nil {
+		return nil, errors.New("batch norm: nil input")
+	}
+	if st == nil {
+		return nil, errors.New("batch norm: nil state")
+	}
+	s := x.Shape()
+	if len(s) != 4 {
+		return nil, fmt.Errorf("batch norm: input shape %v is not (N,C,H,W)", s)
+	}
+	c := s[1]
+	if gamma.Shape().TotalSize() != c || beta.Shape().TotalSize() != c {
+		return nil, fmt.Errorf("batch norm: gamma %v and beta %v must hold %d values each", gamma.Shape(), beta.Shape(), c)
+	}
+	if gamma.Dtype() != x.Dtype() || beta.Dtype() != x.Dtype() {
+		return nil, fmt.Errorf("batch norm: input is %v, gamma %v, beta %v", x.Dtype(), gamma.Dtype(), beta.Dtype())
+	}
+	if err := st.validate(c); err != nil {
+		return nil, fmt.Errorf("batch norm: %w", err)
+	}
+	op := &bnOp{
+		opBase:     opBase{name: "BatchNorm2D", arity: 3, params: []int{s[0], s[1], s[2], s[3]}, tag: st},
+		st:         st,
+		gammaShape: gamma.Shape().Clone(),
+		betaDims:   beta.Dims(),
+	}
+	y, err := gorgonia.ApplyOp(op, x, gamma, beta)
+	if err != nil {
+		return nil, fmt.Errorf("batch norm: %w", err)
+	}
+	return y, nil
+}
+
+// bnOp is the forward op. Its params are (N, C, H, W), fixed when the graph
+// is built; values are checked by size only, as an unsafe Reshape elsewhere
+// may have changed a tensor's shape in place. It keeps the per-channel mean
+// and 1/std it normalised with for the gradient ops of the same run.
+type bnOp struct {
+	opBase
+	st         *BatchNormState
+	gammaShape tensor.Shape
+	betaDims   int
+	out        buffer
+
+	mean, invStd []float64
+	training     bool // the mode of the last forward run
+}
+
+func (op *bnOp) Type() hm.Type { return fnType(4, 4, len(op.gammaShape), op.betaDims) }
+
+func (op *bnOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in, 0)
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+
+// bnDims returns the images, channels and pixels per channel map.
+func (op *bnOp) bnDims() (n, c, hw int) {
+	return op.params[0], op.params[1], op.params[2] * op.params[3]
+}
+
+func (op *bnOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	args, err := denseArgs(op.name, 3, vals)
+	if err != nil {
+		return nil, err
+	}
+	x, gamma, beta := args[0], args[1], args[2]
+	n, c, hw := op.bnDims()
+	if x.Shape().TotalSize() != n*c*hw || gamma.Shape().TotalSize() != c || beta.Shape().TotalSize() != c {
+		return nil, fmt.Errorf("%s: input %v, gamma %v, beta %v, want %v, (%d), (%d)", op.name, x.Shape(), gamma.Shape(), beta.Shape(), op.params, c, c)
+	}
+	st := op.st
+	if err := st.validate(c); err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	if st.Training && n*hw < 2 {
+		return nil, fmt.Errorf("%s: training needs more than one value per channel, got input %v", op.name, x.Shape())
+	}
+	if len(op.mean) != c {
+		op.mean, op.invStd = make([]float64, c), make([]float64, c)
+	}
+	op.training = st.Training
+	y := op.out.get(x.Dtype(), false, op.params...)
+	switch x.Dtype() {
+	case tensor.Float32:
+		bnForward(op, x.Float32s(), gamma.Float32s(), beta.Float32s(), y.Float32s())
+	case tensor.Float64:
+		bnForward(op, x.Float64s(), gamma.Float64s(), beta.Float64s(), y.Float64s())
+	}
+	return y, nil
+}
+
+// bnForward computes the statistics (batch or running), updates the running
+// estimates in training mode, and writes y = gamma (x - mean) / std + beta.
+func bnForward[T Float](op *bnOp, x, gamma, beta, y []T) {
+	n, c, hw := op.bnDims()
+	st, m := op.st, float64(n*hw)
+	parallelFor(c, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mean, variance := st.Mean[ch], st.Var[ch]
+			if op.training {
+				// Two passes: the mean first, then squared deviations, which
+				// stays accurate when the mean is large against the spread.
+				var sum float64
+				for i := range n {
+					for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+						sum += float64(v)
+					}
+				}
+				mean = sum / m
+				var ss float64
+				for i := range n {
+					for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+						d := float64(v) - mean
+						ss += d * d
+					}
+				}
+				variance = ss / m
+				st.Mean[ch] = (1-st.Momentum)*st.Mean[ch] + st.Momentum*mean
+				st.Var[ch] = (1-st.Momentum)*st.Var[ch] + st.Momentum*ss/(m-1)
+			}
+			invStd := 1 / math.Sqrt(variance+st.Eps)
+			op.mean[ch], op.invStd[ch] = mean, invStd
+			scale := float64(gamma[ch]) * invStd
+			a, b := T(scale), T(float64(beta[ch])-mean*scale)
+			for i := range n {
+				xs, ys := x[(i*c+ch)*hw:(i*c+ch+1)*hw], y[(i*c+ch)*hw:(i*c+ch+1)*hw]
+				for j, v := range xs {
+					ys[j] = a*v + b
+				}
+			}
+		}
+	})
+}
+
+func (op *bnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+
+// SymDiff builds one reduction node holding, per channel, sum(g) and
+// sum(g xhat), which give dbeta and dgamma directly and feed dx.
+func (op *bnOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if len(inputs) != 3 {
+		return nil, fmt.Errorf("%s: expected 3 inputs, got %d", op.name, len(inputs))
+	}
+	x, gamma, beta := inputs[0], inputs[1], inputs[2]
+	sums, err := gorgonia.ApplyOp(&bnSumsOp{opBase: opBase{name: "BatchNorm2DSums", arity: 2, params: op.params, tag: op}, fwd: op}, x, grad)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	dx, err := gorgonia.ApplyOp(&bnDxOp{opBase: opBase{name: "BatchNorm2DGradX", arity: 4, params: op.params, tag: op}, fwd: op}, x, gamma, grad, sums)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	dgamma, err := gorgonia.ApplyOp(&bnPickOp{opBase: opBase{name: "BatchNorm2DGradGamma", arity: 1, params: []int{1}, tag: op}, shape: gamma.Shape().Clone()}, sums)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	dbeta, err := gorgonia.ApplyOp(&bnPickOp{opBase: opBase{name: "BatchNorm2DGradBeta", arity: 1, params: []int{0}, tag: op}, shape: beta.Shape().Clone()}, sums)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	return gorgonia.Nodes{dx, dgamma, dbeta}, nil
+}
+
+// bnSumsOp maps (x, g) to a (2, C) tensor: per channel sum(g) and sum(g xhat),
+// with xhat normalised by the statistics of the forward run.
+type bnSumsOp struct {
+	opBase
+	fwd *bnOp
+	out buffer
+}
+
+func (op *bnSumsOp) Type() hm.Type { return fnType(2, 4, 4) }
+
+func (op *bnSumsOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{2, op.params[1]}, nil
+}
+
+func (op *bnSumsOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	args, err := denseArgs(op.name, 2, vals)
+	if err != nil {
+		return nil, err
+	}
+	x, g := args[0], args[1]
+	n, c, hw := op.fwd.bnDims()
+	if x.Shape().TotalSize() != n*c*hw || g.Shape().TotalSize() != n*c*hw {
+		return nil, fmt.Errorf("%s: input %v and gradient %v, want %v", op.name, x.Shape(), g.Shape(), op.params)
+	}
+	if len(op.fwd.mean) != c {
+		return nil, fmt.Errorf("%s: the forward op has not run", op.name)
+	}
+	sums := op.out.get(x.Dtype(), false, 2, c)
+	switch x.Dtype() {
+	case tensor.Float32:
+		bnSums(op.fwd, x.Float32s(), g.Float32s(), sums.Float32s())
+	case tensor.Float64:
+		bnSums(op.fwd, x.Float64s(), g.Float64s(), sums.Float64s())
+	}
+	return sums, nil
+}
+
+func bnSums[T Float](fwd *bnOp, x, g, sums []T) {
+	n, c, hw := fwd.bnDims()
+	parallelFor(c, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mean, invStd := fwd.mean[ch], fwd.invStd[ch]
+			var sg, sgx float64
+			for i := range n {
+				xs, gs := x[(i*c+ch)*hw:(i*c+ch+1)*hw], g[(i*c+ch)*hw:(i*c+ch+1)*hw]
+				for j, v := range gs {
+					sg += float64(v)
+					sgx += float64(v) * (float64(xs[j]) - mean)
+				}
+			}
+			sums[ch], sums[c+ch] = T(sg), T(sgx*invStd)
+		}
+	})
+}
+
+// bnDxOp maps (x, gamma, g, sums) to dL/dx. In training mode
+// dx = gamma/std (g - mean(g) - xhat mean(g xhat)); in eval mode the
+// statistics are constants and dx = gamma/std g.
+type bnDxOp struct {
+	opBase
+	fwd *bnOp
+	out buffer
+}
+
+func (op *bnDxOp) Type() hm.Type {
+	return fnType(4, 4, len(op.fwd.gammaShape), 4, 2)
+}
+
+func (op *bnDxOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape(op.params).Clone(), nil
+}
+
+func (op *bnDxOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	args, err := denseArgs(op.name, 4, vals)
+	if err != nil {
+		return nil, err
+	}
+	x, gamma, g, sums := args[0], args[1], args[2], args[3]
+	n, c, hw := op.fwd.bnDims()
+	if x.Shape().TotalSize() != n*c*hw || g.Shape().TotalSize() != n*c*hw ||
+		gamma.Shape().TotalSize() != c || sums.Shape().TotalSize() != 2*c {
+		return nil, fmt.Errorf("%s: input %v, gamma %v, gradient %v, sums %v do not fit %v",
+			op.name, x.Shape(), gamma.Shape(), g.Shape(), sums.Shape(), op.params)
+	}
+	if len(op.fwd.mean) != c {
+		return nil, fmt.Errorf("%s: the forward op has not run", op.name)
+	}
+	dx := op.out.get(x.Dtype(), false, op.params...)
+	switch x.Dtype() {
+	case tensor.Float32:
+		bnDx(op.fwd, x.Float32s(), gamma.Float32s(), g.Float32s(), sums.Float32s(), dx.Float32s())
+	case tensor.Float64:
+		bnDx(op.fwd, x.Float64s(), gamma.Float64s(), g.Float64s(), sums.Float64s(), dx.Float64s())
+	}
+	return dx, nil
+}
+
+func bnDx[T Float](fwd *bnOp, x, gamma, g, sums, dx []T) {
+	n, c, hw := fwd.bnDims()
+	m := float64(n * hw)
+	parallelFor(c, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mean, invStd := fwd.mean[ch], fwd.invStd[ch]
+			scale := float64(gamma[ch]) * invStd
+			// dx = a g + b x + d, with the x-dependence of xhat folded in.
+			a, b, d := scale, 0.0, 0.0
+			if fwd.training {
+				meanG, meanGX := float64(sums[ch])/m, float64(sums[c+ch])/m
+				b = -scale * meanGX * invStd
+				d = -scale*meanG - b*mean
+			}
+			ta, tb, td := T(a), T(b), T(d)
+			for i := range n {
+				xs, gs, ds := x[(i*c+ch)*hw:(i*c+ch+1)*hw], g[(i*c+ch)*hw:(i*c+ch+1)*hw], dx[(i*c+ch)*hw:(i*c+ch+1)*hw]
+				for j, v := range gs {
+					ds[j] = ta*v + tb*xs[j] + td
+				}
+			}
+		}
+	})
+}
+
+// bnPickOp copies row params[0] of the (2, C) sums into a tensor of the
+// parameter's shape: row 0 is dbeta, row 1 dgamma.
+type bnPickOp struct {
+	opBase
+	shape tensor.Shape
+	out   buffer
+}
+
+func (op *bnPickOp) Type() hm.Type { return fnType(len(op.shape), 2) }
+
+func (op *bnPickOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return op.shape.Clone(), nil
+}
+
+func (op *bnPickOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	args, err := denseArgs(op.name, 1, vals)
+	if err != nil {
+		return nil, err
+	}
+	sums := args[0]
+	c := op.shape.TotalSize()
+	if sums.Shape().TotalSize() != 2*c {
+		return nil, fmt.Errorf("%s: sums %v, want (2,%d)", op.name, sums.Shape(), c)
+	}
+	out := op.out.get(sums.Dtype(), false, op.shape...)
+	row := op.params[0]
+	switch sums.Dtype() {
+	case tensor.Float32:
+		copy(out.Float32s(), sums.Float32s()[row*c:(row+1)*c])
+	case tensor.Float64:
+		copy(out.Float64s(), sums.Float64s()[row*c:(row+1)*c])
+	}
+	return out, nil
+}
