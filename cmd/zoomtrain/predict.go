@@ -1,19 +1,91 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"zoomtrain/internal/data"
+	"zoomtrain/internal/train"
 )
 
-// TODO(skeleton): replaced by the real command.
+type predictOptions struct {
+	Checkpoint string
+	Images     []string
+	JSON       bool
+	Top        int
+}
+
 func newPredictCmd(s streams) *cobra.Command {
-	return &cobra.Command{
-		Use:    "predict",
-		Short:  "(not yet built)",
-		Hidden: true,
+	o := &predictOptions{}
+	cmd := &cobra.Command{
+		Use:   "predict --checkpoint FILE IMAGE...",
+		Short: "Classify images with a trained model: the top-5 classes with probabilities",
+		Example: `  zoomtrain predict --checkpoint runs/needle-saliency-s0/best.ckpt canvas.png
+  zoomtrain predict --checkpoint best.ckpt --json a.jpg b.png`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("predict: not implemented yet")
+			if o.Checkpoint == "" {
+				return usageErrorf("--checkpoint is required")
+			}
+			if o.Top < 1 {
+				return usageErrorf("--top must be positive")
+			}
+			o.Images = args
+			return runPredict(o, s)
 		},
 	}
+	cmd.Flags().StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint file")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print one JSON object per image (JSON Lines)")
+	cmd.Flags().IntVar(&o.Top, "top", 5, "classes to list per image")
+	return cmd
+}
+
+type prediction struct {
+	Image string      `json:"image"`
+	Top   []classProb `json:"top"`
+}
+
+type classProb struct {
+	Class string  `json:"class"`
+	Prob  float64 `json:"prob"`
+}
+
+func runPredict(o *predictOptions, s streams) error {
+	ld, err := train.LoadForward(o.Checkpoint, 1, false)
+	if err != nil {
+		return err
+	}
+	cfg := ld.Config
+	// Read every image first, so that a bad file fails before any output.
+	pix := make([][]float32, len(o.Images))
+	for i, p := range o.Images {
+		if pix[i], err = data.LoadImage(p, cfg.Data.Resolution, cfg.Data.Policy); err != nil {
+			return err
+		}
+	}
+	enc := json.NewEncoder(s.Out)
+	for i, p := range o.Images {
+		out, err := ld.Run(pix[i], 1)
+		if err != nil {
+			return err
+		}
+		probs := train.Softmax(out.Logits)
+		pr := prediction{Image: p}
+		for _, c := range train.TopK(probs, o.Top) {
+			pr.Top = append(pr.Top, classProb{Class: ld.Classes[c], Prob: probs[c]})
+		}
+		if o.JSON {
+			if err := enc.Encode(pr); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(s.Out, "%s\n", p)
+		for _, cp := range pr.Top {
+			fmt.Fprintf(s.Out, "  %-12s %6.2f%%\n", cp.Class, 100*cp.Prob)
+		}
+	}
+	return nil
 }

@@ -1,19 +1,368 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
 
+	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+
+	"zoomtrain/internal/atomicfile"
+	"zoomtrain/internal/checkpoint"
+	"zoomtrain/internal/config"
+	"zoomtrain/internal/data"
+	"zoomtrain/internal/metrics"
+	"zoomtrain/internal/train"
 )
 
-// TODO(skeleton): replaced by the real command.
+type trainOptions struct {
+	ConfigPath  string
+	Data        string
+	Epochs      int
+	Sampler     string
+	Out         string
+	Name        string
+	Seed        int64
+	BatchSize   int
+	Resume      string
+	Force       bool
+	PrintConfig bool
+	NoPlot      bool
+	set         func(name string) bool // whether a flag was given
+}
+
 func newTrainCmd(s streams) *cobra.Command {
-	return &cobra.Command{
-		Use:    "train",
-		Short:  "(not yet built)",
-		Hidden: true,
+	o := &trainOptions{}
+	cmd := &cobra.Command{
+		Use:   "train [--config FILE]",
+		Short: "Train the saliency sampler and the task network jointly",
+		Long: `Train a model. With no --config, trains the default: the saliency sampler on the
+built-in needle data (MNIST digits on 128 x 128 cluttered canvases, task input 32 x 32).
+
+Each run gets its own directory under --out: config.yaml (the resolved config),
+metrics.jsonl (one line per epoch), last.ckpt and best.ckpt, and curves.png.
+Ctrl-C finishes the current step, writes a checkpoint and prints how to resume.
+
+Settings come from, highest first: flags, ZOOMTRAIN_* environment variables
+(ZOOMTRAIN_TRAIN_EPOCHS=3), the config file, the defaults.`,
+		Example: `  zoomtrain train
+  zoomtrain train --config configs/needle-uniform.yaml --seed 1
+  zoomtrain train --data ~/images --epochs 30 --out runs
+  zoomtrain train --resume runs/needle-saliency-s0
+  zoomtrain train --config configs/tiny.yaml --print-config`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("train: not implemented yet")
+			o.set = func(name string) bool { return cmd.Flags().Changed(name) }
+			return runTrain(cmd.Context(), o, s)
 		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.ConfigPath, "config", "", "YAML config file (only what differs from the defaults)")
+	f.StringVar(&o.Data, "data", "", "image folder ROOT/train/<class>, ROOT/val/<class> (or ROOT/<class>) instead of the needle data")
+	f.IntVar(&o.Epochs, "epochs", 0, "epochs to train (with --resume: the new total)")
+	f.StringVar(&o.Sampler, "sampler", "", "saliency or uniform")
+	f.StringVar(&o.Out, "out", "", "parent folder of run directories (default runs)")
+	f.StringVar(&o.Name, "name", "", "run directory name (default derived from the data, sampler and seed)")
+	f.Int64Var(&o.Seed, "seed", 0, "random seed (initialisation, order, augmentation)")
+	f.IntVar(&o.BatchSize, "batch-size", 0, "training batch size")
+	f.StringVar(&o.Resume, "resume", "", "continue the run in this directory (or from this checkpoint)")
+	f.BoolVar(&o.Force, "force", false, "reuse an existing run directory, replacing its checkpoints and metrics")
+	f.BoolVar(&o.PrintConfig, "print-config", false, "print the resolved config as YAML and exit")
+	f.BoolVar(&o.NoPlot, "no-plot", false, "do not draw curves.png at the end")
+	return cmd
+}
+
+// overrides maps the flags that were given onto config keys.
+func (o *trainOptions) overrides() map[string]any {
+	ov := map[string]any{}
+	if o.set("data") {
+		ov["data.source"] = config.SourceFolder
+		ov["data.path"] = o.Data
+	}
+	if o.set("epochs") {
+		ov["train.epochs"] = o.Epochs
+	}
+	if o.set("sampler") {
+		ov["model.sampler"] = o.Sampler
+	}
+	if o.set("out") {
+		ov["out"] = o.Out
+	}
+	if o.set("name") {
+		ov["name"] = o.Name
+	}
+	if o.set("seed") {
+		ov["seed"] = o.Seed
+	}
+	if o.set("batch-size") {
+		ov["train.batch_size"] = o.BatchSize
+	}
+	return ov
+}
+
+func runTrain(parent context.Context, o *trainOptions, s streams) error {
+	var (
+		cfg    config.Config
+		resume *checkpoint.Checkpoint
+		dir    string
+		err    error
+	)
+	if o.Resume != "" {
+		for _, fl := range []string{"config", "data", "sampler", "seed", "batch-size", "out", "name", "force"} {
+			if o.set(fl) {
+				return usageErrorf("--%s cannot be combined with --resume: a resumed run keeps its config (only --epochs may change)", fl)
+			}
+		}
+		ckptPath := o.Resume
+		if st, serr := os.Stat(o.Resume); serr == nil && st.IsDir() {
+			ckptPath = filepath.Join(o.Resume, train.LastCheckpoint)
+		}
+		if resume, err = checkpoint.Load(ckptPath); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		if cfg, err = config.Parse(resume.ConfigYAML); err != nil {
+			return fmt.Errorf("resume: checkpoint config: %w", err)
+		}
+		if o.set("epochs") {
+			cfg.Train.Epochs = o.Epochs
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+		}
+		dir = filepath.Dir(ckptPath)
+	} else {
+		if cfg, err = config.Load(o.ConfigPath, os.Environ(), o.overrides()); err != nil {
+			return err
+		}
+	}
+	if o.PrintConfig {
+		y, err := cfg.YAML()
+		if err != nil {
+			return err
+		}
+		_, err = s.Out.Write(y)
+		return err
+	}
+	if resume == nil {
+		if dir, err = newRunDir(cfg, o.Force); err != nil {
+			return err
+		}
+	}
+	trainSet, valSet, err := train.OpenData(cfg)
+	if err != nil {
+		return err
+	}
+	y, err := cfg.YAML()
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteBytes(filepath.Join(dir, train.ConfigFile), y); err != nil {
+		return err
+	}
+	ctx, sig, stop := interruptContext(parent, s.Err)
+	defer stop()
+	obs := newTrainObserver(s.Err, trainSet, valSet, cfg)
+	sum, err := train.Run(ctx, train.Options{Config: cfg, Dir: dir, Train: trainSet, Val: valSet, Resume: resume, Observer: obs})
+	obs.finish()
+	if n := data.Skipped(trainSet) + data.Skipped(valSet); n > 0 {
+		fmt.Fprintf(s.Err, "skipped %d unreadable image(s) (data.on_error: skip)\n", n)
+	}
+	if !o.NoPlot {
+		if perr := plotRun(dir); perr != nil {
+			fmt.Fprintf(s.Err, "warning: curves not drawn: %v\n", perr)
+		}
+	}
+	if errors.Is(err, train.ErrInterrupted) {
+		fmt.Fprintf(s.Err, "interrupted: %v\nresume with: zoomtrain train --resume %s\n", err, dir)
+		code := 130
+		if sig() == syscall.SIGTERM {
+			code = 143
+		}
+		return exitCodeError{err: err, code: code}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Out, "run %s: %d epochs, %d steps, best val top-1 %.2f%%\n", dir, sum.Epochs, sum.Steps, 100*sum.BestTop1)
+	return nil
+}
+
+// newRunDir creates the run directory: out/name, or a fresh derived name. An existing
+// directory is never reused silently.
+func newRunDir(cfg config.Config, force bool) (string, error) {
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return "", fmt.Errorf("create output folder: %w", err)
+	}
+	if cfg.Name != "" {
+		dir := filepath.Join(cfg.Out, cfg.Name)
+		if _, err := os.Stat(dir); err == nil {
+			if !force {
+				return "", fmt.Errorf("run directory %s exists: use --resume %s to continue it, --force to replace it, or another --name", dir, dir)
+			}
+			for _, f := range []string{train.LastCheckpoint, train.BestCheckpoint, train.MetricsFile, "curves.png"} {
+				if err := os.Remove(filepath.Join(dir, f)); err != nil && !os.IsNotExist(err) {
+					return "", err
+				}
+			}
+			return dir, nil
+		}
+		return dir, os.Mkdir(dir, 0o755)
+	}
+	base := fmt.Sprintf("%s-%s-s%d", cfg.Data.Source, cfg.Model.Sampler, cfg.Seed)
+	for i := 0; i < 10000; i++ {
+		name := base
+		if i > 0 {
+			name = fmt.Sprintf("%s-%d", base, i+1)
+		}
+		dir := filepath.Join(cfg.Out, name)
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !os.IsExist(err) {
+			return "", fmt.Errorf("create run directory: %w", err)
+		}
+	}
+	return "", fmt.Errorf("no free run directory name under %s", cfg.Out)
+}
+
+// interruptContext cancels on the first SIGINT or SIGTERM (the trainer then finishes
+// the step and writes a checkpoint); a second signal exits at once, leaving the last
+// complete checkpoint in place.
+func interruptContext(parent context.Context, errw io.Writer) (context.Context, func() os.Signal, func()) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	got := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case first := <-ch:
+			got <- first
+			fmt.Fprintf(errw, "\n%v: finishing the current step and writing a checkpoint (again to quit at once)\n", first)
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case second := <-ch:
+			code := 130
+			if second == syscall.SIGTERM {
+				code = 143
+			}
+			fmt.Fprintf(errw, "%v again: exiting now; the last complete checkpoint is intact\n", second)
+			os.Exit(code)
+		case <-done:
+		}
+	}()
+	var sig os.Signal
+	which := func() os.Signal {
+		if sig == nil {
+			select {
+			case sig = <-got:
+			default:
+			}
+		}
+		return sig
+	}
+	stop := func() {
+		signal.Stop(ch)
+		close(done)
+		cancel()
+	}
+	return ctx, which, stop
+}
+
+// trainObserver draws a progress bar when stderr is a terminal and prints one line
+// per epoch.
+type trainObserver struct {
+	w     io.Writer
+	tty   bool
+	bar   *progressbar.ProgressBar
+	info  train.RunInfo
+	start time.Time
+	cfg   config.Config
+	ntr   int
+	nval  int
+}
+
+func newTrainObserver(w io.Writer, tr, val data.Dataset, cfg config.Config) *trainObserver {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		tty = isatty.IsTerminal(f.Fd())
+	}
+	return &trainObserver{w: w, tty: tty, cfg: cfg, ntr: tr.Len(), nval: val.Len()}
+}
+
+func (t *trainObserver) Start(i train.RunInfo) {
+	t.info = i
+	t.start = time.Now()
+	c := t.cfg
+	fmt.Fprintf(t.w, "run %s: %s sampler, %s task net, %d parameters; %d train / %d val images at %d px, task input %d, %d batches of %d per epoch\n",
+		i.Dir, c.Model.Sampler, c.Model.TaskNet, i.Params, t.ntr, t.nval, c.Data.Resolution, c.Model.TaskInput, i.BatchesPerEpoch, c.Train.BatchSize)
+	if i.StartEpoch > 0 || i.StartBatch > 0 {
+		fmt.Fprintf(t.w, "resuming at epoch %d, batch %d\n", i.StartEpoch+1, i.StartBatch)
+	}
+}
+
+func (t *trainObserver) Step(si train.StepInfo) {
+	if !t.tty {
+		if le := t.cfg.Train.LogEvery; le > 0 && si.Step%le == 0 {
+			fmt.Fprintf(t.w, "epoch %d batch %d/%d step %d loss %.4f\n", si.Epoch+1, si.Batch, si.Batches, si.Step, si.Loss)
+		}
+		return
+	}
+	if t.bar == nil {
+		t.bar = progressbar.NewOptions(si.Batches,
+			progressbar.OptionSetWriter(t.w),
+			progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", si.Epoch+1, t.cfg.Train.Epochs)),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("batch"),
+			progressbar.OptionClearOnFinish(),
+		)
+		_ = t.bar.Set(si.Batch - 1)
+	}
+	t.bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f", si.Epoch+1, t.cfg.Train.Epochs, si.Loss))
+	_ = t.bar.Set(si.Batch)
+}
+
+func (t *trainObserver) Evaluating() {
+	if t.bar != nil {
+		t.bar.Describe("evaluating")
+	}
+}
+
+func (t *trainObserver) Epoch(r metrics.Record) {
+	t.finish()
+	lrs := make([]string, 0, 2)
+	for _, k := range []string{"task", "saliency"} {
+		if v, ok := r.LR[k]; ok {
+			lrs = append(lrs, fmt.Sprintf("%s %.2g", k, v))
+		}
+	}
+	fmt.Fprintf(t.w, "epoch %3d/%d  train loss %.4f acc %5.1f%%  val loss %.4f top-1 %5.1f%% top-5 %5.1f%%  blur %.2f  lr %s  %.0fs (%.0f img/s)\n",
+		r.Epoch, t.cfg.Train.Epochs, r.TrainLoss, 100*r.TrainAcc, r.ValLoss, 100*r.ValTop1, 100*r.ValTop5,
+		r.BlurSigma, strings.Join(lrs, ", "), r.Seconds, r.ImagesPerS)
+}
+
+func (t *trainObserver) finish() {
+	if t.bar != nil {
+		_ = t.bar.Finish()
+		t.bar = nil
 	}
 }

@@ -85,6 +85,9 @@ type Needle struct {
 	Val            int     `mapstructure:"val"`
 	Noise          float64 `mapstructure:"noise"`
 	FreshEachEpoch bool    `mapstructure:"fresh_each_epoch"`
+	// Seed of the canvases, apart from the training seed: runs with different seeds
+	// train on the same data.
+	Seed int64 `mapstructure:"seed"`
 }
 
 // Model configures the saliency sampler and the two networks.

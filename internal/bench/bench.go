@@ -1,0 +1,169 @@
+// Package bench times full training steps (forward, backward, optimiser) of a
+// configured model on synthetic batches, and reports throughput and memory.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"zoomtrain/internal/blas"
+	"zoomtrain/internal/config"
+	"zoomtrain/internal/train"
+)
+
+// Options for Run.
+type Options struct {
+	Config  config.Config // model and batch; the data section only gives the resolution
+	Classes int
+	Steps   int
+	Warmup  int
+}
+
+// Result of one variant.
+type Result struct {
+	Variant       string  `json:"variant"`
+	Batch         int     `json:"batch"`
+	Resolution    int     `json:"resolution"`
+	TaskInput     int     `json:"task_input"`
+	Steps         int     `json:"steps"`
+	MsPerStep     float64 `json:"ms_per_step"` // median
+	MsMin         float64 `json:"ms_min"`
+	MsP90         float64 `json:"ms_p90"`
+	MsMax         float64 `json:"ms_max"`
+	ImagesPerS    float64 `json:"images_per_s"`
+	GFLOPPerStep  float64 `json:"gflop_per_step"`
+	GFLOPPerS     float64 `json:"gflop_per_s"`
+	AllocsPerStep float64 `json:"allocs_per_step"`
+	AllocMBPerSt  float64 `json:"alloc_mb_per_step"`
+	PeakRSSMB     float64 `json:"peak_rss_mb"`
+	BLAS          string  `json:"blas"`
+	GOMAXPROCS    int     `json:"gomaxprocs"`
+}
+
+// Run builds the trainer and times o.Steps steps after o.Warmup.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	cfg := o.Config
+	if o.Steps < 1 || o.Warmup < 0 {
+		return nil, fmt.Errorf("steps must be positive and warm-up non-negative")
+	}
+	if o.Classes < 2 {
+		o.Classes = 10
+	}
+	t, err := train.NewTrainer(cfg, o.Classes)
+	if err != nil {
+		return nil, err
+	}
+	b, r := cfg.Train.BatchSize, cfg.Data.Resolution
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 7))
+	x := make([]float32, b*3*r*r)
+	for i := range x {
+		x[i] = rng.Float32()
+	}
+	labels := make([]int, b)
+	for i := range labels {
+		labels[i] = rng.IntN(o.Classes)
+	}
+	for i := 0; i < o.Warmup; i++ {
+		if _, _, err := t.Step(x, labels, cfg.Train.LR, i+1); err != nil {
+			return nil, err
+		}
+	}
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	times := make([]float64, 0, o.Steps)
+	for i := 0; i < o.Steps; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		if _, _, err := t.Step(x, labels, cfg.Train.LR, o.Warmup+i+1); err != nil {
+			return nil, err
+		}
+		times = append(times, float64(time.Since(start).Microseconds())/1000)
+	}
+	runtime.ReadMemStats(&ms1)
+	sort.Float64s(times)
+	med := quantile(times, 0.5)
+	_, stepFlops := t.Model().Spec.FLOPs()
+	backend, _ := blas.Backend()
+	res := &Result{
+		Variant: cfg.Model.Sampler, Batch: b, Resolution: r, TaskInput: cfg.Model.TaskInput, Steps: o.Steps,
+		MsPerStep: med, MsMin: times[0], MsP90: quantile(times, 0.9), MsMax: times[len(times)-1],
+		ImagesPerS:    float64(b) / (med / 1000),
+		GFLOPPerStep:  stepFlops * float64(b) / 1e9,
+		AllocsPerStep: float64(ms1.Mallocs-ms0.Mallocs) / float64(o.Steps),
+		AllocMBPerSt:  float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(o.Steps) / (1 << 20),
+		PeakRSSMB:     PeakRSSMB(),
+		BLAS:          backend,
+		GOMAXPROCS:    runtime.GOMAXPROCS(0),
+	}
+	res.GFLOPPerS = res.GFLOPPerStep / (med / 1000)
+	return res, nil
+}
+
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := q * float64(len(sorted)-1)
+	lo := int(i)
+	if lo+1 >= len(sorted) {
+		return sorted[lo]
+	}
+	f := i - float64(lo)
+	return sorted[lo]*(1-f) + sorted[lo+1]*f
+}
+
+// PeakRSSMB is the process's peak resident set size (VmHWM) in MB, or 0 where
+// /proc is not available.
+func PeakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, err := strconv.ParseFloat(f[1], 64)
+				if err == nil {
+					return kb / 1024
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// Reference returns the reference benchmark's setting: the small reference
+// networks, batch 32, 256 x 256 sources, 64 x 64 saliency and task inputs, a 31 x 31
+// grid, Adam at 1e-3.
+func Reference(sampler string) config.Config {
+	c := config.Default()
+	c.Data.Source = config.SourceFolder
+	c.Data.Path = "(synthetic)"
+	c.Data.Resolution = 256
+	c.Model.Sampler = sampler
+	c.Model.TaskInput = 64
+	c.Model.SaliencyInput = 64
+	c.Model.Grid = 31
+	c.Model.Padding = 30
+	c.Model.FWHM = 13
+	c.Model.Temperature = 1
+	c.Model.TaskNet = config.NetReference
+	c.Train.BatchSize = 32
+	c.Train.Optimizer = config.OptimizerAdam
+	c.Train.LR = 1e-3
+	c.Train.SaliencyLRMult = 1
+	c.Train.Blur.Sigma = 0
+	c.Train.Blur.Epochs = 0
+	c.Train.WeightDecay = 0
+	return c
+}

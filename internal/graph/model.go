@@ -1,0 +1,489 @@
+// Package graph builds the whole model as one Gorgonia expression graph: low-resolution
+// copy, saliency network, softmax over the saliency cells, grid generator, grid upsample,
+// sampling of the full-resolution batch, optional blur, task network and loss.
+//
+// Building is separate from running: Build returns the graph and its named input, output
+// and learnable nodes; the trainer owns the VM and the optimiser.
+package graph
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/kernels"
+	"zoomtrain/internal/sampler"
+)
+
+// Sampler kinds.
+const (
+	SamplerSaliency = "saliency"
+	SamplerUniform  = "uniform"
+)
+
+// Task network kinds.
+const (
+	TaskReference = "reference"
+	TaskResNet    = "resnet"
+)
+
+// Spec describes the model independently of any batch size.
+type Spec struct {
+	Classes       int
+	Resolution    int // source images are Resolution x Resolution, 3 channels
+	Sampler       string
+	TaskInput     int // task network input side
+	SaliencyInput int // side of the low-resolution copy fed to the saliency network
+	Grid          int // saliency map / grid side
+	FWHM          float64
+	Padding       int
+	PaddingMode   string
+	Temperature   float64
+	TaskNet       string
+	ResNetWidth   int
+	ResNetBlocks  int
+	// BlurRadius > 0 adds a Gaussian blur of the task input whose 1-D kernel (length
+	// 2*BlurRadius+1) is an input node set every step.
+	BlurRadius int
+}
+
+// Validate checks the spec's internal consistency.
+func (s Spec) Validate() error {
+	switch {
+	case s.Classes < 2:
+		return fmt.Errorf("model needs at least 2 classes, got %d", s.Classes)
+	case s.TaskInput < 4 || s.TaskInput > s.Resolution:
+		return fmt.Errorf("task input %d must be in [4, source resolution %d]", s.TaskInput, s.Resolution)
+	case s.Sampler != SamplerSaliency && s.Sampler != SamplerUniform:
+		return fmt.Errorf("unknown sampler %q (want saliency or uniform)", s.Sampler)
+	case s.TaskNet != TaskReference && s.TaskNet != TaskResNet:
+		return fmt.Errorf("unknown task network %q (want reference or resnet)", s.TaskNet)
+	}
+	if s.Sampler == SamplerSaliency {
+		if s.SaliencyInput < 8 || s.SaliencyInput > s.Resolution {
+			return fmt.Errorf("saliency input %d must be in [8, source resolution %d]", s.SaliencyInput, s.Resolution)
+		}
+		if s.Temperature <= 0 {
+			return fmt.Errorf("saliency temperature must be positive, got %g", s.Temperature)
+		}
+	}
+	return nil
+}
+
+// Part names for per-part learning rates.
+const (
+	PartSaliency = "saliency"
+	PartTask     = "task"
+)
+
+// Param is one learnable tensor.
+type Param struct {
+	Name string
+	Part string
+	Node *G.Node
+}
+
+// Buffer is non-learned state saved with the model (batch-norm running statistics).
+type Buffer struct {
+	Name string
+	BN   *kernels.BatchNormState
+}
+
+// Model is a built graph.
+type Model struct {
+	Spec  Spec
+	Batch int
+	Dtype tensor.Dtype
+	G     *G.ExprGraph
+
+	Images *G.Node // input, (Batch, 3, R, R)
+	OneHot *G.Node // input, (Batch, Classes); nil when built without a loss
+	Blur   *G.Node // input, (2*BlurRadius+1); nil without blur
+
+	LowRes   *G.Node // (Batch, 3, s, s); nil for the uniform sampler
+	Saliency *G.Node // (Batch, h, w), sums to one per image; nil for uniform
+	Grid     *G.Node // (Batch, TaskInput, TaskInput, 2), the upsampled grid; nil for uniform
+	TaskIn   *G.Node // (Batch, 3, TaskInput, TaskInput), after blur
+	Logits   *G.Node // (Batch, Classes)
+	Loss     *G.Node // scalar mean cross-entropy; nil without a loss
+
+	Params  []Param
+	Buffers []Buffer
+}
+
+// Options for Build.
+type Options struct {
+	Batch    int
+	Dtype    tensor.Dtype // tensor.Float32 (training) or tensor.Float64 (gradient checks)
+	WithLoss bool
+	Seed     uint64
+	// Share, when set, binds the learnables and batch-norm buffers of another model of
+	// the same spec instead of fresh ones: an evaluation graph sees the trainer's weights.
+	Share *Model
+}
+
+// Build constructs the model graph.
+func Build(spec Spec, o Options) (*Model, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Batch < 1 {
+		return nil, fmt.Errorf("batch size must be positive, got %d", o.Batch)
+	}
+	if o.Dtype != tensor.Float32 && o.Dtype != tensor.Float64 {
+		return nil, fmt.Errorf("unsupported dtype %v", o.Dtype)
+	}
+	b := &builder{
+		m:   &Model{Spec: spec, Batch: o.Batch, Dtype: o.Dtype, G: G.NewGraph()},
+		rng: rand.New(rand.NewPCG(o.Seed, 0x5a11e7c7)),
+	}
+	if o.Share != nil {
+		if o.Share.Spec != spec {
+			return nil, fmt.Errorf("shared model has another spec")
+		}
+		b.share = map[string]*G.Node{}
+		for _, p := range o.Share.Params {
+			b.share[p.Name] = p.Node
+		}
+		b.shareBN = map[string]*kernels.BatchNormState{}
+		for _, bf := range o.Share.Buffers {
+			b.shareBN[bf.Name] = bf.BN
+		}
+	}
+	if err := b.build(o.WithLoss); err != nil {
+		return nil, err
+	}
+	return b.m, nil
+}
+
+type builder struct {
+	m       *Model
+	rng     *rand.Rand
+	share   map[string]*G.Node
+	shareBN map[string]*kernels.BatchNormState
+}
+
+func (b *builder) build(withLoss bool) error {
+	m, s := b.m, b.m.Spec
+	r := s.Resolution
+	m.Images = G.NewTensor(m.G, m.Dtype, 4, G.WithShape(m.Batch, 3, r, r), G.WithName("images"))
+	var taskIn *G.Node
+	var err error
+	switch s.Sampler {
+	case SamplerUniform:
+		if taskIn, err = kernels.Resize(m.Images, s.TaskInput, s.TaskInput); err != nil {
+			return fmt.Errorf("uniform downsample: %w", err)
+		}
+	case SamplerSaliency:
+		if taskIn, err = b.saliencySampler(); err != nil {
+			return err
+		}
+	}
+	if s.BlurRadius > 0 {
+		m.Blur = G.NewVector(m.G, m.Dtype, G.WithShape(2*s.BlurRadius+1), G.WithName("blur_kernel"))
+		if err := G.Let(m.Blur, b.delta(2*s.BlurRadius+1)); err != nil {
+			return err
+		}
+		if taskIn, err = kernels.GaussianBlur(taskIn, m.Blur); err != nil {
+			return fmt.Errorf("blur: %w", err)
+		}
+	}
+	m.TaskIn = taskIn
+	switch s.TaskNet {
+	case TaskReference:
+		m.Logits, err = b.referenceTask(taskIn)
+	case TaskResNet:
+		m.Logits, err = b.resnetTask(taskIn)
+	}
+	if err != nil {
+		return fmt.Errorf("task network: %w", err)
+	}
+	if withLoss {
+		m.OneHot = G.NewMatrix(m.G, m.Dtype, G.WithShape(m.Batch, s.Classes), G.WithName("onehot"))
+		if m.Loss, err = kernels.SoftmaxCrossEntropy(m.Logits, m.OneHot); err != nil {
+			return fmt.Errorf("loss: %w", err)
+		}
+	}
+	return nil
+}
+
+// saliencySampler builds low-res copy -> saliency net -> softmax -> grid -> sample.
+func (b *builder) saliencySampler() (*G.Node, error) {
+	m, s := b.m, b.m.Spec
+	var err error
+	if m.LowRes, err = kernels.Resize(m.Images, s.SaliencyInput, s.SaliencyInput); err != nil {
+		return nil, fmt.Errorf("low-resolution copy: %w", err)
+	}
+	logits, err := b.referenceSaliency(m.LowRes)
+	if err != nil {
+		return nil, fmt.Errorf("saliency network: %w", err)
+	}
+	if m.Saliency, err = kernels.SpatialSoftmax(logits, s.Temperature); err != nil {
+		return nil, fmt.Errorf("saliency softmax: %w", err)
+	}
+	gen, err := sampler.NewGenerator(sampler.Params{
+		H: s.Grid, W: s.Grid, Padding: s.Padding, FWHM: s.FWHM, Mode: sampler.PaddingMode(s.PaddingMode),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("grid generator: %w", err)
+	}
+	grid, err := sampler.GenerateGrid(gen, m.Saliency)
+	if err != nil {
+		return nil, fmt.Errorf("grid generator: %w", err)
+	}
+	if m.Grid, err = sampler.UpsampleGrid(grid, s.TaskInput, s.TaskInput); err != nil {
+		return nil, fmt.Errorf("grid upsample: %w", err)
+	}
+	out, err := sampler.GridSample(m.Images, m.Grid)
+	if err != nil {
+		return nil, fmt.Errorf("grid sample: %w", err)
+	}
+	return out, nil
+}
+
+// referenceSaliency is the small saliency network of the reference benchmark:
+// conv3x3/2 3->16, ReLU, conv3x3/2 16->32, ReLU, conv3x3 32->32, ReLU, adaptive average
+// pool to the grid size, conv1x1 32->1.
+func (b *builder) referenceSaliency(x *G.Node) (*G.Node, error) {
+	s := b.m.Spec
+	l := layers{b: b, part: PartSaliency}
+	x = l.convReLU("saliency.conv1", x, 3, 16, 3, 2, 1)
+	x = l.convReLU("saliency.conv2", x, 16, 32, 3, 2, 1)
+	x = l.convReLU("saliency.conv3", x, 32, 32, 3, 1, 1)
+	x = l.apply("saliency.pool", func() (*G.Node, error) { return kernels.AdaptiveAvgPool2D(x, s.Grid, s.Grid) })
+	x = l.conv("saliency.head", x, 32, 1, 1, 1, 0, true)
+	return x, l.err
+}
+
+// referenceTask is the small task network of the reference benchmark: conv3x3 3->32,
+// ReLU, maxpool 2, conv3x3 32->64, ReLU, maxpool 2, conv3x3 64->64, ReLU, global average
+// pool, linear 64->classes.
+func (b *builder) referenceTask(x *G.Node) (*G.Node, error) {
+	l := layers{b: b, part: PartTask}
+	x = l.convReLU("task.conv1", x, 3, 32, 3, 1, 1)
+	x = l.maxPool(x, 2)
+	x = l.convReLU("task.conv2", x, 32, 64, 3, 1, 1)
+	x = l.maxPool(x, 2)
+	x = l.convReLU("task.conv3", x, 64, 64, 3, 1, 1)
+	x = l.apply("task.gap", func() (*G.Node, error) { return kernels.GlobalAvgPool(x) })
+	x = l.linear("task.fc", x, 64, b.m.Spec.Classes)
+	return x, l.err
+}
+
+// resnetTask is a residual task network with batch normalisation: a stem conv, three
+// stages of basic blocks (width w, 2w, 4w; the last two halve the resolution), global
+// average pool and a linear classifier.
+func (b *builder) resnetTask(x *G.Node) (*G.Node, error) {
+	s := b.m.Spec
+	w := s.ResNetWidth
+	if w < 1 || s.ResNetBlocks < 1 {
+		return nil, fmt.Errorf("resnet needs positive width and blocks, got %d and %d", w, s.ResNetBlocks)
+	}
+	l := layers{b: b, part: PartTask}
+	x = l.conv("task.stem", x, 3, w, 3, 1, 1, false)
+	x = l.bn("task.stem.bn", x, w)
+	x = l.relu(x)
+	in := w
+	for stage, width := range []int{w, 2 * w, 4 * w} {
+		for blk := 0; blk < s.ResNetBlocks; blk++ {
+			stride := 1
+			if stage > 0 && blk == 0 {
+				stride = 2
+			}
+			x = l.basicBlock(fmt.Sprintf("task.s%d.b%d", stage+1, blk+1), x, in, width, stride)
+			in = width
+		}
+	}
+	x = l.apply("task.gap", func() (*G.Node, error) { return kernels.GlobalAvgPool(x) })
+	x = l.linear("task.fc", x, in, s.Classes)
+	return x, l.err
+}
+
+// layers builds layers in sequence and keeps the first error, so the network
+// definitions read as a list of layers.
+type layers struct {
+	b    *builder
+	part string
+	err  error
+}
+
+func (l *layers) apply(name string, f func() (*G.Node, error)) *G.Node {
+	if l.err != nil {
+		return nil
+	}
+	n, err := f()
+	if err != nil {
+		l.err = fmt.Errorf("%s: %w", name, err)
+	}
+	return n
+}
+
+func (l *layers) conv(name string, x *G.Node, cin, cout, k, stride, pad int, bias bool) *G.Node {
+	if l.err != nil {
+		return nil
+	}
+	fanIn := cin * k * k
+	w := l.b.param(name+".w", l.part, []int{cout, cin, k, k}, fanIn)
+	var bn *G.Node
+	if bias {
+		bn = l.b.param(name+".b", l.part, []int{cout}, fanIn)
+	}
+	return l.apply(name, func() (*G.Node, error) { return kernels.Conv2D(x, w, bn, stride, pad) })
+}
+
+func (l *layers) relu(x *G.Node) *G.Node {
+	return l.apply("relu", func() (*G.Node, error) { return kernels.ReLU(x) })
+}
+
+func (l *layers) convReLU(name string, x *G.Node, cin, cout, k, stride, pad int) *G.Node {
+	return l.relu(l.conv(name, x, cin, cout, k, stride, pad, true))
+}
+
+func (l *layers) maxPool(x *G.Node, k int) *G.Node {
+	return l.apply("maxpool", func() (*G.Node, error) { return kernels.MaxPool2D(x, k) })
+}
+
+func (l *layers) linear(name string, x *G.Node, in, out int) *G.Node {
+	if l.err != nil {
+		return nil
+	}
+	w := l.b.param(name+".w", l.part, []int{out, in}, in)
+	bias := l.b.param(name+".b", l.part, []int{out}, in)
+	return l.apply(name, func() (*G.Node, error) { return kernels.Linear(x, w, bias) })
+}
+
+func (l *layers) bn(name string, x *G.Node, c int) *G.Node {
+	if l.err != nil {
+		return nil
+	}
+	gamma := l.b.constParam(name+".gamma", l.part, c, 1)
+	beta := l.b.constParam(name+".beta", l.part, c, 0)
+	st := l.b.bnState(name, c)
+	return l.apply(name, func() (*G.Node, error) { return kernels.BatchNorm2D(x, gamma, beta, st) })
+}
+
+func (l *layers) basicBlock(name string, x *G.Node, cin, cout, stride int) *G.Node {
+	y := l.conv(name+".conv1", x, cin, cout, 3, stride, 1, false)
+	y = l.bn(name+".bn1", y, cout)
+	y = l.relu(y)
+	y = l.conv(name+".conv2", y, cout, cout, 3, 1, 1, false)
+	y = l.bn(name+".bn2", y, cout)
+	short := x
+	if stride != 1 || cin != cout {
+		short = l.conv(name+".down", x, cin, cout, 1, stride, 0, false)
+		short = l.bn(name+".down.bn", short, cout)
+	}
+	sum := l.apply(name+".add", func() (*G.Node, error) { return kernels.Add(y, short) })
+	return l.relu(sum)
+}
+
+// param creates (or shares) a learnable tensor initialised like PyTorch's default for
+// convolutions and linear layers: uniform in +-1/sqrt(fan_in).
+func (b *builder) param(name, part string, shape []int, fanIn int) *G.Node {
+	bound := 1 / math.Sqrt(float64(fanIn))
+	return b.newParam(name, part, shape, func() float64 { return (2*b.rng.Float64() - 1) * bound })
+}
+
+func (b *builder) constParam(name, part string, n int, v float64) *G.Node {
+	return b.newParam(name, part, []int{n}, func() float64 { return v })
+}
+
+func (b *builder) newParam(name, part string, shape []int, init func() float64) *G.Node {
+	m := b.m
+	size := 1
+	for _, d := range shape {
+		size *= d
+	}
+	// Draw the values even when sharing, so the random stream, and with it every other
+	// parameter's initial value, does not depend on Share.
+	vals := make([]float64, size)
+	for i := range vals {
+		vals[i] = init()
+	}
+	var val *tensor.Dense
+	if b.share != nil {
+		if src, ok := b.share[name]; ok {
+			val = src.Value().(*tensor.Dense)
+		}
+	}
+	if val == nil {
+		val = denseOf(m.Dtype, shape, vals)
+	}
+	n := G.NewTensor(m.G, m.Dtype, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(val))
+	m.Params = append(m.Params, Param{Name: name, Part: part, Node: n})
+	return n
+}
+
+func (b *builder) bnState(name string, c int) *kernels.BatchNormState {
+	if st, ok := b.shareBN[name]; ok {
+		b.m.Buffers = append(b.m.Buffers, Buffer{Name: name, BN: st})
+		return st
+	}
+	st := &kernels.BatchNormState{
+		Mean: make([]float64, c), Var: make([]float64, c),
+		Momentum: 0.1, Eps: 1e-5, Training: true,
+	}
+	for i := range st.Var {
+		st.Var[i] = 1
+	}
+	b.m.Buffers = append(b.m.Buffers, Buffer{Name: name, BN: st})
+	return st
+}
+
+func (b *builder) delta(n int) *tensor.Dense {
+	v := make([]float64, n)
+	v[n/2] = 1
+	return denseOf(b.m.Dtype, []int{n}, v)
+}
+
+func denseOf(dt tensor.Dtype, shape []int, v []float64) *tensor.Dense {
+	if dt == tensor.Float64 {
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+	}
+	f := make([]float32, len(v))
+	for i, x := range v {
+		f[i] = float32(x)
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
+}
+
+// SetTraining switches batch normalisation between batch statistics (training) and the
+// running estimates (evaluation).
+func (m *Model) SetTraining(on bool) {
+	for _, b := range m.Buffers {
+		b.BN.Training = on
+	}
+}
+
+// SetBlur sets the blur kernel input for the next run: sigma <= 0 disables the blur.
+func (m *Model) SetBlur(sigma float64) error {
+	if m.Blur == nil {
+		if sigma > 0 {
+			return fmt.Errorf("model was built without blur")
+		}
+		return nil
+	}
+	k := kernels.BlurKernel(sigma, m.Spec.BlurRadius)
+	return G.Let(m.Blur, denseOf(m.Dtype, []int{len(k)}, k))
+}
+
+// Learnables returns the parameter nodes, in order.
+func (m *Model) Learnables() G.Nodes {
+	ns := make(G.Nodes, len(m.Params))
+	for i, p := range m.Params {
+		ns[i] = p.Node
+	}
+	return ns
+}
+
+// NumParams counts the learnable scalars.
+func (m *Model) NumParams() int {
+	n := 0
+	for _, p := range m.Params {
+		n += p.Node.Shape().TotalSize()
+	}
+	return n
+}

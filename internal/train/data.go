@@ -1,0 +1,37 @@
+package train
+
+import (
+	"fmt"
+
+	"zoomtrain/internal/config"
+	"zoomtrain/internal/data"
+)
+
+// OpenData opens the configured training and validation sets.
+func OpenData(c config.Config) (trainSet, valSet data.Dataset, err error) {
+	switch c.Data.Source {
+	case config.SourceNeedle:
+		return data.Needle(needleOptions(c))
+	case config.SourceFolder:
+		return data.OpenFolder(FolderOptions(c))
+	}
+	return nil, nil, fmt.Errorf("unknown data source %q", c.Data.Source)
+}
+
+// FolderOptions maps the config's data section to the image-folder loader's options.
+func FolderOptions(c config.Config) data.FolderOptions {
+	return data.FolderOptions{
+		Root: c.Data.Path, Resolution: c.Data.Resolution, Policy: c.Data.Policy,
+		ValFraction: c.Data.ValFraction, Seed: c.Seed, OnError: c.Data.OnError,
+	}
+}
+
+// The needle set has its own seed: the training seed varies the initialisation and the
+// order, not the data, so runs with different seeds compare on the same canvases.
+func needleOptions(c config.Config) data.NeedleOptions {
+	n := c.Data.Needle
+	return data.NeedleOptions{
+		Canvas: n.Canvas, DigitMin: n.DigitMin, DigitMax: n.DigitMax, Clutter: n.Clutter,
+		Train: n.Train, Val: n.Val, Noise: n.Noise, Seed: n.Seed, FreshEachEpoch: n.FreshEachEpoch,
+	}
+}

@@ -1,0 +1,131 @@
+package train
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/checkpoint"
+	"zoomtrain/internal/config"
+	"zoomtrain/internal/graph"
+)
+
+// Forward runs a model built without a loss: batches in, logits (and, for
+// visualisation, the saliency maps, grids and task inputs) out.
+type Forward struct {
+	Model *graph.Model
+	vm    G.VM
+	input []float32
+
+	logits, saliency, grid, taskIn G.Value
+}
+
+// NewForward compiles a forward-only VM for m. With details, the saliency maps, grids
+// and task inputs are read out too.
+func NewForward(m *graph.Model, details bool) (*Forward, error) {
+	if m.Dtype != tensor.Float32 {
+		return nil, fmt.Errorf("forward runs float32 models, got %v", m.Dtype)
+	}
+	f := &Forward{Model: m}
+	G.Read(m.Logits, &f.logits)
+	if details {
+		if m.Saliency != nil {
+			G.Read(m.Saliency, &f.saliency)
+			G.Read(m.Grid, &f.grid)
+		}
+		G.Read(m.TaskIn, &f.taskIn)
+	}
+	f.input = make([]float32, m.Images.Shape().TotalSize())
+	if err := G.Let(m.Images, tensor.New(tensor.WithShape(m.Images.Shape()...), tensor.WithBacking(f.input))); err != nil {
+		return nil, err
+	}
+	f.vm = G.NewTapeMachine(m.G)
+	return f, nil
+}
+
+// Outputs of one forward run; slices are valid until the next Run.
+type Outputs struct {
+	N        int       // images in the batch (the rest of the graph's batch is padding)
+	Logits   []float32 // N x classes
+	Saliency []float32 // N x h x w, nil for the uniform sampler or without details
+	Grid     []float32 // N x task x task x 2
+	TaskIn   []float32 // N x 3 x task x task
+}
+
+// Run evaluates the model on n images given as NCHW float32 (n <= the model's batch;
+// the remainder of the batch is zero-filled and ignored).
+func (f *Forward) Run(x []float32, n int) (*Outputs, error) {
+	m := f.Model
+	per := len(f.input) / m.Batch
+	if n < 1 || n > m.Batch || len(x) < n*per {
+		return nil, fmt.Errorf("forward: batch of %d images (%d values) does not fit the model's %d", n, len(x), m.Batch)
+	}
+	copy(f.input, x[:n*per])
+	clear(f.input[n*per:])
+	m.SetTraining(false)
+	defer m.SetTraining(true)
+	if err := m.SetBlur(0); err != nil {
+		return nil, err
+	}
+	defer f.vm.Reset()
+	if err := f.vm.RunAll(); err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
+	}
+	out := &Outputs{N: n}
+	k := m.Spec.Classes
+	out.Logits = f32(f.logits)[:n*k]
+	if f.saliency != nil {
+		s := f32(f.saliency)
+		out.Saliency = s[:len(s)/m.Batch*n]
+		g := f32(f.grid)
+		out.Grid = g[:len(g)/m.Batch*n]
+	}
+	if f.taskIn != nil {
+		t := f32(f.taskIn)
+		out.TaskIn = t[:len(t)/m.Batch*n]
+	}
+	return out, nil
+}
+
+func f32(v G.Value) []float32 {
+	if v == nil {
+		return nil
+	}
+	return v.Data().([]float32)
+}
+
+// Loaded is a trained model read from a checkpoint, ready to run forward.
+type Loaded struct {
+	*Forward
+	Config     config.Config
+	Classes    []string
+	Checkpoint *checkpoint.Checkpoint
+}
+
+// LoadForward reads a checkpoint and builds a forward graph of the given batch size
+// holding its weights. With details, saliency maps, grids and task inputs are read too.
+func LoadForward(path string, batch int, details bool) (*Loaded, error) {
+	c, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Parse(c.ConfigYAML)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: stored config: %w", path, err)
+	}
+	spec := Spec(cfg, len(c.Classes))
+	spec.BlurRadius = 0
+	m, err := graph.Build(spec, graph.Options{Batch: batch, Dtype: tensor.Float32, Seed: uint64(cfg.Seed)})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if err := LoadModelState(m, c); err != nil {
+		return nil, fmt.Errorf("checkpoint %s does not fit its config: %w", path, err)
+	}
+	f, err := NewForward(m, details)
+	if err != nil {
+		return nil, err
+	}
+	return &Loaded{Forward: f, Config: cfg, Classes: c.Classes, Checkpoint: c}, nil
+}

@@ -1,0 +1,80 @@
+package train
+
+import (
+	"fmt"
+
+	"zoomtrain/internal/config"
+	"zoomtrain/internal/graph"
+)
+
+// Spec derives the model spec from a config and the number of classes.
+func Spec(c config.Config, classes int) graph.Spec {
+	return graph.Spec{
+		Classes:       classes,
+		Resolution:    c.Data.Resolution,
+		Sampler:       c.Model.Sampler,
+		TaskInput:     c.Model.TaskInput,
+		SaliencyInput: c.Model.SaliencyInput,
+		Grid:          c.Model.Grid,
+		FWHM:          c.Model.FWHM,
+		Padding:       c.Model.Padding,
+		PaddingMode:   c.Model.PaddingMode,
+		Temperature:   c.Model.Temperature,
+		TaskNet:       c.Model.TaskNet,
+		ResNetWidth:   c.Model.ResNetWidth,
+		ResNetBlocks:  c.Model.ResNetBlocks,
+		BlurRadius:    blurSchedule(c).Radius(),
+	}
+}
+
+func blurSchedule(c config.Config) BlurSchedule {
+	return BlurSchedule{Sigma: c.Train.Blur.Sigma, Epochs: float64(c.Train.Blur.Epochs), Shape: c.Train.Blur.Shape}
+}
+
+func lrSchedule(c config.Config) LRSchedule {
+	return LRSchedule{
+		Kind:       c.Train.Schedule,
+		Epochs:     c.Train.Epochs,
+		Warmup:     float64(c.Train.WarmupEpochs),
+		Milestones: c.Train.StepEpochs,
+		Gamma:      c.Train.StepGamma,
+	}
+}
+
+func optimizerConfig(c config.Config) OptimizerConfig {
+	return OptimizerConfig{
+		Kind:        c.Train.Optimizer,
+		Momentum:    c.Train.Momentum,
+		Beta1:       c.Train.Beta1,
+		Beta2:       c.Train.Beta2,
+		WeightDecay: c.Train.WeightDecay,
+	}
+}
+
+// partMultipliers gives each parameter's learning-rate multiplier.
+func partMultipliers(c config.Config, m *graph.Model) []float64 {
+	mult := make([]float64, len(m.Params))
+	for i, p := range m.Params {
+		mult[i] = 1
+		if p.Part == graph.PartSaliency {
+			mult[i] = c.Train.SaliencyLRMult
+		}
+	}
+	return mult
+}
+
+func checkSchedules(c config.Config) error {
+	if err := lrSchedule(c).Validate(); err != nil {
+		return err
+	}
+	if err := blurSchedule(c).Validate(); err != nil {
+		return err
+	}
+	if _, err := NewOptimizer(optimizerConfig(c), nil); err != nil {
+		return err
+	}
+	if c.Train.BatchSize < 1 || c.Train.EvalBatchSize < 1 {
+		return fmt.Errorf("batch sizes must be positive")
+	}
+	return nil
+}

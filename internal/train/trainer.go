@@ -1,0 +1,501 @@
+// Package train owns the training loop: schedules (learning rate, blur), steps,
+// periodic evaluation, checkpoints, metrics, and stopping on cancellation.
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/checkpoint"
+	"zoomtrain/internal/config"
+	"zoomtrain/internal/data"
+	"zoomtrain/internal/graph"
+	"zoomtrain/internal/metrics"
+)
+
+// File names inside a run directory.
+const (
+	LastCheckpoint = "last.ckpt"
+	BestCheckpoint = "best.ckpt"
+	MetricsFile    = "metrics.jsonl"
+	ConfigFile     = "config.yaml"
+)
+
+// ErrInterrupted is returned when the context was cancelled; a checkpoint of the last
+// complete step has been written.
+var ErrInterrupted = errors.New("training interrupted")
+
+// NonFiniteError reports a NaN or infinite loss or gradient.
+type NonFiniteError struct {
+	What     string // "loss" or "gradient of <param>"
+	Step     int
+	LastGood string // path of the last good checkpoint, "" if none yet
+}
+
+func (e *NonFiniteError) Error() string {
+	last := "no checkpoint was written yet"
+	if e.LastGood != "" {
+		last = "the last good checkpoint is " + e.LastGood
+	}
+	return fmt.Sprintf("non-finite %s at step %d; training stopped, %s", e.What, e.Step, last)
+}
+
+// StepInfo is reported after every optimiser step.
+type StepInfo struct {
+	Epoch, Batch, Batches, Step int
+	Loss                        float64
+	BlurSigma                   float64
+}
+
+// RunInfo is reported once training starts.
+type RunInfo struct {
+	Dir             string
+	Params          int
+	BatchesPerEpoch int
+	StartEpoch      int
+	StartBatch      int
+}
+
+// Observer receives progress; the command line draws it, tests ignore it.
+type Observer interface {
+	Start(RunInfo)
+	Step(StepInfo)
+	Epoch(metrics.Record)
+	Evaluating()
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Start(RunInfo)        {}
+func (nopObserver) Step(StepInfo)        {}
+func (nopObserver) Epoch(metrics.Record) {}
+func (nopObserver) Evaluating()          {}
+
+// Options for Run.
+type Options struct {
+	Config     config.Config
+	Dir        string // the run directory; it must exist
+	Train, Val data.Dataset
+	// Resume continues from this checkpoint (its weights, optimiser and position).
+	Resume   *checkpoint.Checkpoint
+	Observer Observer
+	// Hook, when set, is called after each step (tests use it to interrupt at a step).
+	Hook func(step int)
+}
+
+// Summary is what Run returns.
+type Summary struct {
+	Epochs   int
+	Steps    int
+	BestTop1 float64
+	Last     *metrics.Record
+}
+
+// Trainer holds the built graphs, the VMs and the optimiser of one run.
+type Trainer struct {
+	cfg    config.Config
+	model  *graph.Model
+	eval   *Forward
+	vm     G.VM
+	opt    *Optimizer
+	params [][]float32
+	mult   []float64
+	lrs    []float64
+	grads  [][]float32
+	input  []float32
+	onehot []float32
+
+	loss, logits G.Value
+}
+
+// NewTrainer builds the training graph (batch train.batch_size, with loss and
+// gradients) and a forward graph sharing its weights for evaluation.
+func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
+	if err := checkSchedules(cfg); err != nil {
+		return nil, err
+	}
+	spec := Spec(cfg, classes)
+	m, err := graph.Build(spec, graph.Options{Batch: cfg.Train.BatchSize, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed)})
+	if err != nil {
+		return nil, fmt.Errorf("build training graph: %w", err)
+	}
+	em, err := graph.Build(spec, graph.Options{Batch: cfg.Train.EvalBatchSize, Dtype: tensor.Float32, Seed: uint64(cfg.Seed), Share: m})
+	if err != nil {
+		return nil, fmt.Errorf("build evaluation graph: %w", err)
+	}
+	t := &Trainer{cfg: cfg, model: m}
+	if t.eval, err = NewForward(em, false); err != nil {
+		return nil, err
+	}
+	if _, err := G.Grad(m.Loss, m.Learnables()...); err != nil {
+		return nil, fmt.Errorf("differentiate the loss: %w", err)
+	}
+	G.Read(m.Loss, &t.loss)
+	G.Read(m.Logits, &t.logits)
+	t.input = make([]float32, m.Images.Shape().TotalSize())
+	if err := G.Let(m.Images, tensor.New(tensor.WithShape(m.Images.Shape()...), tensor.WithBacking(t.input))); err != nil {
+		return nil, err
+	}
+	t.onehot = make([]float32, cfg.Train.BatchSize*classes)
+	if err := G.Let(m.OneHot, tensor.New(tensor.WithShape(m.OneHot.Shape()...), tensor.WithBacking(t.onehot))); err != nil {
+		return nil, err
+	}
+	t.vm = G.NewTapeMachine(m.G, G.BindDualValues(m.Learnables()...))
+	if t.params, err = paramData(m); err != nil {
+		return nil, err
+	}
+	sizes := make([]int, len(t.params))
+	for i, p := range t.params {
+		sizes[i] = len(p)
+	}
+	if t.opt, err = NewOptimizer(optimizerConfig(cfg), sizes); err != nil {
+		return nil, err
+	}
+	t.mult = partMultipliers(cfg, m)
+	t.lrs = make([]float64, len(t.params))
+	t.grads = make([][]float32, len(t.params))
+	return t, nil
+}
+
+// Model returns the training graph's model (its weights are the trained ones).
+func (t *Trainer) Model() *graph.Model { return t.model }
+
+// step runs one forward/backward pass and optimiser update on a batch. It returns the
+// loss and the number of correct top-1 predictions; on a non-finite loss or gradient
+// the weights are left untouched.
+func (t *Trainer) step(b *data.Batch, lr float64, stepNo int) (loss float64, correct int, err error) {
+	return t.Step(b.X, b.Labels, lr, stepNo)
+}
+
+// Step trains on one batch of images (NCHW float32, the graph's batch size) with the
+// given labels and base learning rate; stepNo only names the step in errors.
+func (t *Trainer) Step(x []float32, labels []int, lr float64, stepNo int) (loss float64, correct int, err error) {
+	k := t.model.Spec.Classes
+	if len(labels) != t.model.Batch || len(x) != len(t.input) {
+		return 0, 0, fmt.Errorf("step %d: batch of %d labels and %d values, the graph takes %d and %d", stepNo, len(labels), len(x), t.model.Batch, len(t.input))
+	}
+	copy(t.input, x)
+	clear(t.onehot)
+	for i, y := range labels {
+		t.onehot[i*k+y] = 1
+	}
+	defer t.vm.Reset()
+	if err := t.vm.RunAll(); err != nil {
+		return 0, 0, fmt.Errorf("step %d: %w", stepNo, err)
+	}
+	loss = float64(t.loss.Data().(float32))
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, 0, &NonFiniteError{What: "loss (" + strconv.FormatFloat(loss, 'g', -1, 64) + ")", Step: stepNo}
+	}
+	logits := t.logits.Data().([]float32)
+	for i, y := range labels {
+		if argmax(logits[i*k:(i+1)*k]) == y {
+			correct++
+		}
+	}
+	for i, p := range t.model.Params {
+		g, err := p.Node.Grad()
+		if err != nil {
+			return 0, 0, fmt.Errorf("gradient of %s: %w", p.Name, err)
+		}
+		gd := g.Data().([]float32)
+		for _, v := range gd {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return loss, 0, &NonFiniteError{What: "gradient of " + p.Name, Step: stepNo}
+			}
+		}
+		t.grads[i] = gd
+		t.lrs[i] = lr * t.mult[i]
+	}
+	if err := t.opt.Update(t.params, t.grads, t.lrs); err != nil {
+		return 0, 0, err
+	}
+	return loss, correct, nil
+}
+
+// Run trains until the configured epochs (or max_steps) are done, the context is
+// cancelled (ErrInterrupted, after writing a checkpoint) or a step fails.
+func Run(ctx context.Context, o Options) (*Summary, error) {
+	cfg := o.Config
+	obs := o.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	classes := o.Train.Classes()
+	t, err := NewTrainer(cfg, len(classes))
+	if err != nil {
+		return nil, err
+	}
+	m := t.model
+	loader, err := data.NewLoader(o.Train, data.LoaderOptions{
+		BatchSize: cfg.Train.BatchSize, Shuffle: true, Seed: cfg.Seed, Workers: cfg.Data.Workers,
+		CacheBytes: int64(cfg.Data.CacheMB) << 20, DropLast: true,
+		Augment: data.Augment{HFlip: cfg.Data.Augment.HFlip, CropScaleMin: cfg.Data.Augment.CropScaleMin},
+	})
+	if err != nil {
+		return nil, err
+	}
+	nb := loader.BatchesPerEpoch()
+	if nb == 0 {
+		return nil, fmt.Errorf("training set of %d images holds no full batch of %d", o.Train.Len(), cfg.Train.BatchSize)
+	}
+	cfgYAML, err := cfg.YAML()
+	if err != nil {
+		return nil, err
+	}
+	metricsPath := filepath.Join(o.Dir, MetricsFile)
+	lastPath := filepath.Join(o.Dir, LastCheckpoint)
+	bestPath := filepath.Join(o.Dir, BestCheckpoint)
+
+	pos := position{}
+	lastGood := ""
+	if o.Resume != nil {
+		if pos, err = t.restore(o.Resume, classes); err != nil {
+			return nil, err
+		}
+		if err := metrics.Truncate(metricsPath, pos.Epoch); err != nil {
+			return nil, err
+		}
+		lastGood = lastPath
+	}
+	save := func(path string) error {
+		c, err := t.checkpoint(cfgYAML, classes, pos)
+		if err != nil {
+			return err
+		}
+		if err := checkpoint.Save(path, c); err != nil {
+			return fmt.Errorf("save checkpoint: %w", err)
+		}
+		return nil
+	}
+	obs.Start(RunInfo{Dir: o.Dir, Params: m.NumParams(), BatchesPerEpoch: nb, StartEpoch: pos.Epoch, StartBatch: pos.Batch})
+	lrSched, blur := lrSchedule(cfg), blurSchedule(cfg)
+	sum := &Summary{BestTop1: pos.BestTop1}
+	for ; pos.Epoch < cfg.Train.Epochs; pos.Epoch, pos.Batch = pos.Epoch+1, 0 {
+		epochStart := time.Now().Add(-time.Duration(pos.Seconds * float64(time.Second)))
+		sigma0 := blur.SigmaAt(float64(pos.Epoch))
+		lr0 := cfg.Train.LR * lrSched.Factor(float64(pos.Epoch))
+		it := loader.Epoch(ctx, pos.Epoch)
+		for b := 0; ; b++ {
+			batch, ok := it.Next()
+			if !ok {
+				break
+			}
+			if b < pos.Batch {
+				continue // replaying a resumed epoch up to where it stopped
+			}
+			tEp := float64(pos.Epoch) + float64(b)/float64(nb)
+			sigma := blur.SigmaAt(tEp)
+			if err := m.SetBlur(sigma); err != nil {
+				it.Close()
+				return nil, err
+			}
+			lr := cfg.Train.LR * lrSched.Factor(tEp)
+			loss, correct, err := t.step(batch, lr, pos.Step+1)
+			if err != nil {
+				it.Close()
+				var nf *NonFiniteError
+				if errors.As(err, &nf) {
+					nf.LastGood = lastGood
+				}
+				return nil, err
+			}
+			pos.Step++
+			pos.Batch = b + 1
+			pos.LossSum += loss * float64(batch.N)
+			pos.Correct += correct
+			pos.Seen += batch.N
+			obs.Step(StepInfo{Epoch: pos.Epoch, Batch: b + 1, Batches: nb, Step: pos.Step, Loss: loss, BlurSigma: sigma})
+			if o.Hook != nil {
+				o.Hook(pos.Step)
+			}
+			stopSteps := cfg.Train.MaxSteps > 0 && pos.Step >= cfg.Train.MaxSteps
+			if ctx.Err() != nil || (stopSteps && pos.Batch < nb) {
+				it.Close()
+				pos.Seconds = time.Since(epochStart).Seconds()
+				if err := save(lastPath); err != nil {
+					return nil, err
+				}
+				sum.Steps = pos.Step
+				if ctx.Err() != nil {
+					return sum, fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, pos.Step, lastPath)
+				}
+				return sum, nil
+			}
+		}
+		if err := it.Err(); err != nil {
+			it.Close()
+			if ctx.Err() != nil {
+				pos.Seconds = time.Since(epochStart).Seconds()
+				if serr := save(lastPath); serr != nil {
+					return nil, serr
+				}
+				return sum, fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, pos.Step, lastPath)
+			}
+			return nil, err
+		}
+		it.Close()
+		trainSeconds := time.Since(epochStart).Seconds()
+		obs.Evaluating()
+		res, err := Evaluate(ctx, t.eval, o.Val, cfg.Data.Workers, int64(cfg.Data.CacheMB)<<20)
+		if err != nil {
+			if ctx.Err() != nil {
+				// The epoch's training is complete; keep it, and evaluate on resume.
+				pos.Batch = nb
+				pos.Seconds = trainSeconds
+				if serr := save(lastPath); serr != nil {
+					return nil, serr
+				}
+				return sum, fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, pos.Step, lastPath)
+			}
+			return nil, fmt.Errorf("evaluate epoch %d: %w", pos.Epoch+1, err)
+		}
+		rec := metrics.Record{
+			Epoch: pos.Epoch + 1, Step: pos.Step,
+			TrainLoss: pos.LossSum / float64(max(pos.Seen, 1)), TrainAcc: float64(pos.Correct) / float64(max(pos.Seen, 1)),
+			ValLoss: res.Loss, ValTop1: res.Top1, ValTop5: res.Top5,
+			Seconds: trainSeconds, ImagesPerS: float64(pos.Seen) / math.Max(trainSeconds, 1e-9),
+			BlurSigma: sigma0,
+			LR:        map[string]float64{graph.PartTask: lr0},
+			Time:      time.Now().UTC().Format(time.RFC3339),
+		}
+		if m.Spec.Sampler == graph.SamplerSaliency {
+			rec.LR[graph.PartSaliency] = lr0 * cfg.Train.SaliencyLRMult
+		}
+		if err := metrics.Append(metricsPath, rec); err != nil {
+			return nil, err
+		}
+		improved := !pos.HasBest || res.Top1 > pos.BestTop1
+		if improved {
+			pos.BestTop1, pos.HasBest = res.Top1, true
+		}
+		// The checkpoint names the next epoch's start.
+		done := pos
+		done.Epoch, done.Batch, done.LossSum, done.Correct, done.Seen, done.Seconds = pos.Epoch+1, 0, 0, 0, 0, 0
+		saveAt := func(path string) error {
+			c, err := t.checkpoint(cfgYAML, classes, done)
+			if err != nil {
+				return err
+			}
+			if err := checkpoint.Save(path, c); err != nil {
+				return fmt.Errorf("save checkpoint: %w", err)
+			}
+			return nil
+		}
+		if improved {
+			if err := saveAt(bestPath); err != nil {
+				return nil, err
+			}
+		}
+		if err := saveAt(lastPath); err != nil {
+			return nil, err
+		}
+		lastGood = lastPath
+		pos.LossSum, pos.Correct, pos.Seen, pos.Seconds = 0, 0, 0, 0
+		sum.Epochs = pos.Epoch + 1
+		sum.Steps = pos.Step
+		sum.BestTop1 = pos.BestTop1
+		r := rec
+		sum.Last = &r
+		obs.Epoch(rec)
+		if cfg.Train.MaxSteps > 0 && pos.Step >= cfg.Train.MaxSteps {
+			break
+		}
+		if ctx.Err() != nil {
+			return sum, fmt.Errorf("%w after epoch %d; checkpoint %s", ErrInterrupted, pos.Epoch+1, lastPath)
+		}
+	}
+	return sum, nil
+}
+
+// checkpoint captures the trainer's full state at pos.
+func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position) (*checkpoint.Checkpoint, error) {
+	ws, err := WeightsOf(t.model)
+	if err != nil {
+		return nil, err
+	}
+	step, mom, vel := t.opt.State()
+	var opt []checkpoint.Tensor
+	for i, p := range t.model.Params {
+		opt = append(opt, checkpoint.Tensor{Name: p.Name + "/m", Shape: []int{len(mom[i])}, Data: append([]float32(nil), mom[i]...)})
+		if vel != nil {
+			opt = append(opt, checkpoint.Tensor{Name: p.Name + "/v", Shape: []int{len(vel[i])}, Data: append([]float32(nil), vel[i]...)})
+		}
+	}
+	pos.OptStepSeen = step
+	pj, err := json.Marshal(pos)
+	if err != nil {
+		return nil, err
+	}
+	bn, err := bnJSON(t.model)
+	if err != nil {
+		return nil, err
+	}
+	return &checkpoint.Checkpoint{
+		Version:    checkpoint.FormatVersion,
+		ConfigYAML: cfgYAML,
+		Classes:    classes,
+		Epoch:      pos.Epoch,
+		Step:       pos.Step,
+		Weights:    ws,
+		Optimizer:  opt,
+		Extra: map[string]string{
+			extraPosition: string(pj),
+			extraBN:       bn,
+			extraBest:     strconv.FormatFloat(pos.BestTop1, 'g', -1, 64),
+		},
+	}, nil
+}
+
+// restore loads a checkpoint into the trainer and returns where to continue.
+func (t *Trainer) restore(c *checkpoint.Checkpoint, classes []string) (position, error) {
+	var pos position
+	if len(c.Classes) != len(classes) {
+		return pos, fmt.Errorf("checkpoint has %d classes, the data %d", len(c.Classes), len(classes))
+	}
+	for i := range classes {
+		if c.Classes[i] != classes[i] {
+			return pos, fmt.Errorf("checkpoint class %d is %q, the data's is %q", i, c.Classes[i], classes[i])
+		}
+	}
+	if err := LoadModelState(t.model, c); err != nil {
+		return pos, err
+	}
+	if err := json.Unmarshal([]byte(c.Extra[extraPosition]), &pos); err != nil {
+		return pos, fmt.Errorf("checkpoint position: %w", err)
+	}
+	byName := map[string][]float32{}
+	for _, ts := range c.Optimizer {
+		byName[ts.Name] = ts.Data
+	}
+	mom := make([][]float32, len(t.model.Params))
+	var vel [][]float32
+	_, _, curV := t.opt.State()
+	if curV != nil {
+		vel = make([][]float32, len(t.model.Params))
+	}
+	for i, p := range t.model.Params {
+		var ok bool
+		if mom[i], ok = byName[p.Name+"/m"]; !ok {
+			return pos, fmt.Errorf("checkpoint has no optimizer state for %s", p.Name)
+		}
+		if vel != nil {
+			if vel[i], ok = byName[p.Name+"/v"]; !ok {
+				return pos, fmt.Errorf("checkpoint has no Adam state for %s (saved with another optimizer?)", p.Name)
+			}
+		}
+	}
+	if err := t.opt.SetState(pos.OptStepSeen, mom, vel); err != nil {
+		return pos, err
+	}
+	return pos, nil
+}
