@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -148,3 +149,28 @@ func TestLinearAddErrors(t *testing.T) {
 }
 
 func second(_ *gorgonia.Node, err error) error { return err }
+
+// TestReLUBackwardSpecials checks the bit-level sign test on the values a
+// comparison would get right for free: zeros of both signs, subnormals,
+// infinities.
+func TestReLUBackwardSpecials(t *testing.T) {
+	x := []float64{0, math.Copysign(0, -1), 5e-324, -5e-324, math.Inf(1), math.Inf(-1), 1e-40, -1e-40, 2, -2}
+	want := []float64{0, 0, 1, 0, 1, 0, 1, 0, 1, 0}
+	dy := make([]float64, len(x))
+	for i := range dy {
+		dy[i] = 1
+	}
+	got64 := make([]float64, len(x))
+	reluBackward(x, dy, got64)
+	x32, dy32, got32 := make([]float32, len(x)), make([]float32, len(x)), make([]float32, len(x))
+	for i := range x {
+		x32[i], dy32[i] = float32(x[i]), 1
+	}
+	x32[2], x32[3] = math.Float32frombits(1), -math.Float32frombits(1) // float32 subnormals
+	reluBackward(x32, dy32, got32)
+	for i := range x {
+		if got64[i] != want[i] || float64(got32[i]) != want[i] {
+			t.Errorf("x = %v: float64 gradient %v, float32 gradient %v, want %v", x[i], got64[i], got32[i], want[i])
+		}
+	}
+}

@@ -86,6 +86,10 @@ func maxPoolForward[T Float](x, y []T, idx []int32, planes, h, w, k int) {
 	ho, wo := h/k, w/k
 	parallelFor(planes, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
+			if k == 2 {
+				maxPool2(x[p*h*w:(p+1)*h*w], y[p*ho*wo:(p+1)*ho*wo], idx[p*ho*wo:(p+1)*ho*wo], w, ho, wo)
+				continue
+			}
 			xp := x[p*h*w : (p+1)*h*w]
 			yp, ip := y[p*ho*wo:(p+1)*ho*wo], idx[p*ho*wo:(p+1)*ho*wo]
 			for oy := range ho {
@@ -166,6 +170,33 @@ func (op *maxPoolGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	}
 	st.of = in[0].Uintptr()
 	return out, nil
+}
+
+// maxPool2 is one plane of the 2x2 case without data-dependent branches
+// (the position of a window's maximum is random, so branches mispredict):
+// the first maximum of each row pair, then the first of the two rows.
+func maxPool2[T Float](x, y []T, idx []int32, w, ho, wo int) {
+	for oy := range ho {
+		r0, r1 := x[2*oy*w:][:2*wo], x[(2*oy+1)*w:][:2*wo]
+		yr, ir := y[oy*wo:][:wo], idx[oy*wo:][:wo]
+		base := 2 * oy * w
+		for ox := range yr {
+			a, b, c, d := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
+			m0, i0 := max(a, b), b2i(b > a)
+			m1, i1 := max(c, d), w+b2i(d > c)
+			s := b2i(m1 > m0)
+			yr[ox] = max(m0, m1)
+			ir[ox] = int32(base + 2*ox + i0 + s*(i1-i0))
+		}
+	}
+}
+
+// b2i is 1 for true; the compiler turns it into a flag set, not a branch.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func maxPoolBackward[T Float](dy, dx []T, idx []int32, planes, inArea, outArea int) {

@@ -114,17 +114,28 @@ func TestPoolGradient(t *testing.T) {
 	}
 }
 
-// TestMaxPoolTies checks PyTorch's rule: the first maximum of a window gets
-// the gradient.
+// TestMaxPoolTies checks PyTorch's rule: the first maximum of a window in
+// row-major order gets the gradient, in the 2x2 fast path and the general one.
 func TestMaxPoolTies(t *testing.T) {
-	x := []float64{1, 1, 1, 1}
-	dx := make([]float64, 4)
-	idx := make([]int32, 1)
-	y := make([]float64, 1)
-	maxPoolForward(x, y, idx, 1, 2, 2, 2)
-	maxPoolBackward([]float64{5}, dx, idx, 1, 4, 1)
-	if want := []float64{5, 0, 0, 0}; fmt.Sprint(dx) != fmt.Sprint(want) {
-		t.Errorf("dx = %v, want %v", dx, want)
+	tests := []struct {
+		x    []float64
+		k    int
+		want string
+	}{
+		{[]float64{1, 1, 1, 1}, 2, "[5 0 0 0]"},
+		{[]float64{0, 1, 1, 0}, 2, "[0 5 0 0]"},
+		{[]float64{0, 0, 1, 1}, 2, "[0 0 5 0]"},
+		{[]float64{0, 0, 0, 1}, 2, "[0 0 0 5]"},
+		{[]float64{0, 2, 0, 2, 0, 0, 2, 0, 0}, 3, "[0 5 0 0 0 0 0 0 0]"},
+	}
+	for _, tc := range tests {
+		dx := make([]float64, len(tc.x))
+		idx, y := make([]int32, 1), make([]float64, 1)
+		maxPoolForward(tc.x, y, idx, 1, tc.k, tc.k, tc.k)
+		maxPoolBackward([]float64{5}, dx, idx, 1, len(tc.x), 1)
+		if got := fmt.Sprint(dx); got != tc.want {
+			t.Errorf("x %v: dx = %s, want %s", tc.x, got, tc.want)
+		}
 	}
 }
 
