@@ -32,17 +32,44 @@ func locate[T float](v T, n int) tap[T] {
 	return t
 }
 
-// sampleOne samples one image (c x hIn x wIn) at grid (ho x wo x 2) into out (c x ho x wo).
-func sampleOne[T float](img []T, c, hIn, wIn int, grid []T, ho, wo int, out []T) {
-	plane, oplane := hIn*wIn, ho*wo
-	for o := range oplane {
+// taps are the bilinear taps of every output pixel of one grid, worked out once and
+// then used for each channel in turn, so that each pass reads two rows of one plane.
+type taps[T float] struct {
+	off, dx, dy []int // top-left source offset, and steps to its right and lower neighbours
+	fx, fy      []T   // weights of the right and lower neighbours
+	sx, sy      []T   // d(pixel coordinate)/d(grid coordinate), 0 where clipped
+}
+
+func newTaps[T float](n int) *taps[T] {
+	return &taps[T]{
+		off: make([]int, n), dx: make([]int, n), dy: make([]int, n),
+		fx: make([]T, n), fy: make([]T, n), sx: make([]T, n), sy: make([]T, n),
+	}
+}
+
+func (t *taps[T]) locate(grid []T, hIn, wIn, n int) {
+	for o := range n {
 		ty, tx := locate(grid[2*o+1], hIn), locate(grid[2*o], wIn)
-		r0, r1 := ty.i0*wIn, ty.i1*wIn
-		w00, w01 := (1-ty.f)*(1-tx.f), (1-ty.f)*tx.f
-		w10, w11 := ty.f*(1-tx.f), ty.f*tx.f
-		for ch := range c {
-			p := img[ch*plane : (ch+1)*plane]
-			out[ch*oplane+o] = w00*p[r0+tx.i0] + w01*p[r0+tx.i1] + w10*p[r1+tx.i0] + w11*p[r1+tx.i1]
+		t.off[o] = ty.i0*wIn + tx.i0
+		t.dx[o] = tx.i1 - tx.i0
+		t.dy[o] = (ty.i1 - ty.i0) * wIn
+		t.fx[o], t.fy[o] = tx.f, ty.f
+		t.sx[o], t.sy[o] = tx.scale, ty.scale
+	}
+}
+
+// sampleOne samples one image (c x hIn x wIn) at grid (ho x wo x 2) into out (c x ho x wo).
+func sampleOne[T float](img []T, c, hIn, wIn int, grid []T, ho, wo int, out []T, t *taps[T]) {
+	plane, oplane := hIn*wIn, ho*wo
+	t.locate(grid, hIn, wIn, oplane)
+	off, dx, dy, fx, fy := t.off[:oplane], t.dx[:oplane], t.dy[:oplane], t.fx[:oplane], t.fy[:oplane]
+	for ch := range c {
+		p := img[ch*plane : (ch+1)*plane]
+		q := out[ch*oplane : (ch+1)*oplane]
+		for o, i := range off {
+			a, b := p[i], p[i+dx[o]]
+			cc, d := p[i+dy[o]], p[i+dy[o]+dx[o]]
+			q[o] = (1-fy[o])*(a+fx[o]*(b-a)) + fy[o]*(cc+fx[o]*(d-cc))
 		}
 	}
 }
@@ -50,36 +77,39 @@ func sampleOne[T float](img []T, c, hIn, wIn int, grid []T, ho, wo int, out []T)
 // sampleOneBackward overwrites dgrid with the gradient to the grid and dimg with the
 // gradient to the image, given the gradient dout to the output; either may be nil, and is
 // then not computed.
-func sampleOneBackward[T float](img []T, c, hIn, wIn int, grid []T, ho, wo int, dout, dimg, dgrid []T) {
+func sampleOneBackward[T float](img []T, c, hIn, wIn int, grid []T, ho, wo int, dout, dimg, dgrid []T, t *taps[T]) {
 	plane, oplane := hIn*wIn, ho*wo
+	t.locate(grid, hIn, wIn, oplane)
+	off, dx, dy, fx, fy := t.off[:oplane], t.dx[:oplane], t.dy[:oplane], t.fx[:oplane], t.fy[:oplane]
+	if dgrid != nil {
+		clear(dgrid[:2*oplane])
+		for ch := range c {
+			p := img[ch*plane : (ch+1)*plane]
+			g := dout[ch*oplane : (ch+1)*oplane]
+			for o, i := range off {
+				a, b := p[i], p[i+dx[o]]
+				cc, d := p[i+dy[o]], p[i+dy[o]+dx[o]]
+				dgrid[2*o] += g[o] * ((1-fy[o])*(b-a) + fy[o]*(d-cc))
+				dgrid[2*o+1] += g[o] * ((1-fx[o])*(cc-a) + fx[o]*(d-b))
+			}
+		}
+		for o := range oplane {
+			dgrid[2*o] *= t.sx[o]
+			dgrid[2*o+1] *= t.sy[o]
+		}
+	}
 	if dimg != nil {
 		clear(dimg[:c*plane])
-	}
-	for o := range oplane {
-		ty, tx := locate(grid[2*o+1], hIn), locate(grid[2*o], wIn)
-		r0, r1 := ty.i0*wIn, ty.i1*wIn
-		if dgrid != nil {
-			var gx, gy T
-			for ch := range c {
-				p := img[ch*plane : (ch+1)*plane]
-				d := dout[ch*oplane+o]
-				v00, v01, v10, v11 := p[r0+tx.i0], p[r0+tx.i1], p[r1+tx.i0], p[r1+tx.i1]
-				gx += d * ((1-ty.f)*(v01-v00) + ty.f*(v11-v10))
-				gy += d * ((1-tx.f)*(v10-v00) + tx.f*(v11-v01))
-			}
-			dgrid[2*o] = gx * tx.scale
-			dgrid[2*o+1] = gy * ty.scale
-		}
-		if dimg != nil {
-			w00, w01 := (1-ty.f)*(1-tx.f), (1-ty.f)*tx.f
-			w10, w11 := ty.f*(1-tx.f), ty.f*tx.f
-			for ch := range c {
-				q := dimg[ch*plane : (ch+1)*plane]
-				d := dout[ch*oplane+o]
-				q[r0+tx.i0] += w00 * d
-				q[r0+tx.i1] += w01 * d
-				q[r1+tx.i0] += w10 * d
-				q[r1+tx.i1] += w11 * d
+		for ch := range c {
+			q := dimg[ch*plane : (ch+1)*plane]
+			g := dout[ch*oplane : (ch+1)*oplane]
+			for o, i := range off {
+				gy := g[o] * fy[o]
+				gt := g[o] - gy
+				q[i] += gt * (1 - fx[o])
+				q[i+dx[o]] += gt * fx[o]
+				q[i+dy[o]] += gy * (1 - fx[o])
+				q[i+dy[o]+dx[o]] += gy * fx[o]
 			}
 		}
 	}
@@ -107,8 +137,9 @@ func sampleBatch[T float](s SampleShape, img, grid, out []T) {
 	s.check(len(img), len(grid), len(out), [3]string{"image", "grid", "output"})
 	ip, gp, op := s.C*s.H*s.W, 2*s.Ho*s.Wo, s.C*s.Ho*s.Wo
 	parallel(s.N, 10*op, func(lo, hi int) {
+		t := newTaps[T](s.Ho * s.Wo)
 		for i := lo; i < hi; i++ {
-			sampleOne(img[i*ip:(i+1)*ip], s.C, s.H, s.W, grid[i*gp:(i+1)*gp], s.Ho, s.Wo, out[i*op:(i+1)*op])
+			sampleOne(img[i*ip:(i+1)*ip], s.C, s.H, s.W, grid[i*gp:(i+1)*gp], s.Ho, s.Wo, out[i*op:(i+1)*op], t)
 		}
 	})
 }
@@ -123,6 +154,7 @@ func sampleBatchBackward[T float](s SampleShape, img, grid, dout, dimg, dgrid []
 	}
 	ip, gp, op := s.C*s.H*s.W, 2*s.Ho*s.Wo, s.C*s.Ho*s.Wo
 	parallel(s.N, 20*op, func(lo, hi int) {
+		t := newTaps[T](s.Ho * s.Wo)
 		for i := lo; i < hi; i++ {
 			var di, dg []T
 			if dimg != nil {
@@ -132,7 +164,7 @@ func sampleBatchBackward[T float](s SampleShape, img, grid, dout, dimg, dgrid []
 				dg = dgrid[i*gp : (i+1)*gp]
 			}
 			sampleOneBackward(img[i*ip:(i+1)*ip], s.C, s.H, s.W, grid[i*gp:(i+1)*gp], s.Ho, s.Wo,
-				dout[i*op:(i+1)*op], di, dg)
+				dout[i*op:(i+1)*op], di, dg, t)
 		}
 	})
 }

@@ -33,46 +33,47 @@ func newUpsampler(h, w, ho, wo int) *upsampler {
 	return &upsampler{h: h, w: w, ho: ho, wo: wo, ys: newLerpAxis(h, ho), xs: newLerpAxis(w, wo)}
 }
 
-// upAt returns the interpolated, unclamped component k of the grid at output cell (oy, ox),
-// with the four source offsets and weights.
-func upAt[T float](u *upsampler, grid []T, oy, ox, k int) (v T, idx [4]int, wt [4]T) {
-	fy, fx := T(u.ys.f[oy]), T(u.xs.f[ox])
-	r0, r1 := u.ys.i0[oy]*u.w, u.ys.i1[oy]*u.w
-	c0, c1 := u.xs.i0[ox], u.xs.i1[ox]
-	idx = [4]int{2*(r0+c0) + k, 2*(r0+c1) + k, 2*(r1+c0) + k, 2*(r1+c1) + k}
-	wt = [4]T{(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx}
-	v = (1-fy)*((1-fx)*grid[idx[0]]+fx*grid[idx[1]]) + fy*((1-fx)*grid[idx[2]]+fx*grid[idx[3]])
-	return v, idx, wt
-}
-
+// upForward writes the upsampled, clamped grid into out (ho x wo x 2).
 func upForward[T float](u *upsampler, grid, out []T) {
 	for oy := range u.ho {
+		fy := T(u.ys.f[oy])
+		r0 := grid[2*u.ys.i0[oy]*u.w : 2*(u.ys.i0[oy]+1)*u.w]
+		r1 := grid[2*u.ys.i1[oy]*u.w : 2*(u.ys.i1[oy]+1)*u.w]
+		row := out[2*oy*u.wo : 2*(oy+1)*u.wo]
 		for ox := range u.wo {
-			o := 2 * (oy*u.wo + ox)
+			fx := T(u.xs.f[ox])
+			c0, c1 := 2*u.xs.i0[ox], 2*u.xs.i1[ox]
 			for k := range 2 {
-				v, _, _ := upAt(u, grid, oy, ox, k)
-				out[o+k] = clamp1(v)
+				v := (1-fy)*((1-fx)*r0[c0+k]+fx*r0[c1+k]) + fy*((1-fx)*r1[c0+k]+fx*r1[c1+k])
+				row[2*ox+k] = clamp1(v)
 			}
 		}
 	}
 }
 
-// upBackward overwrites dgrid (h x w x 2) with the gradient given dout
-// (ho x wo x 2), passing it through the clamp where its input lies in [-1, 1].
+// upBackward overwrites dgrid (h x w x 2) with the gradient given dout (ho x wo x 2),
+// passing it through the clamp where its input lies in [-1, 1].
 func upBackward[T float](u *upsampler, grid, dout, dgrid []T) {
 	clear(dgrid[:2*u.h*u.w])
 	for oy := range u.ho {
+		fy := T(u.ys.f[oy])
+		o0, o1 := 2*u.ys.i0[oy]*u.w, 2*u.ys.i1[oy]*u.w
+		r0, r1 := grid[o0:o0+2*u.w], grid[o1:o1+2*u.w]
+		d0, d1 := dgrid[o0:o0+2*u.w], dgrid[o1:o1+2*u.w]
+		row := dout[2*oy*u.wo : 2*(oy+1)*u.wo]
 		for ox := range u.wo {
-			o := 2 * (oy*u.wo + ox)
+			fx := T(u.xs.f[ox])
+			c0, c1 := 2*u.xs.i0[ox], 2*u.xs.i1[ox]
 			for k := range 2 {
-				v, idx, wt := upAt(u, grid, oy, ox, k)
+				v := (1-fy)*((1-fx)*r0[c0+k]+fx*r0[c1+k]) + fy*((1-fx)*r1[c0+k]+fx*r1[c1+k])
 				if v < -1 || v > 1 {
 					continue
 				}
-				d := dout[o+k]
-				for t := range 4 {
-					dgrid[idx[t]] += wt[t] * d
-				}
+				d := row[2*ox+k]
+				d0[c0+k] += (1 - fy) * (1 - fx) * d
+				d0[c1+k] += (1 - fy) * fx * d
+				d1[c0+k] += fy * (1 - fx) * d
+				d1[c1+k] += fy * fx * d
 			}
 		}
 	}
