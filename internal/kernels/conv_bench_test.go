@@ -6,6 +6,7 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
 	"zoomtrain/internal/blas"
 )
 

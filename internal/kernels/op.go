@@ -18,6 +18,7 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
 	"zoomtrain/internal/blas"
 )
 
@@ -82,7 +83,7 @@ func shapeOf(inputs []gorgonia.DimSizer, i int) (tensor.Shape, error) {
 	return s, nil
 }
 
-// denseArg checks the number of values handed to Do and returns them as
+// denseArgs checks the number of values handed to Do and returns them as
 // dense tensors of a float dtype, all of one dtype.
 func denseArgs(name string, want int, vals []gorgonia.Value) ([]*tensor.Dense, error) {
 	if len(vals) != want {
