@@ -160,17 +160,12 @@ func bnForward[T Float](op *bnOp, x, gamma, beta, y []T) {
 				// stays accurate when the mean is large against the spread.
 				var sum float64
 				for i := range n {
-					for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-						sum += float64(v)
-					}
+					sum += bnSum(x[(i*c+ch)*hw : (i*c+ch+1)*hw])
 				}
 				mean = sum / m
 				var ss float64
 				for i := range n {
-					for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-						d := float64(v) - mean
-						ss += d * d
-					}
+					ss += bnSumSq(x[(i*c+ch)*hw:(i*c+ch+1)*hw], mean)
 				}
 				variance = ss / m
 				st.Mean[ch] = (1-st.Momentum)*st.Mean[ch] + st.Momentum*mean
@@ -178,16 +173,53 @@ func bnForward[T Float](op *bnOp, x, gamma, beta, y []T) {
 			}
 			invStd := 1 / math.Sqrt(variance+st.Eps)
 			op.mean[ch], op.invStd[ch] = mean, invStd
-			scale := float64(gamma[ch]) * invStd
-			a, b := T(scale), T(float64(beta[ch])-mean*scale)
+			scale, shift := float64(gamma[ch])*invStd, float64(beta[ch])
 			for i := range n {
 				xs, ys := x[(i*c+ch)*hw:(i*c+ch+1)*hw], y[(i*c+ch)*hw:(i*c+ch+1)*hw]
+				ys = ys[:len(xs)]
+				// x - mean in float64: with a large mean, a float32
+				// gamma/std x + (beta - mean gamma/std) would cancel.
 				for j, v := range xs {
-					ys[j] = a*v + b
+					ys[j] = T((float64(v)-mean)*scale + shift)
 				}
 			}
 		}
 	})
+}
+
+// bnSum returns sum(x) in float64, with four accumulators: one would make
+// each add wait for the last.
+func bnSum[T Float](x []T) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// bnSumSq returns sum((x - mean)^2) in float64, as bnSum does.
+func bnSumSq[T Float](x []T, mean float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		d0, d1, d2, d3 := float64(x[i])-mean, float64(x[i+1])-mean, float64(x[i+2])-mean, float64(x[i+3])-mean
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(x); i++ {
+		d := float64(x[i]) - mean
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 func (op *bnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
@@ -262,15 +294,32 @@ func bnSums[T Float](fwd *bnOp, x, g, sums []T) {
 			mean, invStd := fwd.mean[ch], fwd.invStd[ch]
 			var sg, sgx float64
 			for i := range n {
-				xs, gs := x[(i*c+ch)*hw:(i*c+ch+1)*hw], g[(i*c+ch)*hw:(i*c+ch+1)*hw]
-				for j, v := range gs {
-					sg += float64(v)
-					sgx += float64(v) * (float64(xs[j]) - mean)
-				}
+				a, b := bnDot(x[(i*c+ch)*hw:(i*c+ch+1)*hw], g[(i*c+ch)*hw:(i*c+ch+1)*hw], mean)
+				sg += a
+				sgx += b
 			}
 			sums[ch], sums[c+ch] = T(sg), T(sgx*invStd)
 		}
 	})
+}
+
+// bnDot returns sum(g) and sum(g (x - mean)), with two accumulators each.
+func bnDot[T Float](x, g []T, mean float64) (sg, sgx float64) {
+	x = x[:len(g)]
+	var a0, a1, b0, b1 float64
+	i := 0
+	for ; i+2 <= len(g); i += 2 {
+		g0, g1 := float64(g[i]), float64(g[i+1])
+		a0 += g0
+		a1 += g1
+		b0 += g0 * (float64(x[i]) - mean)
+		b1 += g1 * (float64(x[i+1]) - mean)
+	}
+	for ; i < len(g); i++ {
+		a0 += float64(g[i])
+		b0 += float64(g[i]) * (float64(x[i]) - mean)
+	}
+	return a0 + a1, b0 + b1
 }
 
 // bnDxOp maps (x, gamma, g, sums) to dL/dx. In training mode
@@ -322,18 +371,18 @@ func bnDx[T Float](fwd *bnOp, x, gamma, g, sums, dx []T) {
 		for ch := lo; ch < hi; ch++ {
 			mean, invStd := fwd.mean[ch], fwd.invStd[ch]
 			scale := float64(gamma[ch]) * invStd
-			// dx = a g + b x + d, with the x-dependence of xhat folded in.
-			a, b, d := scale, 0.0, 0.0
+			// dx = scale g + b (x - mean) + d, the x-dependence of xhat folded in.
+			b, d := 0.0, 0.0
 			if fwd.training {
 				meanG, meanGX := float64(sums[ch])/m, float64(sums[c+ch])/m
 				b = -scale * meanGX * invStd
-				d = -scale*meanG - b*mean
+				d = -scale * meanG
 			}
-			ta, tb, td := T(a), T(b), T(d)
 			for i := range n {
 				xs, gs, ds := x[(i*c+ch)*hw:(i*c+ch+1)*hw], g[(i*c+ch)*hw:(i*c+ch+1)*hw], dx[(i*c+ch)*hw:(i*c+ch+1)*hw]
+				xs, ds = xs[:len(gs)], ds[:len(gs)]
 				for j, v := range gs {
-					ds[j] = ta*v + tb*xs[j] + td
+					ds[j] = T(scale*float64(v) + b*(float64(xs[j])-mean) + d)
 				}
 			}
 		}

@@ -219,3 +219,81 @@ func TestBatchNormSingleValueTraining(t *testing.T) {
 		t.Error("RunAll error = nil, want one for a single value per channel")
 	}
 }
+
+func BenchmarkBatchNorm2D(b *testing.B) {
+	for _, shape := range [][]int{{32, 32, 64, 64}, {32, 64, 16, 16}} {
+		for _, backward := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%v backward=%v", shape, backward), func(b *testing.B) {
+				c := shape[1]
+				benchGraph(b, []fdInput{
+					{name: "x", shape: shape, wrt: true},
+					{name: "gamma", shape: []int{c}, wrt: true},
+					{name: "beta", shape: []int{c}, wrt: true},
+				}, bnBuild(NewBatchNormState(c)), backward)
+			})
+		}
+	}
+}
+
+// The kernels alone, without the graph.
+func BenchmarkBatchNormKernels(b *testing.B) {
+	const n, c, h, w = 32, 32, 64, 64
+	x := make([]float32, n*c*h*w)
+	for i := range x {
+		x[i] = float32(i%13) / 13
+	}
+	y, g, dx := make([]float32, len(x)), make([]float32, len(x)), make([]float32, len(x))
+	copy(g, x)
+	gamma, beta, sums := make([]float32, c), make([]float32, c), make([]float32, 2*c)
+	op := &bnOp{opBase: opBase{params: []int{n, c, h, w}}, st: NewBatchNormState(c),
+		mean: make([]float64, c), invStd: make([]float64, c), training: true}
+	b.Run("forward", func(b *testing.B) {
+		benchCPU(b, func() { bnForward(op, x, gamma, beta, y) })
+	})
+	b.Run("sums", func(b *testing.B) {
+		benchCPU(b, func() { bnSums(op, x, g, sums) })
+	})
+	b.Run("dx", func(b *testing.B) {
+		benchCPU(b, func() { bnDx(op, x, gamma, g, sums, dx) })
+	})
+}
+
+func TestBatchNormForward(t *testing.T) {
+	symmetric := make([]float64, 2*3*5*4)
+	for i := range symmetric {
+		symmetric[i] = float64(i%7) - 3 // each channel map of 20 values sums to zero per image pair
+	}
+	for i := 60; i < 120; i++ {
+		symmetric[i] = -symmetric[i-60] // image 1 mirrors image 0: the batch mean is exactly zero
+	}
+	tests := []struct {
+		name string
+		x    []float64
+		dt   tensor.Dtype
+		tol  float64
+	}{
+		{"random float64", fdRandom(22, 120, -3, 5), tensor.Float64, 1e-13},
+		{"zero mean float64", symmetric, tensor.Float64, 1e-13},
+		{"large offset float64", fdRandom(23, 120, 1e4, 1e4+1), tensor.Float64, 1e-9},
+		{"random float32", fdRandom(22, 120, -3, 5), tensor.Float32, 1e-5},
+		{"large offset float32", fdRandom(23, 120, 1e4, 1e4+1), tensor.Float32, 1e-5},
+	}
+	shape := []int{2, 3, 5, 4}
+	gamma, beta := []float64{1, 2, 0.5}, []float64{0, -1, 3}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := NewBatchNormState(3)
+			v, _ := runForward(t, tc.dt, [][]int{shape, {3}, {3}}, [][]float64{tc.x, gamma, beta},
+				func(in []*gorgonia.Node) (*gorgonia.Node, error) { return BatchNorm2D(in[0], in[1], in[2], st) })
+			xq := valueFloats(t, fdTensor(tc.dt, shape, tc.x))
+			want, mu, uvar := bnReference(xq, gamma, beta, nil, nil, 2, 3, 20, true, 1e-5)
+			checkClose(t, "y", valueFloats(t, v), want, tc.tol)
+			for ch := range 3 {
+				wm, wv := 0.1*mu[ch], 0.9+0.1*uvar[ch]
+				if math.Abs(st.Mean[ch]-wm) > 1e-9*max(1, math.Abs(wm)) || math.Abs(st.Var[ch]-wv) > 1e-9*max(1, wv) {
+					t.Errorf("channel %d: running (%g, %g), want (%g, %g)", ch, st.Mean[ch], st.Var[ch], wm, wv)
+				}
+			}
+		})
+	}
+}

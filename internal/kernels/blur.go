@@ -178,7 +178,8 @@ func blurRun[T Float](src, dst, k []T, planes, h, w int, transpose bool) {
 }
 
 // blurRows correlates every row of src with k into dst, replicating the end
-// pixels; row is scratch of length w+2r.
+// pixels; row is scratch of length w+2r. The taps are the outer loop so that
+// the inner one is a multiply-add over the row with independent iterations.
 func blurRows[T Float](src, dst, k, row []T, h, w int) {
 	r := len(k) / 2
 	for y := range h {
@@ -188,12 +189,12 @@ func blurRows[T Float](src, dst, k, row []T, h, w int) {
 			row[r+w+i] = in[w-1]
 		}
 		copy(row[r:r+w], in)
-		for x := range out {
-			var acc T
-			for a, kv := range k {
-				acc += kv * row[x+a]
+		clear(out)
+		for a, kv := range k {
+			shifted := row[a : a+w]
+			for x, v := range shifted {
+				out[x] += kv * v
 			}
-			out[x] = acc
 		}
 	}
 }
@@ -238,9 +239,10 @@ func blurRowsT[T Float](src, dst, k, row []T, h, w int) {
 	for y := range h {
 		in, out := src[y*w:(y+1)*w], dst[y*w:(y+1)*w]
 		clear(row)
-		for x, v := range in {
-			for a, kv := range k {
-				row[x+a] += kv * v
+		for a, kv := range k {
+			shifted := row[a : a+w]
+			for x, v := range in {
+				shifted[x] += kv * v
 			}
 		}
 		copy(out, row[r:r+w])

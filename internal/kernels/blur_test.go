@@ -230,3 +230,46 @@ func TestGaussianBlurErrors(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkGaussianBlur(b *testing.B) {
+	tests := []struct {
+		name  string
+		shape []int
+		sigma float64
+	}{
+		{"32x3x256x256 sigma 2", []int{32, 3, 256, 256}, 2},
+		{"32x3x64x64 sigma 2", []int{32, 3, 64, 64}, 2},
+		{"32x3x64x64 delta", []int{32, 3, 64, 64}, 0},
+	}
+	for _, tc := range tests {
+		for _, backward := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s backward=%v", tc.name, backward), func(b *testing.B) {
+				k := BlurKernel(tc.sigma, BlurRadius(tc.sigma))
+				benchGraph(b, []fdInput{
+					{name: "x", shape: tc.shape, wrt: true},
+					{name: "kernel", shape: []int{len(k)}, data: k},
+				}, blurBuild, backward)
+			})
+		}
+	}
+}
+
+// The kernels alone, without the graph: the task input at batch 32.
+func BenchmarkBlurKernels(b *testing.B) {
+	const planes, h, w = 96, 64, 64
+	x := make([]float32, planes*h*w)
+	for i := range x {
+		x[i] = float32(i%17) / 17
+	}
+	y := make([]float32, len(x))
+	k64 := BlurKernel(1.5, BlurRadius(1.5))
+	k := make([]float32, len(k64))
+	for i, v := range k64 {
+		k[i] = float32(v)
+	}
+	for _, transpose := range []bool{false, true} {
+		b.Run(fmt.Sprintf("transpose=%v", transpose), func(b *testing.B) {
+			benchCPU(b, func() { blurRun(x, y, k, planes, h, w, transpose) })
+		})
+	}
+}

@@ -3,7 +3,9 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -246,5 +248,73 @@ func checkClose(t *testing.T, what string, got, want []float64, tol float64) {
 			t.Errorf("%s[%d] = %.12g, want %.12g (|diff| %.3g, tol %g)", what, i, got[i], want[i], d, tol)
 			return
 		}
+	}
+}
+
+// benchGraph times one TapeMachine run of build on float32 inputs of the
+// given shapes (random values), forward only or with the gradients of
+// sum(out) to the inputs marked wrt.
+func benchGraph(b *testing.B, inputs []fdInput, build fdBuild, backward bool) {
+	b.Helper()
+	g := gorgonia.NewGraph()
+	nodes := make([]*gorgonia.Node, len(inputs))
+	var wrt []*gorgonia.Node
+	for i, in := range inputs {
+		data := in.data
+		if data == nil {
+			data = fdRandom(uint64(i), tensor.Shape(in.shape).TotalSize(), 0, 1)
+		}
+		nodes[i] = gorgonia.NewTensor(g, tensor.Float32, len(in.shape), gorgonia.WithShape(in.shape...),
+			gorgonia.WithValue(fdTensor(tensor.Float32, in.shape, data)), gorgonia.WithName(in.name))
+		if in.wrt {
+			wrt = append(wrt, nodes[i])
+		}
+	}
+	out, err := build(g, nodes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var opts []gorgonia.VMOpt
+	if backward {
+		cost := out
+		if !out.IsScalar() {
+			flat, err := gorgonia.Reshape(out, tensor.Shape{out.Shape().TotalSize()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if cost, err = gorgonia.Sum(flat); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := gorgonia.Grad(cost, wrt...); err != nil {
+			b.Fatal(err)
+		}
+		opts = append(opts, gorgonia.BindDualValues(wrt...))
+	}
+	m := gorgonia.NewTapeMachine(g, opts...)
+	defer m.Close()
+	for b.Loop() {
+		m.Reset()
+		if err := m.RunAll(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchCPU runs fn in a benchmark loop and also reports the process's CPU
+// time per op, which on a shared machine is steadier than wall time.
+func benchCPU(b *testing.B, fn func()) {
+	b.Helper()
+	var before, after syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	n := 0
+	for b.Loop() {
+		fn()
+		n++
+	}
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+	if n > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/op")
 	}
 }

@@ -148,3 +148,12 @@ func TestSoftmaxCrossEntropyScaledGradient(t *testing.T) {
 		return gorgonia.Mul(l, gorgonia.NewConstant(2.5))
 	}, 1e-6)
 }
+
+func BenchmarkSoftmaxCrossEntropy(b *testing.B) {
+	benchGraph(b, []fdInput{
+		{name: "logits", shape: []int{32, 10}, wrt: true},
+		{name: "onehot", shape: []int{32, 10}, data: lossOneHot(32, 10)},
+	}, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return SoftmaxCrossEntropy(in[0], in[1])
+	}, true)
+}

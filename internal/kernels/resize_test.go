@@ -195,3 +195,39 @@ func TestResizePlain32BadArguments(t *testing.T) {
 		})
 	}
 }
+
+// The training step's uniform downsample: a batch of 32 sources of 256 x 256
+// to the networks' 64 x 64.
+func BenchmarkResize(b *testing.B) {
+	for _, backward := range []bool{false, true} {
+		b.Run(map[bool]string{false: "forward", true: "forward+backward"}[backward], func(b *testing.B) {
+			benchGraph(b, []fdInput{{name: "x", shape: []int{32, 3, 256, 256}, wrt: true}},
+				func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) { return Resize(in[0], 64, 64) }, backward)
+		})
+	}
+}
+
+func BenchmarkResizePlain32(b *testing.B) {
+	src := make([]float32, 3*256*256)
+	dst := make([]float32, 3*64*64)
+	for b.Loop() {
+		ResizePlain32(src, 3, 256, 256, 64, 64, dst)
+	}
+}
+
+// The kernels alone, without the graph.
+func BenchmarkResizeKernels(b *testing.B) {
+	p, err := newResizePlan(256, 256, 64, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const planes = 96
+	x := make([]float32, planes*256*256)
+	y := make([]float32, planes*64*64)
+	b.Run("forward", func(b *testing.B) {
+		benchCPU(b, func() { resizeRun(p, planes, 256*256, 64*64, x, y, resizePlane[float32]) })
+	})
+	b.Run("transpose", func(b *testing.B) {
+		benchCPU(b, func() { resizeRun(p, planes, 64*64, 256*256, y, x, resizePlaneT[float32]) })
+	})
+}

@@ -193,3 +193,14 @@ func TestSpatialSoftmaxGradient(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkSpatialSoftmax(b *testing.B) {
+	for _, backward := range []bool{false, true} {
+		b.Run(map[bool]string{false: "forward", true: "forward+backward"}[backward], func(b *testing.B) {
+			benchGraph(b, []fdInput{{name: "x", shape: []int{32, 1, 31, 31}, wrt: true}},
+				func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+					return SpatialSoftmax(in[0], 1)
+				}, backward)
+		})
+	}
+}
