@@ -33,6 +33,8 @@ func TestGemm32MatchesReference(t *testing.T) {
 				c[i] = float32(math.NaN()) // must be overwritten
 			}
 			gemm32(tc.m, tc.n, tc.k, a, tc.lda, b, tc.ldb, c, tc.ldc)
+			plain := make([]float32, len(c))
+			gemm(tc.m, tc.n, tc.k, a, tc.lda, b, tc.ldb, plain, tc.ldc) // the fallback
 			for i := range tc.m {
 				for j := range tc.n {
 					var want float64
@@ -41,6 +43,9 @@ func TestGemm32MatchesReference(t *testing.T) {
 					}
 					if got := c[i*tc.ldc+j]; !(math.Abs(float64(got)-want) <= 1e-5) {
 						t.Fatalf("c[%d][%d] = %g, want %g", i, j, got, want)
+					}
+					if got := plain[i*tc.ldc+j]; !(math.Abs(float64(got)-want) <= 1e-5) {
+						t.Fatalf("plain c[%d][%d] = %g, want %g", i, j, got, want)
 					}
 				}
 			}
