@@ -77,8 +77,8 @@ func to32(v []float64) []float32 {
 	return out
 }
 
-// Gaussian1D is the unnormalised 1-D kernel g(a) = exp(-4 ln2 (a-P)^2 / F^2), a = 0..2P.
-func Gaussian1D(padding int, fwhm float64) []float64 {
+// gaussian1D is the unnormalised 1-D kernel g(a) = exp(-4 ln2 (a-P)^2 / F^2), a = 0..2P.
+func gaussian1D(padding int, fwhm float64) []float64 {
 	k := make([]float64, 2*padding+1)
 	for a := range k {
 		d := float64(a - padding)
@@ -87,9 +87,9 @@ func Gaussian1D(padding int, fwhm float64) []float64 {
 	return k
 }
 
-// PadIndex maps index p of the padded axis (0 .. n+2P-1) to the index of the map cell
+// padIndex maps index p of the padded axis (0 .. n+2P-1) to the index of the map cell
 // whose value it holds.
-func PadIndex(p, n, padding int, mode PaddingMode) int {
+func padIndex(p, n, padding int, mode PaddingMode) int {
 	q := p - padding
 	if mode == Reflect {
 		if q < 0 {
@@ -105,13 +105,13 @@ func PadIndex(p, n, padding int, mode PaddingMode) int {
 // axisMatrices returns A = G R and C = G diag(coord) R (n x n each, row-major) for one
 // axis of length n: R pads, G correlates with the 1-D Gaussian, coord(p) = (p-P)/(n-1).
 func axisMatrices(n, padding int, fwhm float64, mode PaddingMode) (a, c []float64) {
-	k := Gaussian1D(padding, fwhm)
+	k := gaussian1D(padding, fwhm)
 	a = make([]float64, n*n)
 	c = make([]float64, n*n)
 	for i := range n {
 		for t, kv := range k {
 			p := i + t
-			q := PadIndex(p, n, padding, mode)
+			q := padIndex(p, n, padding, mode)
 			a[i*n+q] += kv
 			c[i*n+q] += kv * float64(p-padding) / float64(n-1)
 		}
