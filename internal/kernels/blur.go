@@ -74,6 +74,7 @@ func GaussianBlur(x, kernel *gorgonia.Node) (*gorgonia.Node, error) {
 type blurOp struct {
 	opBase
 	out buffer
+	tmp floatScratch
 }
 
 func (op *blurOp) Type() hm.Type { return fnType(4, 4, 1) }
@@ -87,7 +88,7 @@ func (op *blurOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *blurOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	return blurDo(op.name, op.params, &op.out, false, vals)
+	return blurDo(op.name, op.params, &op.out, &op.tmp, false, vals)
 }
 
 func (op *blurOp) DiffWRT(int) []bool { return []bool{true, false} }
@@ -108,6 +109,7 @@ func (op *blurOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgon
 type blurGradOp struct {
 	opBase
 	out buffer
+	tmp floatScratch
 }
 
 func (op *blurGradOp) Type() hm.Type { return fnType(4, 4, 1) }
@@ -117,11 +119,11 @@ func (op *blurGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) 
 }
 
 func (op *blurGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	return blurDo(op.name, op.params, &op.out, true, vals)
+	return blurDo(op.name, op.params, &op.out, &op.tmp, true, vals)
 }
 
 // blurDo runs the blur (or its transpose) of vals[0] with kernel vals[1].
-func blurDo(name string, params []int, out *buffer, transpose bool, vals []gorgonia.Value) (gorgonia.Value, error) {
+func blurDo(name string, params []int, out *buffer, tmp *floatScratch, transpose bool, vals []gorgonia.Value) (gorgonia.Value, error) {
 	args, err := denseArgs(name, 2, vals)
 	if err != nil {
 		return nil, err
@@ -134,9 +136,9 @@ func blurDo(name string, params []int, out *buffer, transpose bool, vals []gorgo
 	y := out.get(x.Dtype(), false, n, c, h, w)
 	switch x.Dtype() {
 	case tensor.Float32:
-		blurRun(x.Float32s(), y.Float32s(), k.Float32s(), n*c, h, w, transpose)
+		blurRun(x.Float32s(), y.Float32s(), k.Float32s(), n*c, h, w, tmp, transpose)
 	case tensor.Float64:
-		blurRun(x.Float64s(), y.Float64s(), k.Float64s(), n*c, h, w, transpose)
+		blurRun(x.Float64s(), y.Float64s(), k.Float64s(), n*c, h, w, tmp, transpose)
 	}
 	return y, nil
 }
@@ -154,24 +156,27 @@ func blurIsDelta[T Float](k []T) bool {
 }
 
 // blurRun blurs (or, with transpose, applies the transposed blur to) each of
-// the planes h x w maps of src into dst, in parallel over the maps.
-func blurRun[T Float](src, dst, k []T, planes, h, w int, transpose bool) {
+// the planes h x w maps of src into dst, in parallel over the maps, with
+// per-worker scratch from s.
+func blurRun[T Float](src, dst, k []T, planes, h, w int, s *floatScratch, transpose bool) {
 	if blurIsDelta(k) {
 		copy(dst, src)
 		return
 	}
 	r := len(k) / 2
-	parallelFor(planes, func(lo, hi int) {
-		tmp := make([]T, h*w)
-		row := make([]T, w+2*r)
+	size := h*w + w + 2*r
+	scratch := floatScratchGet[T](s, workers(planes)*size)
+	parallelWorkers(planes, func(worker, lo, hi int) {
+		tmp := scratch[worker*size : worker*size+h*w]
+		row := scratch[worker*size+h*w : (worker+1)*size]
 		for p := lo; p < hi; p++ {
-			s, d := src[p*h*w:(p+1)*h*w], dst[p*h*w:(p+1)*h*w]
+			in, out := src[p*h*w:(p+1)*h*w], dst[p*h*w:(p+1)*h*w]
 			if transpose {
-				blurColumnsT(s, tmp, k, h, w)
-				blurRowsT(tmp, d, k, row, h, w)
+				blurColumnsT(in, tmp, k, h, w)
+				blurRowsT(tmp, out, k, row, h, w)
 			} else {
-				blurRows(s, tmp, k, row, h, w)
-				blurColumns(tmp, d, k, h, w)
+				blurRows(in, tmp, k, row, h, w)
+				blurColumns(tmp, out, k, h, w)
 			}
 		}
 	})

@@ -269,7 +269,8 @@ func BenchmarkBlurKernels(b *testing.B) {
 	}
 	for _, transpose := range []bool{false, true} {
 		b.Run(fmt.Sprintf("transpose=%v", transpose), func(b *testing.B) {
-			benchCPU(b, func() { blurRun(x, y, k, planes, h, w, transpose) })
+			var s floatScratch
+			benchCPU(b, func() { blurRun(x, y, k, planes, h, w, &s, transpose) })
 		})
 	}
 }

@@ -193,16 +193,40 @@ func resizePlaneT[T Float](p *resizePlan, g, dx, tmp []T) {
 	}
 }
 
+// floatScratch is per-op scratch for either element type, kept between runs.
+type floatScratch struct {
+	f32 scratch[float32]
+	f64 scratch[float64]
+}
+
+// floatScratchGet returns n elements of s of type T, not cleared.
+func floatScratchGet[T Float](s *floatScratch, n int) []T {
+	var zero T
+	if _, ok := any(zero).(float32); ok {
+		return any(s.f32.get(n)).([]T)
+	}
+	return any(s.f64.get(n)).([]T)
+}
+
 // resizeRun applies plane (resizePlane or its transpose) to each of the n
-// maps of src, in parallel; each worker has its own oh x w scratch.
-func resizeRun[T Float](p *resizePlan, n, srcSize, dstSize int, src, dst []T,
+// maps of src, in parallel; each worker uses its own oh x w part of tmp,
+// which must hold workers(n) of them.
+func resizeRun[T Float](p *resizePlan, n, srcSize, dstSize int, src, dst, tmp []T,
 	plane func(*resizePlan, []T, []T, []T)) {
-	parallelFor(n, func(lo, hi int) {
-		tmp := make([]T, p.oh*p.w)
+	size := p.oh * p.w
+	parallelWorkers(n, func(worker, lo, hi int) {
+		tmp := tmp[worker*size : (worker+1)*size]
 		for i := lo; i < hi; i++ {
 			plane(p, src[i*srcSize:(i+1)*srcSize], dst[i*dstSize:(i+1)*dstSize], tmp)
 		}
 	})
+}
+
+// resizeDo runs plane over the maps of in into out, with the op's scratch.
+func resizeDo[T Float](p *resizePlan, maps, inSize, outSize int, in, out []T, s *floatScratch,
+	plane func(*resizePlan, []T, []T, []T)) {
+	tmp := floatScratchGet[T](s, workers(maps)*p.oh*p.w)
+	resizeRun(p, maps, inSize, outSize, in, out, tmp, plane)
 }
 
 // resizeOp is the forward op; the plan is shared with its gradient op. Its
@@ -213,6 +237,7 @@ type resizeOp struct {
 	opBase
 	plan *resizePlan
 	out  buffer
+	tmp  floatScratch
 }
 
 func (op *resizeOp) Type() hm.Type { return fnType(4, 4) }
@@ -242,9 +267,9 @@ func (op *resizeOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	y := op.out.get(x.Dtype(), false, op.params[0], op.params[1], p.oh, p.ow)
 	switch x.Dtype() {
 	case tensor.Float32:
-		resizeRun(p, n, p.h*p.w, p.oh*p.ow, x.Float32s(), y.Float32s(), resizePlane[float32])
+		resizeDo(p, n, p.h*p.w, p.oh*p.ow, x.Float32s(), y.Float32s(), &op.tmp, resizePlane[float32])
 	case tensor.Float64:
-		resizeRun(p, n, p.h*p.w, p.oh*p.ow, x.Float64s(), y.Float64s(), resizePlane[float64])
+		resizeDo(p, n, p.h*p.w, p.oh*p.ow, x.Float64s(), y.Float64s(), &op.tmp, resizePlane[float64])
 	}
 	return y, nil
 }
@@ -271,6 +296,7 @@ type resizeGradOp struct {
 	opBase
 	plan *resizePlan
 	out  buffer
+	tmp  floatScratch
 }
 
 func (op *resizeGradOp) Type() hm.Type { return fnType(4, 4) }
@@ -293,9 +319,9 @@ func (op *resizeGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	dx := op.out.get(g.Dtype(), false, op.params[0], op.params[1], p.h, p.w)
 	switch g.Dtype() {
 	case tensor.Float32:
-		resizeRun(p, n, p.oh*p.ow, p.h*p.w, g.Float32s(), dx.Float32s(), resizePlaneT[float32])
+		resizeDo(p, n, p.oh*p.ow, p.h*p.w, g.Float32s(), dx.Float32s(), &op.tmp, resizePlaneT[float32])
 	case tensor.Float64:
-		resizeRun(p, n, p.oh*p.ow, p.h*p.w, g.Float64s(), dx.Float64s(), resizePlaneT[float64])
+		resizeDo(p, n, p.oh*p.ow, p.h*p.w, g.Float64s(), dx.Float64s(), &op.tmp, resizePlaneT[float64])
 	}
 	return dx, nil
 }

@@ -225,9 +225,11 @@ func BenchmarkResizeKernels(b *testing.B) {
 	x := make([]float32, planes*256*256)
 	y := make([]float32, planes*64*64)
 	b.Run("forward", func(b *testing.B) {
-		benchCPU(b, func() { resizeRun(p, planes, 256*256, 64*64, x, y, resizePlane[float32]) })
+		var s floatScratch
+		benchCPU(b, func() { resizeDo(p, planes, 256*256, 64*64, x, y, &s, resizePlane[float32]) })
 	})
 	b.Run("transpose", func(b *testing.B) {
-		benchCPU(b, func() { resizeRun(p, planes, 64*64, 256*256, y, x, resizePlaneT[float32]) })
+		var s floatScratch
+		benchCPU(b, func() { resizeDo(p, planes, 64*64, 256*256, y, x, &s, resizePlaneT[float32]) })
 	})
 }
