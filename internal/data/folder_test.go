@@ -458,3 +458,18 @@ func TestLoadImageMatchesFolder(t *testing.T) {
 		t.Errorf("bad policy: got nil error")
 	}
 }
+
+func writePNGFile(path string, m image.Image) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, m); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

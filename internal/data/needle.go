@@ -16,18 +16,18 @@ import (
 // against the canvas, so a uniform downsample to the task network's input leaves it a
 // few pixels wide, while a sampler that zooms on it sees it whole.
 type NeedleOptions struct {
-	Canvas   int // side of the square canvas, 16..1024 pixels
-	DigitMin int // smallest side of the scaled 28 x 28 MNIST digit box, in pixels
-	DigitMax int // largest side; each canvas draws its size uniformly in [DigitMin, DigitMax]
-	Clutter  int // fragments of other digits per canvas, kept off the digit
-	Train    int // number of training canvases (built from MNIST training digits)
-	Val      int // number of validation canvases (built from MNIST test digits)
+	Canvas   int `json:"canvas"`    // side of the square canvas, 16..1024 pixels
+	DigitMin int `json:"digit_min"` // smallest side of the scaled 28 x 28 MNIST digit box, in pixels
+	DigitMax int `json:"digit_max"` // largest side; each canvas draws its size uniformly in [DigitMin, DigitMax]
+	Clutter  int `json:"clutter"`   // fragments of other digits per canvas, kept off the digit
+	Train    int `json:"train"`     // number of training canvases (built from MNIST training digits)
+	Val      int `json:"val"`       // number of validation canvases (built from MNIST test digits)
 	// Noise is the brightest background noise value in [0, 1]; noise is uniform below it.
-	Noise float64
-	Seed  int64
+	Noise float64 `json:"noise"`
+	Seed  int64   `json:"seed"`
 	// FreshEachEpoch redraws every training canvas each epoch (same label, new digit,
 	// place and clutter); validation canvases never change.
-	FreshEachEpoch bool
+	FreshEachEpoch bool `json:"fresh_each_epoch"`
 }
 
 // DefaultNeedleOptions is the set that `zoomtrain train` uses out of the box.
