@@ -188,6 +188,11 @@ func (t *Trainer) Step(x []float32, labels []int, lr float64, stepNo int) (loss 
 	for i, y := range labels {
 		t.onehot[i*k+y] = 1
 	}
+	// Gorgonia adds each run's gradients into the parameters' dual values: clear them,
+	// or every step would apply the sum of all gradients so far.
+	if err := t.zeroGrads(); err != nil {
+		return 0, 0, err
+	}
 	defer t.vm.Reset()
 	if err := t.vm.RunAll(); err != nil {
 		return 0, 0, fmt.Errorf("step %d: %w", stepNo, err)
@@ -220,6 +225,20 @@ func (t *Trainer) Step(x []float32, labels []int, lr float64, stepNo int) (loss 
 		return 0, 0, err
 	}
 	return loss, correct, nil
+}
+
+func (t *Trainer) zeroGrads() error {
+	for _, p := range t.model.Params {
+		g, err := p.Node.Grad()
+		if err != nil || g == nil {
+			// Before the first run there is no gradient value yet.
+			continue
+		}
+		if d, ok := g.Data().([]float32); ok {
+			clear(d)
+		}
+	}
+	return nil
 }
 
 // Run trains until the configured epochs (or max_steps) are done, the context is
