@@ -157,3 +157,42 @@ func BenchmarkSoftmaxCrossEntropy(b *testing.B) {
 		return SoftmaxCrossEntropy(in[0], in[1])
 	}, true)
 }
+
+// The ops chained as a model chains them, differentiated end to end: the
+// machine runs the graph hundreds of times, so reused output buffers and
+// per-op caches are exercised too.
+func TestOpsChainedGradient(t *testing.T) {
+	fdCheck(t, []fdInput{
+		{name: "x", shape: []int{2, 2, 6, 5}, data: fdRandom(30, 120, -1, 1), wrt: true},
+		{name: "gamma", shape: []int{2}, data: []float64{1.2, 0.7}, wrt: true},
+		{name: "beta", shape: []int{2}, data: []float64{0.1, -0.2}}, // softmax cancels its shift
+		{name: "kernel", shape: []int{3}, data: BlurKernel(0.8, 1)},
+		{name: "onehot", shape: []int{2, 9}, data: lossOneHot(2, 9)},
+	}, func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+		st := NewBatchNormState(2)
+		y, err := Resize(in[0], 3, 3)
+		if err != nil {
+			return nil, err
+		}
+		if y, err = BatchNorm2D(y, in[1], in[2], st); err != nil {
+			return nil, err
+		}
+		if y, err = GaussianBlur(y, in[3]); err != nil {
+			return nil, err
+		}
+		// Channel 1 only, as a (N,1,h,w) saliency logit map.
+		if y, err = gorgonia.Slice(y, nil, gorgonia.S(1, 2)); err != nil {
+			return nil, err
+		}
+		if y, err = gorgonia.Reshape(y, tensor.Shape{2, 1, 3, 3}); err != nil {
+			return nil, err
+		}
+		if y, err = SpatialSoftmax(y, 0.5); err != nil {
+			return nil, err
+		}
+		if y, err = gorgonia.Reshape(y, tensor.Shape{2, 9}); err != nil {
+			return nil, err
+		}
+		return SoftmaxCrossEntropy(y, in[4])
+	}, 1e-6)
+}
