@@ -190,7 +190,7 @@ func TestEveryByteFlipDetected(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "x.ckpt")
 	for i := range good {
-		for _, mask := range []byte{0x01, 0x80, 0xff} {
+		for _, mask := range []byte{0x01, 0xff} {
 			b := bytes.Clone(good)
 			b[i] ^= mask
 			if err := os.WriteFile(path, b, 0o644); err != nil {

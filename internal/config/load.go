@@ -16,9 +16,9 @@ import (
 
 // Load resolves the configuration: Default(), then the YAML file at path (none if
 // path is ""), then the ZOOMTRAIN_* variables of env (in os.Environ form), then
-// overrides (dotted key -> value, from command-line flags). A string override for a
-// non-string key is read like an environment variable ("8,11" for a list). The
-// result is validated.
+// overrides (dotted key -> value, only the flags the user set). A string override
+// for a non-string key is read like an environment variable ("8,11" for a list), so
+// a generic --set key=value flag can pass its text through. The result is validated.
 //
 // A ZOOMTRAIN_ variable under a config section (ZOOMTRAIN_TRAIN_LRATE) that names
 // no key is an error; other ZOOMTRAIN_ variables are left to whoever reads them.
@@ -91,8 +91,9 @@ func resolve(path string, file []byte, env []string, overrides map[string]any) (
 	if c.Data.Source == SourceNeedle && !setIn("data.resolution", fileLayer, envLayer, flagLayer) {
 		c.Data.Resolution = c.Data.Needle.Canvas
 	}
+	// Not prefixed with the file: the bad value may come from any layer.
 	if err := c.Validate(); err != nil {
-		return Config{}, where(err)
+		return Config{}, err
 	}
 	return c, nil
 }

@@ -63,16 +63,16 @@ func (s *schema) add(prefix string, index []int, t reflect.Type) {
 			continue
 		}
 		var k kind
-		switch f.Type.Kind() {
-		case reflect.Int, reflect.Int64:
+		switch {
+		case f.Type.Kind() == reflect.Int || f.Type.Kind() == reflect.Int64:
 			k = kindInt
-		case reflect.Float64:
+		case f.Type.Kind() == reflect.Float64:
 			k = kindFloat
-		case reflect.String:
+		case f.Type.Kind() == reflect.String:
 			k = kindString
-		case reflect.Bool:
+		case f.Type.Kind() == reflect.Bool:
 			k = kindBool
-		case reflect.Slice:
+		case f.Type == reflect.TypeFor[[]int]():
 			k = kindIntList
 		default:
 			// Only reachable if someone adds a field of a new type to Config; the
