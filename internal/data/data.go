@@ -51,8 +51,15 @@ type byteImager interface {
 
 // bytesToFloat converts 8-bit samples to [0, 1] exactly as imageio does (v / 255).
 func bytesToFloat(dst []float32, src []uint8) {
-	for k, v := range src[:len(dst)] {
-		dst[k] = float32(v) / 255
+	// A table lookup is several times faster than a division per sample, and building
+	// it costs nothing next to an image.
+	var table [256]float32
+	for v := range table {
+		table[v] = float32(v) / 255
+	}
+	src = src[:len(dst)]
+	for k, v := range src {
+		dst[k] = table[v]
 	}
 }
 

@@ -156,6 +156,9 @@ func OpenFolders(o FolderOptions) (train, val *Folder, err error) {
 			trainEntries, valEntries = splitEntries(trainEntries, len(classes), o.ValFraction, o.Seed)
 		}
 	} else {
+		if isDir(valDir) {
+			return nil, nil, fmt.Errorf("%s has val/ but no train/", o.Root)
+		}
 		trainDir, valDir = o.Root, o.Root
 		if classes, err = classDirs(o.Root); err != nil {
 			return nil, nil, err
@@ -380,11 +383,23 @@ func checkSize(path string, cfg image.Config) error {
 func (f *Folder) Len() int             { return len(f.paths) }
 func (f *Folder) Classes() []string    { return slices.Clone(f.classes) }
 func (f *Folder) Resolution() int      { return f.res }
-func (f *Folder) Label(i int) int      { return f.labels[i] }
 func (f *Folder) epochInvariant() bool { return true }
 
-// Path returns the file of example i.
-func (f *Folder) Path(i int) string { return f.paths[i] }
+// Label returns example i's class index, or -1 when i is out of range.
+func (f *Folder) Label(i int) int {
+	if i < 0 || i >= len(f.labels) {
+		return -1
+	}
+	return f.labels[i]
+}
+
+// Path returns the file of example i, or "" when i is out of range.
+func (f *Folder) Path(i int) string {
+	if i < 0 || i >= len(f.paths) {
+		return ""
+	}
+	return f.paths[i]
+}
 
 // Dir returns the folder the split was read from.
 func (f *Folder) Dir() string { return f.dir }

@@ -288,6 +288,10 @@ func TestOpenFolderErrors(t *testing.T) {
 			okPNG(t, filepath.Join(root, "val/a/x.png"))
 			okPNG(t, filepath.Join(root, "val/zebra/x.png"))
 		}, FolderOptions{}, "val/zebra is not one of the 1 training classes"},
+		{"val without train", func(t *testing.T, root string) {
+			okPNG(t, filepath.Join(root, "val/a/x.png"))
+			okPNG(t, filepath.Join(root, "b/x.png"))
+		}, FolderOptions{}, "has val/ but no train/"},
 		{"not an image named .png", func(t *testing.T, root string) {
 			okPNG(t, filepath.Join(root, "a/x.png"))
 			writeFile(t, filepath.Join(root, "a/fake.png"), []byte("hello, I am text"))

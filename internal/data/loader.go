@@ -122,6 +122,9 @@ func (l *Loader) order(epoch int) []int {
 
 // Epoch starts loading the batches of epoch e. The caller must Close the iterator.
 func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	ictx, cancel := context.WithCancel(ctx)
 	it := &EpochIter{parent: ctx, ctx: ictx, cancel: cancel, ready: make(chan *pending, l.o.Prefetch)}
 	order := l.order(epoch)
