@@ -1,7 +1,9 @@
 package data
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -292,6 +294,10 @@ func TestOpenFolderErrors(t *testing.T) {
 			okPNG(t, filepath.Join(root, "val/a/x.png"))
 			okPNG(t, filepath.Join(root, "b/x.png"))
 		}, FolderOptions{}, "has val/ but no train/"},
+		{"header claims a huge image", func(t *testing.T, root string) {
+			okPNG(t, filepath.Join(root, "a/x.png"))
+			writeFile(t, filepath.Join(root, "a/huge.png"), hugeHeaderPNG(t))
+		}, FolderOptions{}, "a/huge.png: image of 70000x70000 is larger than the limit"},
 		{"not an image named .png", func(t *testing.T, root string) {
 			okPNG(t, filepath.Join(root, "a/x.png"))
 			writeFile(t, filepath.Join(root, "a/fake.png"), []byte("hello, I am text"))
@@ -476,4 +482,18 @@ func writePNGFile(path string, m image.Image) error {
 		return err
 	}
 	return f.Close()
+}
+
+// hugeHeaderPNG is a 1 x 1 PNG whose header claims 70000 x 70000 pixels.
+func hugeHeaderPNG(t *testing.T) []byte {
+	var b strings.Builder
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	p := []byte(b.String())
+	// Signature (8), IHDR length (4), "IHDR" (4), width (4), height (4), ... , CRC at 29.
+	binary.BigEndian.PutUint32(p[16:], 70000)
+	binary.BigEndian.PutUint32(p[20:], 70000)
+	binary.BigEndian.PutUint32(p[29:], crc32.ChecksumIEEE(p[12:29]))
+	return p
 }
