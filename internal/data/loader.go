@@ -194,7 +194,7 @@ func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 	sz := 3 * l.res * l.res
 	dst := p.b.X[s*sz : (s+1)*sz]
 	p.b.Labels[s] = l.ds.Label(i)
-	if err := l.load(i, epoch, dst); err != nil {
+	if err := l.loadSafely(i, epoch, dst); err != nil {
 		if errors.Is(err, ErrSkipped) {
 			p.skip[s] = true
 			return
@@ -221,6 +221,17 @@ func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 	if a.HFlip && r.IntN(2) == 1 {
 		hflip(dst, l.res)
 	}
+}
+
+// loadSafely is load with a panic in a decoder or a caller's Dataset turned into an
+// error: it would otherwise kill the process from a worker goroutine.
+func (l *Loader) loadSafely(i, epoch int, dst []float32) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic while loading: %v", r)
+		}
+	}()
+	return l.load(i, epoch, dst)
 }
 
 func (l *Loader) load(i, epoch int, dst []float32) error {

@@ -15,8 +15,9 @@ import (
 
 // rampSet is a plain dataset whose pixels encode their example index.
 type rampSet struct {
-	n, r   int
-	failAt int // example that fails to load; -1 for none
+	n, r    int
+	failAt  int // example that fails to load; -1 for none
+	panicAt int // example whose loading panics; 0 for none
 }
 
 func (s rampSet) Len() int          { return s.n }
@@ -26,6 +27,9 @@ func (s rampSet) Label(i int) int   { return i % 3 }
 func (s rampSet) Image(i, epoch int, dst []float32) error {
 	if i == s.failAt {
 		return errors.New("broken example")
+	}
+	if s.panicAt > 0 && i == s.panicAt {
+		panic("decoder bug")
 	}
 	for k := range dst {
 		dst[k] = float32((i*7+k)%251) / 251
@@ -233,6 +237,15 @@ func TestLoaderFolderErrors(t *testing.T) {
 	it.Close()
 	if err := it.Err(); err == nil || !strings.Contains(err.Error(), "example 7: broken example") {
 		t.Errorf("got error %v, want one naming example 7", err)
+	}
+	// So does a panic while loading.
+	l, _ = NewLoader(rampSet{n: 9, r: 2, failAt: -1, panicAt: 5}, LoaderOptions{BatchSize: 4, Workers: 2})
+	it = l.Epoch(context.Background(), 0)
+	for _, ok := it.Next(); ok; _, ok = it.Next() {
+	}
+	it.Close()
+	if err := it.Err(); err == nil || !strings.Contains(err.Error(), "example 5: panic while loading: decoder bug") {
+		t.Errorf("got error %v, want one naming example 5 and the panic", err)
 	}
 }
 
