@@ -184,15 +184,14 @@ func OpenFolders(o FolderOptions) (train, val *Folder, err error) {
 // for evaluating a trained model whose classes come from its checkpoint. A class folder
 // that is not in the list is an error; a listed class may have no folder.
 func OpenFolderSplit(dir string, classes []string, o FolderOptions) (Dataset, error) {
-	f, err := OpenFolderSplitFolder(dir, classes, o)
+	f, err := openSplit(dir, classes, o)
 	if err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
-// OpenFolderSplitFolder is OpenFolderSplit with the concrete type.
-func OpenFolderSplitFolder(dir string, classes []string, o FolderOptions) (*Folder, error) {
+func openSplit(dir string, classes []string, o FolderOptions) (*Folder, error) {
 	o.Root = dir
 	if err := o.normalise(); err != nil {
 		return nil, err
