@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Trains the saliency sampler and the uniform-downsampling baseline with the same budget
+# on the built-in needle data, over several seeds, and prints a table of val accuracy.
+#
+#   scripts/experiment.sh                      # 3 seeds, 12 epochs, the two default configs
+#   SEEDS="0 1 2 3" EPOCHS=30 scripts/experiment.sh
+#   CONFIGS="configs/needle.yaml configs/needle-fwhm7.yaml" scripts/experiment.sh
+#
+# Runs go to $OUT/<config>-s<seed>; a run that already finished is not trained again,
+# so the script can be stopped and restarted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SEEDS=${SEEDS:-"0 1 2"}
+EPOCHS=${EPOCHS:-12}
+CONFIGS=${CONFIGS:-"configs/needle.yaml configs/needle-uniform.yaml"}
+OUT=${OUT:-runs/experiment-e${EPOCHS}}
+BIN=${BIN:-$(mktemp -d)/zoomtrain}
+
+go build -o "$BIN" ./cmd/zoomtrain
+mkdir -p "$OUT"
+
+top1() { # checkpoint -> val top-1 in percent
+  "$BIN" eval --checkpoint "$1" --json | sed -n 's/.*"top1":\([0-9.eE+-]*\).*/\1/p' | awk '{printf "%.1f", 100*$1}'
+}
+
+for cfg in $CONFIGS; do
+  name=$(basename "$cfg" .yaml)
+  for seed in $SEEDS; do
+    dir="$OUT/$name-s$seed"
+    if [ -f "$dir/done" ]; then
+      echo "== $name seed $seed: done already" >&2
+      continue
+    fi
+    echo "== $name seed $seed ($EPOCHS epochs)" >&2
+    if [ -f "$dir/last.ckpt" ]; then
+      "$BIN" train --resume "$dir" --epochs "$EPOCHS" >&2
+    else
+      "$BIN" train --config "$cfg" --seed "$seed" --epochs "$EPOCHS" --out "$OUT" --name "$name-s$seed" >&2
+    fi
+    touch "$dir/done"
+  done
+done
+
+printf '\n%-24s %-10s %s\n' "config" "epochs" "val top-1 after the last epoch, per seed (best epoch in brackets); mean"
+for cfg in $CONFIGS; do
+  name=$(basename "$cfg" .yaml)
+  row="" sum=0 n=0
+  for seed in $SEEDS; do
+    dir="$OUT/$name-s$seed"
+    last=$(top1 "$dir/last.ckpt")
+    best=$(top1 "$dir/best.ckpt")
+    row="$row s$seed $last% ($best%)"
+    sum=$(awk -v a="$sum" -v b="$last" 'BEGIN{print a+b}')
+    n=$((n + 1))
+  done
+  mean=$(awk -v a="$sum" -v n="$n" 'BEGIN{printf "%.1f", a/n}')
+  printf '%-24s %-10s %s; mean %s%%\n' "$name" "$EPOCHS" "$row" "$mean"
+done
+"$BIN" plot $(for cfg in $CONFIGS; do for seed in $SEEDS; do printf -- '--run %s ' "$OUT/$(basename "$cfg" .yaml)-s$seed"; done; done) --out "$OUT/compare.png" >&2
