@@ -49,6 +49,8 @@ type dataNeedleOptions struct {
 	Needle data.NeedleOptions
 	Force  bool
 	JSON   bool
+	// ProgressMin is the job size from which progress is shown on stderr.
+	ProgressMin int
 }
 
 // needleManifest is written beside train/ and val/ as needle.json: the options and, for
@@ -100,11 +102,8 @@ func (m needleManifest) write(w io.Writer) error {
 	return err
 }
 
-// needleProgressMin is the job size from which progress is shown on stderr.
-const needleProgressMin = 2000
-
 func newDataNeedleCmd(s streams) *cobra.Command {
-	opts := dataNeedleOptions{Needle: data.DefaultNeedleOptions()}
+	opts := dataNeedleOptions{Needle: data.DefaultNeedleOptions(), ProgressMin: 2000}
 	digit := digitRange{min: &opts.Needle.DigitMin, max: &opts.Needle.DigitMax}
 	cmd := &cobra.Command{
 		Use:   "needle --out DIR",
@@ -250,7 +249,7 @@ func runDataNeedle(ctx context.Context, opts dataNeedleOptions, s streams) error
 	}
 	jobs := make(chan job)
 	var progress io.Writer = io.Discard
-	if total >= needleProgressMin {
+	if total >= opts.ProgressMin {
 		progress = s.Err
 	}
 	bar := progressbar.NewOptions(total,

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
@@ -306,5 +308,48 @@ func TestDataParentCommand(t *testing.T) {
 	code, stdout, stderr := runArgs(t, "data")
 	if code != exitOK || !strings.Contains(stdout+stderr, "needle") {
 		t.Errorf("zoomtrain data: got exit %d and %q, want the help listing needle", code, stdout+stderr)
+	}
+}
+
+func TestRunDataNeedleProgressAndCancel(t *testing.T) {
+	small := data.NeedleOptions{Canvas: 32, DigitMin: 12, DigitMax: 16, Clutter: 1, Train: 12, Val: 4, Noise: 0.1}
+	tests := []struct {
+		name         string
+		progressMin  int
+		cancel       bool
+		wantProgress bool
+		wantErr      error
+	}{
+		{"small job is quiet", 100, false, false, nil},
+		{"big job shows progress", 10, false, true, nil},
+		{"cancelled job writes nothing", 100, true, false, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			out := filepath.Join(parent, "set")
+			ctx, cancel := context.WithCancel(context.Background())
+			if tt.cancel {
+				cancel()
+			}
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			err := runDataNeedle(ctx, dataNeedleOptions{Out: out, Needle: small, ProgressMin: tt.progressMin},
+				streams{Out: &stdout, Err: &stderr})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("got error %v, want %v", err, tt.wantErr)
+			}
+			if got := strings.Contains(stderr.String(), "16/16"); got != tt.wantProgress {
+				t.Errorf("progress shown = %v, want %v (stderr %q)", got, tt.wantProgress, stderr.String())
+			}
+			ents, _ := os.ReadDir(parent)
+			wantEntries := 1
+			if tt.cancel {
+				wantEntries = 0
+			}
+			if len(ents) != wantEntries {
+				t.Errorf("parent holds %d entries, want %d (the set or nothing)", len(ents), wantEntries)
+			}
+		})
 	}
 }
