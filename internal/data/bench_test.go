@@ -71,7 +71,8 @@ func BenchmarkFolderLoad(b *testing.B) {
 				epoch := 0
 				runEpoch := func() {
 					it := l.Epoch(context.Background(), epoch)
-					for _, ok := it.Next(); ok; _, ok = it.Next() {
+					for b, ok := it.Next(); ok; b, ok = it.Next() {
+						l.Release(b)
 					}
 					it.Close()
 					if err := it.Err(); err != nil {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"zoomtrain/internal/kernels"
 )
 
 // Augment is the training-time augmentation; its zero value is off (use it for eval).
@@ -36,6 +38,11 @@ type LoaderOptions struct {
 	CacheBytes int64
 	Augment    Augment
 	DropLast   bool // leave out the last, short batch
+	// Resized lists sides s for which each batch also carries the antialiased downsample
+	// of its (augmented) images to s x s (kernels.ResizePlain32), in Batch.Resized: the
+	// model's small inputs, made here ahead of the step. A cached image keeps its
+	// downsamples too.
+	Resized []int
 }
 
 // Batch is a batch of examples as float32 NCHW.
@@ -44,6 +51,8 @@ type Batch struct {
 	X       []float32 // N*3*R*R, NCHW, values in [0, 1]
 	Labels  []int
 	Indices []int // dataset index of each example
+	// Resized[k] is N*3*s*s, NCHW: the images downsampled to LoaderOptions.Resized[k].
+	Resized [][]float32
 }
 
 // Loader turns a Dataset into batches, decoding in a pool of goroutines ahead of the
@@ -54,6 +63,7 @@ type Loader struct {
 	res   int
 	bytes byteImager // non-nil for 8-bit datasets
 	cache *imageCache
+	free  chan []float32 // batch buffers handed back with Release
 }
 
 // NewLoader checks the options and returns a loader over ds.
@@ -71,17 +81,22 @@ func NewLoader(ds Dataset, o LoaderOptions) (*Loader, error) {
 	case ds.Resolution() < 1:
 		return nil, fmt.Errorf("loader: dataset resolution %d", ds.Resolution())
 	}
+	for _, side := range o.Resized {
+		if side < 1 || side > ds.Resolution() {
+			return nil, fmt.Errorf("loader: downsample side %d outside [1, resolution %d]", side, ds.Resolution())
+		}
+	}
 	if o.Workers == 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
 	if o.Prefetch == 0 {
 		o.Prefetch = 2
 	}
-	l := &Loader{ds: ds, o: o, res: ds.Resolution()}
+	l := &Loader{ds: ds, o: o, res: ds.Resolution(), free: make(chan []float32, o.Prefetch+2)}
 	if b, ok := ds.(byteImager); ok {
 		l.bytes = b
 		if o.CacheBytes > 0 && b.epochInvariant() {
-			l.cache = &imageCache{budget: o.CacheBytes, m: map[int][]uint8{}}
+			l.cache = &imageCache{budget: o.CacheBytes, m: map[int]*cachedImage{}}
 		}
 	}
 	return l, nil
@@ -137,8 +152,11 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 		for k := 0; k < nb; k++ {
 			idx := order[k*bs : min((k+1)*bs, len(order))]
 			p := &pending{
-				b:    &Batch{N: len(idx), X: make([]float32, len(idx)*sz), Labels: make([]int, len(idx)), Indices: slices.Clone(idx)},
+				b:    &Batch{N: len(idx), X: l.buffer(len(idx) * sz), Labels: make([]int, len(idx)), Indices: slices.Clone(idx)},
 				done: make(chan struct{}), skip: make([]bool, len(idx)), errSlot: -1,
+			}
+			for _, side := range l.o.Resized {
+				p.b.Resized = append(p.b.Resized, make([]float32, len(idx)*3*side*side))
 			}
 			p.left.Store(int32(len(idx)))
 			select {
@@ -171,6 +189,32 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 	return it
 }
 
+// buffer returns n floats for a batch, reusing a released buffer when one is free.
+// Every value is overwritten by the workers, so it need not be cleared.
+func (l *Loader) buffer(n int) []float32 {
+	select {
+	case x := <-l.free:
+		if cap(x) >= n {
+			return x[:n]
+		}
+	default:
+	}
+	return make([]float32, n)
+}
+
+// Release hands a batch's memory back for reuse by later batches of this loader, saving
+// an allocation of N*3*R*R floats per batch. It is optional; b must not be used after.
+func (l *Loader) Release(b *Batch) {
+	if b == nil || b.X == nil {
+		return
+	}
+	select {
+	case l.free <- b.X[:cap(b.X)]:
+	default:
+	}
+	b.X, b.N = nil, 0
+}
+
 type job struct {
 	p    *pending
 	slot int
@@ -194,7 +238,12 @@ func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 	sz := 3 * l.res * l.res
 	dst := p.b.X[s*sz : (s+1)*sz]
 	p.b.Labels[s] = l.ds.Label(i)
-	if err := l.loadSafely(i, epoch, dst); err != nil {
+	small := make([][]float32, len(l.o.Resized))
+	for k, side := range l.o.Resized {
+		n := 3 * side * side
+		small[k] = p.b.Resized[k][s*n : (s+1)*n]
+	}
+	if err := l.loadSafely(i, epoch, dst, small); err != nil {
 		if errors.Is(err, ErrSkipped) {
 			p.skip[s] = true
 			return
@@ -217,37 +266,65 @@ func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 			*scratch = make([]float32, sz)
 		}
 		randomResizedCrop(r, dst, *scratch, l.res, a.CropScaleMin)
+		l.downsample(dst, small)
 	}
 	if a.HFlip && r.IntN(2) == 1 {
 		hflip(dst, l.res)
+		// The resize filter is symmetric, so the mirrored image's downsample is the
+		// mirrored downsample.
+		for k, side := range l.o.Resized {
+			hflip(small[k], side)
+		}
+	}
+}
+
+// downsample writes the downsamples of the planar image x into small.
+func (l *Loader) downsample(x []float32, small [][]float32) {
+	for k, side := range l.o.Resized {
+		kernels.ResizePlain32(x, 3, l.res, l.res, side, side, small[k])
 	}
 }
 
 // loadSafely is load with a panic in a decoder or a caller's Dataset turned into an
 // error: it would otherwise kill the process from a worker goroutine.
-func (l *Loader) loadSafely(i, epoch int, dst []float32) (err error) {
+func (l *Loader) loadSafely(i, epoch int, dst []float32, small [][]float32) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic while loading: %v", r)
 		}
 	}()
-	return l.load(i, epoch, dst)
+	return l.load(i, epoch, dst, small)
 }
 
-func (l *Loader) load(i, epoch int, dst []float32) error {
+// load reads example i into dst and its downsamples (before augmentation) into small.
+func (l *Loader) load(i, epoch int, dst []float32, small [][]float32) error {
 	if l.bytes == nil {
-		return l.ds.Image(i, epoch, dst)
+		if err := l.ds.Image(i, epoch, dst); err != nil {
+			return err
+		}
+		l.downsample(dst, small)
+		return nil
 	}
-	if b, ok := l.cache.get(i); ok {
-		bytesToFloat(dst, b)
+	if c, ok := l.cache.get(i); ok {
+		bytesToFloat(dst, c.pix)
+		for k := range small {
+			copy(small[k], c.resized[k])
+		}
 		return nil
 	}
 	b := make([]uint8, len(dst))
 	if err := l.bytes.imageBytes(i, epoch, b); err != nil {
 		return err
 	}
-	l.cache.put(i, b)
 	bytesToFloat(dst, b)
+	l.downsample(dst, small)
+	if l.cache != nil {
+		c := &cachedImage{pix: b, resized: make([][]float32, len(small))}
+		for k := range small {
+			c.resized[k] = slices.Clone(small[k])
+		}
+		l.cache.put(i, c)
+	}
 	return nil
 }
 
@@ -324,8 +401,15 @@ func (p *pending) compact() *Batch {
 		if n != s {
 			copy(b.X[n*sz:(n+1)*sz], b.X[s*sz:(s+1)*sz])
 			b.Labels[n], b.Indices[n] = b.Labels[s], b.Indices[s]
+			for _, r := range b.Resized {
+				rs := len(r) / b.N
+				copy(r[n*rs:(n+1)*rs], r[s*rs:(s+1)*rs])
+			}
 		}
 		n++
+	}
+	for k, r := range b.Resized {
+		b.Resized[k] = r[:n*(len(r)/max(b.N, 1))]
 	}
 	b.N, b.X, b.Labels, b.Indices = n, b.X[:n*sz], b.Labels[:n], b.Indices[:n]
 	return b
@@ -338,10 +422,24 @@ type imageCache struct {
 	mu     sync.Mutex
 	budget int64
 	used   int64
-	m      map[int][]uint8
+	m      map[int]*cachedImage
 }
 
-func (c *imageCache) get(i int) ([]uint8, bool) {
+// cachedImage is a decoded image and its downsamples; it is not changed once cached.
+type cachedImage struct {
+	pix     []uint8
+	resized [][]float32 // one per LoaderOptions.Resized, before augmentation
+}
+
+func (c *cachedImage) bytes() int64 {
+	n := int64(len(c.pix))
+	for _, r := range c.resized {
+		n += 4 * int64(len(r))
+	}
+	return n
+}
+
+func (c *imageCache) get(i int) (*cachedImage, bool) {
 	if c == nil {
 		return nil, false
 	}
@@ -351,18 +449,18 @@ func (c *imageCache) get(i int) ([]uint8, bool) {
 	return b, ok
 }
 
-// put keeps b (which the caller must not change afterwards) if it fits.
-func (c *imageCache) put(i int, b []uint8) {
+// put keeps im (which the caller must not change afterwards) if it fits.
+func (c *imageCache) put(i int, im *cachedImage) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[i]; ok || c.used+int64(len(b)) > c.budget {
+	if _, ok := c.m[i]; ok || c.used+im.bytes() > c.budget {
 		return
 	}
-	c.m[i] = b
-	c.used += int64(len(b))
+	c.m[i] = im
+	c.used += im.bytes()
 }
 
 // hflip mirrors each row of a planar CHW image in place.

@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"errors"
+	"image"
 	"image/color"
 	"math"
 	"math/rand/v2"
@@ -11,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"zoomtrain/internal/kernels"
 )
 
 // rampSet is a plain dataset whose pixels encode their example index.
@@ -361,5 +364,113 @@ func TestNewLoaderRejects(t *testing.T) {
 	}
 	if _, err := NewLoader(nil, LoaderOptions{BatchSize: 1}); err == nil {
 		t.Errorf("nil dataset: got nil error")
+	}
+}
+
+// TestLoaderResized checks each batch's downsamples against kernels.ResizePlain32 of
+// the batch's own (augmented) images, computed fresh, cached or mirrored.
+func TestLoaderResized(t *testing.T) {
+	root := t.TempDir()
+	for k := 0; k < 5; k++ {
+		im := image.NewNRGBA(image.Rect(0, 0, 12, 12))
+		for p := range im.Pix {
+			im.Pix[p] = uint8((p*37 + k*101) % 256)
+		}
+		writePNG(t, filepath.Join(root, "a", string(rune('a'+k))+".png"), im)
+	}
+	folder, _, err := OpenFolders(FolderOptions{Root: root, Resolution: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sides := []int{5, 3}
+	tests := []struct {
+		name    string
+		ds      Dataset
+		augment Augment
+		cache   int64
+	}{
+		{"plain", rampSet{n: 7, r: 12, failAt: -1}, Augment{}, 0},
+		{"flip and crop", rampSet{n: 7, r: 12, failAt: -1}, Augment{HFlip: true, CropScaleMin: 0.5}, 0},
+		{"folder, cached", folder, Augment{}, 1 << 20},
+		{"folder, cached and flipped", folder, Augment{HFlip: true}, 1 << 20},
+	}
+	for _, tt := range tests {
+		l, err := NewLoader(tt.ds, LoaderOptions{BatchSize: 3, Workers: 2, Shuffle: true, Seed: 5, Augment: tt.augment, CacheBytes: tt.cache, Resized: sides})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for epoch := range 2 {
+			seen := 0
+			for _, b := range collect(t, l, epoch) {
+				if len(b.Resized) != len(sides) {
+					t.Fatalf("%s: got %d downsamples, want %d", tt.name, len(b.Resized), len(sides))
+				}
+				for k, side := range sides {
+					n := 3 * side * side
+					if len(b.Resized[k]) != b.N*n {
+						t.Fatalf("%s: downsample %d has %d values, want %d", tt.name, k, len(b.Resized[k]), b.N*n)
+					}
+					want := make([]float32, n)
+					for i := range b.N {
+						kernels.ResizePlain32(b.X[i*3*144:(i+1)*3*144], 3, 12, 12, side, side, want)
+						for j, w := range want {
+							if g := b.Resized[k][i*n+j]; math.Abs(float64(g-w)) > 1e-6 {
+								t.Fatalf("%s, epoch %d, image %d, side %d, value %d: got %v, want %v", tt.name, epoch, b.Indices[i], side, j, g, w)
+							}
+						}
+					}
+				}
+				seen += b.N
+			}
+			if seen != tt.ds.Len() {
+				t.Errorf("%s: epoch %d served %d images, want %d", tt.name, epoch, seen, tt.ds.Len())
+			}
+		}
+		if tt.cache > 0 {
+			// The downsamples count against the cache budget.
+			if got, want := l.CachedBytes(), int64(5*(3*144+4*3*(25+9))); got != want {
+				t.Errorf("%s: got %d bytes cached, want %d", tt.name, got, want)
+			}
+		}
+	}
+	if _, err := NewLoader(folder, LoaderOptions{BatchSize: 2, Resized: []int{13}}); err == nil {
+		t.Error("NewLoader accepted a downsample larger than the images")
+	}
+}
+
+func TestLoaderRelease(t *testing.T) {
+	ds := rampSet{n: 20, r: 4, failAt: -1}
+	l, err := NewLoader(ds, LoaderOptions{BatchSize: 4, Shuffle: true, Workers: 2, Prefetch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, 3*4*4)
+	reused := 0
+	seen := map[*float32]bool{}
+	for epoch := 0; epoch < 3; epoch++ {
+		it := l.Epoch(context.Background(), epoch)
+		for b, ok := it.Next(); ok; b, ok = it.Next() {
+			if seen[&b.X[0]] {
+				reused++
+			}
+			seen[&b.X[0]] = true
+			for s, i := range b.Indices {
+				ds.Image(i, epoch, want)
+				if !slices.Equal(b.X[s*len(want):(s+1)*len(want)], want) {
+					t.Fatalf("epoch %d: slot %d does not hold example %d", epoch, s, i)
+				}
+			}
+			l.Release(b)
+			if b.X != nil || b.N != 0 {
+				t.Fatalf("a released batch still has data")
+			}
+		}
+		it.Close()
+		if err := it.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reused == 0 {
+		t.Errorf("no batch buffer was reused in 15 batches")
 	}
 }
