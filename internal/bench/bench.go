@@ -15,6 +15,8 @@ import (
 
 	"zoomtrain/internal/blas"
 	"zoomtrain/internal/config"
+	"zoomtrain/internal/data"
+	"zoomtrain/internal/kernels"
 	"zoomtrain/internal/train"
 )
 
@@ -70,8 +72,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for i := range labels {
 		labels[i] = rng.IntN(o.Classes)
 	}
+	// The downsamples are made once, as the loader's workers make them ahead of the
+	// step from decoded images in memory.
+	batch := &data.Batch{N: b, X: x, Labels: labels}
+	for _, s := range t.ResizedSides() {
+		small := make([]float32, b*3*s*s)
+		kernels.ResizePlain32(x, b*3, r, r, s, s, small)
+		batch.Resized = append(batch.Resized, small)
+	}
 	for i := 0; i < o.Warmup; i++ {
-		if _, _, err := t.Step(x, labels, cfg.Train.LR, i+1); err != nil {
+		if _, _, err := t.StepBatch(batch, cfg.Train.LR, i+1); err != nil {
 			return nil, err
 		}
 	}
@@ -83,7 +93,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 		start := time.Now()
-		if _, _, err := t.Step(x, labels, cfg.Train.LR, o.Warmup+i+1); err != nil {
+		if _, _, err := t.StepBatch(batch, cfg.Train.LR, o.Warmup+i+1); err != nil {
 			return nil, err
 		}
 		times = append(times, float64(time.Since(start).Microseconds())/1000)

@@ -1,6 +1,12 @@
-// Package graph builds the whole model as one Gorgonia expression graph: low-resolution
-// copy, saliency network, softmax over the saliency cells, grid generator, grid upsample,
-// sampling of the full-resolution batch, optional blur, task network and loss.
+// Package graph builds the whole model as one Gorgonia expression graph: saliency
+// network on the low-resolution copy, softmax over the saliency cells, grid generator,
+// grid upsample, sampling of the full-resolution batch, optional blur, task network and
+// loss.
+//
+// The antialiased downsamples of the source batch (the saliency network's low-resolution
+// copy, and the uniform sampler's task input) are inputs, not operations: they are fixed
+// functions of the images with no gradient, so the data loader computes them ahead of the
+// step and a step's cost does not grow with the source resolution.
 //
 // Building is separate from running: Build returns the graph and its named input, output
 // and learnable nodes; the trainer owns the VM and the optimiser.
@@ -99,11 +105,17 @@ type Model struct {
 	Dtype tensor.Dtype
 	G     *G.ExprGraph
 
-	Images *G.Node // input, (Batch, 3, R, R)
+	Images *G.Node // input, (Batch, 3, R, R); nil for the uniform sampler, which needs none
 	OneHot *G.Node // input, (Batch, Classes); nil when built without a loss
 	Blur   *G.Node // input, (2*BlurRadius+1); nil without blur
 
-	LowRes   *G.Node // (Batch, 3, s, s); nil for the uniform sampler
+	// LowRes is the saliency network's input, (Batch, 3, s, s): the antialiased
+	// downsample of Images (kernels.ResizePlain32). Nil for the uniform sampler.
+	LowRes *G.Node
+	// Downsampled is the uniform sampler's task input before blur, (Batch, 3, TaskInput,
+	// TaskInput): the antialiased downsample of the sources. Nil for the saliency sampler.
+	Downsampled *G.Node
+
 	Saliency *G.Node // (Batch, h, w), sums to one per image; nil for uniform
 	Grid     *G.Node // (Batch, TaskInput, TaskInput, 2), the upsampled grid; nil for uniform
 	TaskIn   *G.Node // (Batch, 3, TaskInput, TaskInput), after blur
@@ -168,15 +180,13 @@ type builder struct {
 
 func (b *builder) build(withLoss bool) error {
 	m, s := b.m, b.m.Spec
-	r := s.Resolution
-	m.Images = G.NewTensor(m.G, m.Dtype, 4, G.WithShape(m.Batch, 3, r, r), G.WithName("images"))
 	var taskIn *G.Node
 	var err error
 	switch s.Sampler {
 	case SamplerUniform:
-		if taskIn, err = kernels.Resize(m.Images, s.TaskInput, s.TaskInput); err != nil {
-			return fmt.Errorf("uniform downsample: %w", err)
-		}
+		t := s.TaskInput
+		m.Downsampled = G.NewTensor(m.G, m.Dtype, 4, G.WithShape(m.Batch, 3, t, t), G.WithName("downsampled"))
+		taskIn = m.Downsampled
 	case SamplerSaliency:
 		if taskIn, err = b.saliencySampler(); err != nil {
 			return err
@@ -213,10 +223,9 @@ func (b *builder) build(withLoss bool) error {
 // saliencySampler builds low-res copy -> saliency net -> softmax -> grid -> sample.
 func (b *builder) saliencySampler() (*G.Node, error) {
 	m, s := b.m, b.m.Spec
-	var err error
-	if m.LowRes, err = kernels.Resize(m.Images, s.SaliencyInput, s.SaliencyInput); err != nil {
-		return nil, fmt.Errorf("low-resolution copy: %w", err)
-	}
+	r, a := s.Resolution, s.SaliencyInput
+	m.Images = G.NewTensor(m.G, m.Dtype, 4, G.WithShape(m.Batch, 3, r, r), G.WithName("images"))
+	m.LowRes = G.NewTensor(m.G, m.Dtype, 4, G.WithShape(m.Batch, 3, a, a), G.WithName("lowres"))
 	logits, err := b.referenceSaliency(m.LowRes)
 	if err != nil {
 		return nil, fmt.Errorf("saliency network: %w", err)
@@ -448,6 +457,25 @@ func denseOf(dt tensor.Dtype, shape []int, v []float64) *tensor.Dense {
 		f[i] = float32(x)
 	}
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
+}
+
+// ResizedSides lists the sides of the antialiased downsamples of the source batch the
+// model takes as inputs, in the order of Model.ResizedInputs: the low-resolution copy
+// for the saliency sampler, the task input for the uniform sampler.
+func (s Spec) ResizedSides() []int {
+	if s.Sampler == SamplerUniform {
+		return []int{s.TaskInput}
+	}
+	return []int{s.SaliencyInput}
+}
+
+// ResizedInputs returns the input nodes that take the downsamples of ResizedSides, each
+// (Batch, 3, side, side).
+func (m *Model) ResizedInputs() []*G.Node {
+	if m.Downsampled != nil {
+		return []*G.Node{m.Downsampled}
+	}
+	return []*G.Node{m.LowRes}
 }
 
 // SetTraining switches batch normalisation between batch statistics (training) and the

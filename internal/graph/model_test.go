@@ -58,6 +58,39 @@ func TestBuildShapes(t *testing.T) {
 	}
 }
 
+// TestResizedInputs checks that the downsamples of the sources are inputs of the sides
+// the spec lists, and that the uniform model takes no full-resolution batch at all.
+func TestResizedInputs(t *testing.T) {
+	tests := []struct {
+		sampler    string
+		side       int
+		wantImages bool
+	}{
+		{SamplerSaliency, 16, true},
+		{SamplerUniform, 8, false},
+	}
+	for _, tt := range tests {
+		s := tinySpec(tt.sampler, TaskReference)
+		m, err := Build(s, Options{Batch: 2, Dtype: tensor.Float32, WithLoss: true})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.sampler, err)
+		}
+		sides, ins := s.ResizedSides(), m.ResizedInputs()
+		if len(sides) != 1 || sides[0] != tt.side || len(ins) != 1 || ins[0] == nil {
+			t.Fatalf("%s: got sides %v and %d inputs, want [%d] and 1", tt.sampler, sides, len(ins), tt.side)
+		}
+		if got := ins[0].Shape(); !got.Eq(tensor.Shape{2, 3, tt.side, tt.side}) {
+			t.Errorf("%s: resized input shape %v, want (2, 3, %d, %d)", tt.sampler, got, tt.side, tt.side)
+		}
+		if ins[0].Op() != nil {
+			t.Errorf("%s: resized input is computed by %v, want an input node", tt.sampler, ins[0].Op())
+		}
+		if got := m.Images != nil; got != tt.wantImages {
+			t.Errorf("%s: has a full-resolution input = %v, want %v", tt.sampler, got, tt.wantImages)
+		}
+	}
+}
+
 func TestSpecErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -98,6 +131,13 @@ func TestWholeModelGradient(t *testing.T) {
 				img[i] = rng.Float64()
 			}
 			if err := G.Let(m.Images, tensor.New(tensor.WithShape(2, 3, 24, 24), tensor.WithBacking(img))); err != nil {
+				t.Fatal(err)
+			}
+			low := make([]float64, 2*3*16*16)
+			for i := range low {
+				low[i] = rng.Float64()
+			}
+			if err := G.Let(m.LowRes, tensor.New(tensor.WithShape(2, 3, 16, 16), tensor.WithBacking(low))); err != nil {
 				t.Fatal(err)
 			}
 			if err := G.Let(m.OneHot, tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float64{0, 1, 0, 0, 0, 1}))); err != nil {

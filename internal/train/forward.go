@@ -9,6 +9,7 @@ import (
 	"zoomtrain/internal/checkpoint"
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/graph"
+	"zoomtrain/internal/kernels"
 )
 
 // Forward runs a model built without a loss: batches in, logits (and, for
@@ -16,7 +17,8 @@ import (
 type Forward struct {
 	Model *graph.Model
 	vm    G.VM
-	input []float32
+	input []float32   // the full-resolution batch; nil when the model takes none
+	small [][]float32 // the downsamples of Spec.ResizedSides
 
 	logits, saliency, grid, taskIn G.Value
 }
@@ -36,9 +38,18 @@ func NewForward(m *graph.Model, details bool) (*Forward, error) {
 		}
 		G.Read(m.TaskIn, &f.taskIn)
 	}
-	f.input = make([]float32, m.Images.Shape().TotalSize())
-	if err := G.Let(m.Images, tensor.New(tensor.WithShape(m.Images.Shape()...), tensor.WithBacking(f.input))); err != nil {
-		return nil, err
+	if m.Images != nil {
+		f.input = make([]float32, m.Images.Shape().TotalSize())
+		if err := G.Let(m.Images, tensor.New(tensor.WithShape(m.Images.Shape()...), tensor.WithBacking(f.input))); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range m.ResizedInputs() {
+		buf := make([]float32, n.Shape().TotalSize())
+		if err := G.Let(n, tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(buf))); err != nil {
+			return nil, err
+		}
+		f.small = append(f.small, buf)
 	}
 	f.vm = G.NewTapeMachine(m.G)
 	return f, nil
@@ -54,15 +65,23 @@ type Outputs struct {
 }
 
 // Run evaluates the model on n images given as NCHW float32 (n <= the model's batch;
-// the remainder of the batch is zero-filled and ignored).
+// the remainder of the batch is zero-filled and ignored). It makes the model's
+// downsamples of the images itself.
 func (f *Forward) Run(x []float32, n int) (*Outputs, error) {
 	m := f.Model
-	per := len(f.input) / m.Batch
+	r := m.Spec.Resolution
+	per := 3 * r * r
 	if n < 1 || n > m.Batch || len(x) < n*per {
 		return nil, fmt.Errorf("forward: batch of %d images (%d values) does not fit the model's %d", n, len(x), m.Batch)
 	}
-	copy(f.input, x[:n*per])
-	clear(f.input[n*per:])
+	if f.input != nil {
+		copy(f.input, x[:n*per])
+		clear(f.input[n*per:])
+	}
+	for i, s := range m.Spec.ResizedSides() {
+		kernels.ResizePlain32(x, 3*n, r, r, s, s, f.small[i])
+		clear(f.small[i][3*n*s*s:])
+	}
 	m.SetTraining(false)
 	defer m.SetTraining(true)
 	if err := m.SetBlur(0); err != nil {

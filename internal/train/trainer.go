@@ -19,6 +19,7 @@ import (
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/graph"
+	"zoomtrain/internal/kernels"
 	"zoomtrain/internal/metrics"
 )
 
@@ -111,8 +112,9 @@ type Trainer struct {
 	mult   []float64
 	lrs    []float64
 	grads  [][]float32
-	input  []float32
 	onehot []float32
+	// small holds the downsamples when a caller passes none (Step).
+	small [][]float32
 
 	loss, logits G.Value
 }
@@ -141,10 +143,6 @@ func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
 	}
 	G.Read(m.Loss, &t.loss)
 	G.Read(m.Logits, &t.logits)
-	t.input = make([]float32, m.Images.Shape().TotalSize())
-	if err := G.Let(m.Images, tensor.New(tensor.WithShape(m.Images.Shape()...), tensor.WithBacking(t.input))); err != nil {
-		return nil, err
-	}
 	t.onehot = make([]float32, cfg.Train.BatchSize*classes)
 	if err := G.Let(m.OneHot, tensor.New(tensor.WithShape(m.OneHot.Shape()...), tensor.WithBacking(t.onehot))); err != nil {
 		return nil, err
@@ -173,17 +171,34 @@ func (t *Trainer) Model() *graph.Model { return t.model }
 // loss and the number of correct top-1 predictions; on a non-finite loss or gradient
 // the weights are left untouched.
 func (t *Trainer) step(b *data.Batch, lr float64, stepNo int) (loss float64, correct int, err error) {
-	return t.Step(b.X, b.Labels, lr, stepNo)
+	return t.StepBatch(b, lr, stepNo)
 }
 
+// ResizedSides lists the downsamples of the sources the model takes as inputs, for
+// data.LoaderOptions.Resized.
+func (t *Trainer) ResizedSides() []int { return t.model.Spec.ResizedSides() }
+
 // Step trains on one batch of images (NCHW float32, the graph's batch size) with the
-// given labels and base learning rate; stepNo only names the step in errors.
+// given labels and base learning rate; stepNo only names the step in errors. It makes
+// the model's downsamples of x itself: StepBatch takes them from the loader.
 func (t *Trainer) Step(x []float32, labels []int, lr float64, stepNo int) (loss float64, correct int, err error) {
+	return t.StepBatch(&data.Batch{N: len(labels), X: x, Labels: labels}, lr, stepNo)
+}
+
+// StepBatch is Step on a loaded batch. It uses b.Resized when the batch carries the
+// downsamples of ResizedSides (the uniform model then reads nothing else of the
+// images), and computes them otherwise. The graph reads b's slices in place.
+func (t *Trainer) StepBatch(b *data.Batch, lr float64, stepNo int) (loss float64, correct int, err error) {
 	k := t.model.Spec.Classes
-	if len(labels) != t.model.Batch || len(x) != len(t.input) {
-		return 0, 0, fmt.Errorf("step %d: batch of %d labels and %d values, the graph takes %d and %d", stepNo, len(labels), len(x), t.model.Batch, len(t.input))
+	labels := b.Labels
+	if len(labels) != t.model.Batch || b.N != len(labels) {
+		return 0, 0, fmt.Errorf("step %d: batch of %d images and %d labels, the graph takes %d", stepNo, b.N, len(labels), t.model.Batch)
 	}
-	copy(t.input, x)
+	small, err := bindInputs(t.model, b.X, b.Resized, t.small)
+	if err != nil {
+		return 0, 0, fmt.Errorf("step %d: %w", stepNo, err)
+	}
+	t.small = small
 	clear(t.onehot)
 	for i, y := range labels {
 		t.onehot[i*k+y] = 1
@@ -241,6 +256,46 @@ func (t *Trainer) zeroGrads() error {
 	return nil
 }
 
+// bindInputs lets the model's image and downsample inputs read x and resized (N*3*s*s
+// per side of Spec.ResizedSides) in place. When resized does not match, the downsamples
+// are computed from x into scratch, which is returned for reuse.
+func bindInputs(m *graph.Model, x []float32, resized, scratch [][]float32) ([][]float32, error) {
+	spec := m.Spec
+	r, sides := spec.Resolution, spec.ResizedSides()
+	have := len(resized) == len(sides)
+	for i, s := range sides {
+		have = have && len(resized[i]) == m.Batch*3*s*s
+	}
+	needX := m.Images != nil || !have
+	if needX && len(x) != m.Batch*3*r*r {
+		return scratch, fmt.Errorf("batch of %d values, the graph takes %d images of 3 x %d x %d", len(x), m.Batch, r, r)
+	}
+	if m.Images != nil {
+		if err := G.Let(m.Images, tensor.New(tensor.WithShape(m.Images.Shape()...), tensor.WithBacking(x))); err != nil {
+			return scratch, err
+		}
+	}
+	if !have {
+		if len(scratch) != len(sides) {
+			scratch = make([][]float32, len(sides))
+		}
+		for i, s := range sides {
+			if len(scratch[i]) != m.Batch*3*s*s {
+				scratch[i] = make([]float32, m.Batch*3*s*s)
+			}
+			// The batch's planes are contiguous: one call resizes all of them.
+			kernels.ResizePlain32(x, m.Batch*3, r, r, s, s, scratch[i])
+		}
+		resized = scratch
+	}
+	for i, n := range m.ResizedInputs() {
+		if err := G.Let(n, tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(resized[i]))); err != nil {
+			return scratch, err
+		}
+	}
+	return scratch, nil
+}
+
 // Run trains until the configured epochs (or max_steps) are done, the context is
 // cancelled (ErrInterrupted, after writing a checkpoint) or a step fails.
 func Run(ctx context.Context, o Options) (*Summary, error) {
@@ -259,6 +314,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		BatchSize: cfg.Train.BatchSize, Shuffle: true, Seed: cfg.Seed, Workers: cfg.Data.Workers,
 		CacheBytes: int64(cfg.Data.CacheMB) << 20, DropLast: true,
 		Augment: data.Augment{HFlip: cfg.Data.Augment.HFlip, CropScaleMin: cfg.Data.Augment.CropScaleMin},
+		Resized: t.ResizedSides(),
 	})
 	if err != nil {
 		return nil, err

@@ -1,10 +1,13 @@
 package train
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
 	"zoomtrain/internal/config"
+	"zoomtrain/internal/data"
+	"zoomtrain/internal/kernels"
 )
 
 func tinyConfig(t *testing.T) config.Config {
@@ -50,6 +53,73 @@ func TestStepsReduceLossOnFixedBatch(t *testing.T) {
 		}
 		if last > 0.1*first {
 			t.Errorf("%s: loss %.4f after 100 steps on one batch, first %.4f: not fitting", sampler, last, first)
+		}
+	}
+}
+
+// TestStepBatchUsesLoaderDownsamples: a step on a batch that carries its downsamples
+// (the uniform one without its images) equals a step that makes them from the images,
+// and a batch that fits neither way is refused.
+func TestStepBatchUsesLoaderDownsamples(t *testing.T) {
+	for _, sampler := range []string{"saliency", "uniform"} {
+		c := tinyConfig(t)
+		c.Model.Sampler = sampler
+		b, r := c.Train.BatchSize, c.Data.Resolution
+		rng := rand.New(rand.NewPCG(2, 3))
+		x := make([]float32, b*3*r*r)
+		for i := range x {
+			x[i] = rng.Float32()
+		}
+		labels := make([]int, b)
+		for i := range labels {
+			labels[i] = i % 10
+		}
+		batch := &data.Batch{N: b, X: x, Labels: labels}
+		for _, s := range Spec(c, 10).ResizedSides() {
+			small := make([]float32, b*3*s*s)
+			for i := range b {
+				kernels.ResizePlain32(x[i*3*r*r:], 3, r, r, s, s, small[i*3*s*s:])
+			}
+			batch.Resized = append(batch.Resized, small)
+		}
+		if sampler == "uniform" {
+			batch.X = nil
+		}
+		// The third run darkens the given downsamples: the step must read them.
+		var losses [3]float64
+		for k := range losses {
+			tr, err := NewTrainer(c, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k == 2 {
+				for _, small := range batch.Resized {
+					for i := range small {
+						small[i] *= 0.5
+					}
+				}
+			}
+			if k == 0 {
+				losses[k], _, err = tr.Step(x, labels, c.Train.LR, 1)
+			} else {
+				losses[k], _, err = tr.StepBatch(batch, c.Train.LR, 1)
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", sampler, err)
+			}
+		}
+		if math.Abs(losses[0]-losses[1]) > 1e-6*math.Abs(losses[0]) {
+			t.Errorf("%s: loss with loader downsamples %.8g, made by the step %.8g", sampler, losses[1], losses[0])
+		}
+		if losses[2] == losses[1] {
+			t.Errorf("%s: loss %.8g unchanged by darker downsamples", sampler, losses[2])
+		}
+		tr, err := NewTrainer(c, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := tr.StepBatch(&data.Batch{N: b, X: x[:len(x)-1], Labels: labels}, c.Train.LR, 1); err == nil {
+			t.Errorf("%s: a short batch without downsamples was accepted", sampler)
 		}
 	}
 }
