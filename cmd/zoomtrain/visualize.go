@@ -4,17 +4,15 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"io"
 	"os"
 	"path/filepath"
 
-	"codeberg.org/sbinet/npyio"
 	"github.com/spf13/cobra"
 
-	"zoomtrain/internal/atomicfile"
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/imageio"
 	"zoomtrain/internal/kernels"
+	"zoomtrain/internal/npyfile"
 	"zoomtrain/internal/train"
 	"zoomtrain/internal/viz"
 )
@@ -193,14 +191,5 @@ func prepareOutDir(dir string) error {
 
 // writeMap writes an h x w float32 map as .npy, atomically.
 func writeMap(path string, v []float32, h, w int) error {
-	rows := make([][]float32, h)
-	for i := range rows {
-		rows[i] = v[i*w : (i+1)*w]
-	}
-	return atomicfile.Write(path, func(wr io.Writer) error {
-		if err := npyio.Write(wr, rows); err != nil {
-			return fmt.Errorf("encode %s: %w", path, err)
-		}
-		return nil
-	})
+	return npyfile.WriteFile(path, v, h, w)
 }

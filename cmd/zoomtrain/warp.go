@@ -1,21 +1,17 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 
-	"codeberg.org/sbinet/npyio"
 	"github.com/spf13/cobra"
 
-	"zoomtrain/internal/atomicfile"
 	"zoomtrain/internal/imageio"
+	"zoomtrain/internal/npyfile"
 	"zoomtrain/internal/sampler"
 )
 
@@ -172,75 +168,16 @@ func readSaliency(path string) (s []float32, h, w int, err error) {
 		}
 		return img.Pix[:plane], img.H, img.W, nil
 	}
-	f, err := os.Open(path)
-	if err != nil {
+	if s, h, w, err = npyfile.ReadFile2D(path); err != nil {
 		return nil, 0, 0, err
 	}
-	defer f.Close()
-	r, err := npyio.NewReader(f)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: %w", path, err)
-	}
-	shape := r.Header.Descr.Shape
-	if len(shape) != 2 {
-		return nil, 0, 0, fmt.Errorf("%s: array of shape %v, want 2-D (h, w)", path, shape)
-	}
-	h, w = shape[0], shape[1]
 	if h < 2 || w < 2 {
 		return nil, 0, 0, fmt.Errorf("%s: map of %dx%d (w x h), want at least 2x2", path, w, h)
-	}
-	var kind reflect.Kind
-	if rt := npyio.TypeFrom(r.Header.Descr.Type); rt != nil {
-		kind = rt.Kind()
-	}
-	switch kind {
-	case reflect.Float32:
-		err = r.Read(&s)
-	case reflect.Float64:
-		var d []float64
-		if err = r.Read(&d); err == nil {
-			s = make([]float32, len(d))
-			for i, v := range d {
-				s[i] = float32(v)
-			}
-		}
-	default:
-		return nil, 0, 0, fmt.Errorf("%s: dtype %s, want float32 or float64", path, r.Header.Descr.Type)
-	}
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(s) != h*w {
-		return nil, 0, 0, fmt.Errorf("%s: %d values for shape %v", path, len(s), shape)
-	}
-	if r.Header.Descr.Fortran {
-		t := make([]float32, len(s))
-		for i := range h {
-			for j := range w {
-				t[i*w+j] = s[j*h+i]
-			}
-		}
-		s = t
 	}
 	return s, h, w, nil
 }
 
 // writeGrid writes grid (h x w x 2) as a float32 .npy of that shape, atomically.
 func writeGrid(path string, grid []float32, h, w int) error {
-	if len(grid) != 2*h*w {
-		return errors.New("grid size does not match its shape")
-	}
-	rows := make([][][2]float32, h)
-	for i := range rows {
-		rows[i] = make([][2]float32, w)
-		for j := range w {
-			rows[i][j] = [2]float32{grid[2*(i*w+j)], grid[2*(i*w+j)+1]}
-		}
-	}
-	return atomicfile.Write(path, func(wr io.Writer) error {
-		if err := npyio.Write(wr, rows); err != nil {
-			return fmt.Errorf("encode %s: %w", path, err)
-		}
-		return nil
-	})
+	return npyfile.WriteFile(path, grid, h, w, 2)
 }
