@@ -15,9 +15,12 @@ SEEDS=${SEEDS:-"0 1 2"}
 EPOCHS=${EPOCHS:-12}
 CONFIGS=${CONFIGS:-"configs/needle.yaml configs/needle-uniform.yaml"}
 OUT=${OUT:-runs/experiment-e${EPOCHS}}
-BIN=${BIN:-$(mktemp -d)/zoomtrain}
-
-go build -o "$BIN" ./cmd/zoomtrain
+# BIN names a prebuilt binary to use as it is (keeps a long experiment on one build
+# while the source changes); by default the working tree is built.
+if [ -z "${BIN:-}" ]; then
+  BIN=$(mktemp -d)/zoomtrain
+  go build -o "$BIN" ./cmd/zoomtrain
+fi
 mkdir -p "$OUT"
 
 top1() { # checkpoint -> val top-1 in percent
