@@ -14,6 +14,7 @@ import (
 
 	"zoomtrain/internal/bench"
 	"zoomtrain/internal/config"
+	"zoomtrain/internal/graph"
 )
 
 type benchOptions struct {
@@ -25,6 +26,7 @@ type benchOptions struct {
 	Resolution int
 	Batch      int
 	InProcess  bool
+	Parts      bool
 	CPUProfile string
 	set        func(string) bool
 }
@@ -40,7 +42,13 @@ batch 32, 256 x 256 sources, 64 x 64 saliency and task inputs, a 31 x 31 grid.
 
 Each variant runs in a process of its own so that its peak resident memory is its own.
 Reports the median and spread of ms per step, images per second, achieved GFLOP/s
-(counting the convolutions and the classifier), allocations per step and peak RSS.`,
+(counting the convolutions and the classifier), allocations per step and peak RSS;
+then the forward and backward passes of each part of the model (saliency network,
+grid generator with upsample, grid sampler, task network with loss) timed alone.
+
+The batch is decoded sources in memory whose downsamples (the saliency network's
+low-resolution copy, the uniform model's task input) were made ahead, as the data
+loader's workers make them: they are not part of the timed step.`,
 		Example: `  zoomtrain bench
   zoomtrain bench --steps 50 --json
   zoomtrain bench --resolution 1024 --variant saliency`,
@@ -59,6 +67,7 @@ Reports the median and spread of ms per step, images per second, achieved GFLOP/
 	f.IntVar(&o.Resolution, "resolution", 0, "source resolution (default 256, or the config's)")
 	f.IntVar(&o.Batch, "batch-size", 0, "batch size (default 32, or the config's)")
 	f.BoolVar(&o.InProcess, "in-process", false, "run every variant in this process (peak RSS then accumulates)")
+	f.BoolVar(&o.Parts, "parts", true, "also time each part of the model alone")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed steps (implies --in-process)")
 	return cmd
 }
@@ -123,7 +132,22 @@ func runBench(ctx context.Context, o *benchOptions, s streams) error {
 			v, r.Batch, r.Resolution, r.MsPerStep, r.MsMin, r.MsP90, r.ImagesPerS, r.GFLOPPerS, r.AllocsPerStep, r.AllocMBPerSt, r.PeakRSSMB)
 	}
 	for _, v := range o.Variants {
-		fmt.Fprintf(s.Out, "BLAS: %s, GOMAXPROCS %d, %d timed steps after %d warm-up\n", results[v].BLAS, results[v].GOMAXPROCS, o.Steps, o.Warmup)
+		r := results[v]
+		if len(r.Parts) == 0 {
+			continue
+		}
+		fmt.Fprintf(s.Out, "%-9s parts, forward + backward, median ms:", v)
+		// The saliency model has every part, in pipeline order.
+		for _, name := range (graph.Spec{Sampler: graph.SamplerSaliency}).PartNames() {
+			if p, ok := r.Parts[name]; ok {
+				fmt.Fprintf(s.Out, "  %s %.1f", name, p.MsPerStep)
+			}
+		}
+		fmt.Fprintln(s.Out)
+	}
+	for _, v := range o.Variants {
+		fmt.Fprintf(s.Out, "BLAS: %s, GOMAXPROCS %d, %d timed steps after %d warm-up; %s\n",
+			results[v].BLAS, results[v].GOMAXPROCS, o.Steps, o.Warmup, results[v].Inputs)
 		break
 	}
 	return nil
@@ -145,7 +169,7 @@ func (o *benchOptions) inProcess(ctx context.Context, variant string) (*bench.Re
 		}
 		defer pprof.StopCPUProfile()
 	}
-	return bench.Run(ctx, bench.Options{Config: c, Steps: o.Steps, Warmup: o.Warmup})
+	return bench.Run(ctx, bench.Options{Config: c, Steps: o.Steps, Warmup: o.Warmup, Parts: o.Parts})
 }
 
 // child runs one variant in a fresh process of this executable.
@@ -154,7 +178,8 @@ func (o *benchOptions) child(ctx context.Context, variant string) (*bench.Result
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"bench", "--json", "--variant", variant, "--steps", strconv.Itoa(o.Steps), "--warmup", strconv.Itoa(o.Warmup)}
+	args := []string{"bench", "--json", "--variant", variant, "--steps", strconv.Itoa(o.Steps), "--warmup", strconv.Itoa(o.Warmup),
+		"--parts=" + strconv.FormatBool(o.Parts)}
 	if o.ConfigPath != "" {
 		args = append(args, "--config", o.ConfigPath)
 	}

@@ -1,5 +1,9 @@
 // Package bench times full training steps (forward, backward, optimiser) of a
-// configured model on synthetic batches, and reports throughput and memory.
+// configured model on synthetic batches, and reports throughput and memory; and the
+// forward and backward passes of each part of the model on its own.
+//
+// The batch is decoded sources in memory with their downsamples made ahead, as the data
+// loader's workers make them: the step is timed as training runs it.
 package bench
 
 import (
@@ -13,9 +17,13 @@ import (
 	"strings"
 	"time"
 
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
 	"zoomtrain/internal/blas"
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
+	"zoomtrain/internal/graph"
 	"zoomtrain/internal/kernels"
 	"zoomtrain/internal/train"
 )
@@ -26,6 +34,7 @@ type Options struct {
 	Classes int
 	Steps   int
 	Warmup  int
+	Parts   bool // also time each part of the model on its own
 }
 
 // Result of one variant.
@@ -47,7 +56,21 @@ type Result struct {
 	PeakRSSMB     float64 `json:"peak_rss_mb"`
 	BLAS          string  `json:"blas"`
 	GOMAXPROCS    int     `json:"gomaxprocs"`
+	// Inputs says what the timed step starts from.
+	Inputs string `json:"inputs"`
+	// Parts maps graph.PartNames to the timing of their forward and backward passes.
+	Parts map[string]PartResult `json:"parts,omitempty"`
 }
+
+// PartResult times one part of the model: forward and backward, no optimiser.
+type PartResult struct {
+	MsPerStep float64 `json:"ms_per_step"` // median
+	MsMin     float64 `json:"ms_min"`
+	MsMax     float64 `json:"ms_max"`
+}
+
+// InputsNote is Result.Inputs.
+const InputsNote = "decoded sources in memory, downsamples made ahead by the loader (not timed)"
 
 // Run builds the trainer and times o.Steps steps after o.Warmup.
 func Run(ctx context.Context, o Options) (*Result, error) {
@@ -87,19 +110,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	times := make([]float64, 0, o.Steps)
-	for i := 0; i < o.Steps; i++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		start := time.Now()
-		if _, _, err := t.StepBatch(batch, cfg.Train.LR, o.Warmup+i+1); err != nil {
-			return nil, err
-		}
-		times = append(times, float64(time.Since(start).Microseconds())/1000)
+	step := 0
+	times, err := timeRuns(ctx, o.Steps, func() error {
+		step++
+		_, _, err := t.StepBatch(batch, cfg.Train.LR, o.Warmup+step)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	runtime.ReadMemStats(&ms1)
-	sort.Float64s(times)
 	med := quantile(times, 0.5)
 	_, stepFlops := t.Model().Spec.FLOPs()
 	backend, _ := blas.Backend()
@@ -113,9 +133,79 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		PeakRSSMB:     PeakRSSMB(),
 		BLAS:          backend,
 		GOMAXPROCS:    runtime.GOMAXPROCS(0),
+		Inputs:        InputsNote,
 	}
 	res.GFLOPPerS = res.GFLOPPerStep / (med / 1000)
+	if o.Parts {
+		spec := t.Model().Spec
+		res.Parts = map[string]PartResult{}
+		for _, name := range spec.PartNames() {
+			pr, err := timePart(ctx, spec, name, b, o)
+			if err != nil {
+				return nil, err
+			}
+			res.Parts[name] = pr
+		}
+	}
 	return res, nil
+}
+
+// timeRuns times n calls of run, in milliseconds, sorted.
+func timeRuns(ctx context.Context, n int, run func() error) ([]float64, error) {
+	times := make([]float64, 0, n)
+	for range n {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		if err := run(); err != nil {
+			return nil, err
+		}
+		times = append(times, time.Since(start).Seconds()*1000)
+	}
+	sort.Float64s(times)
+	return times, nil
+}
+
+// timePart times the forward and backward passes of one part of the model on random
+// inputs.
+func timePart(ctx context.Context, spec graph.Spec, name string, batch int, o Options) (PartResult, error) {
+	p, err := graph.BuildPart(spec, name, graph.Options{Batch: batch, Dtype: tensor.Float32, Seed: 1})
+	if err != nil {
+		return PartResult{}, err
+	}
+	rng := rand.New(rand.NewPCG(2, 3))
+	for _, in := range p.Inputs {
+		v := make([]float32, in.Shape().TotalSize())
+		for i := range v {
+			v[i] = rng.Float32()
+		}
+		if err := G.Let(in, tensor.New(tensor.WithShape(in.Shape()...), tensor.WithBacking(v))); err != nil {
+			return PartResult{}, err
+		}
+	}
+	if _, err := G.Grad(p.Cost, p.Wrt...); err != nil {
+		return PartResult{}, fmt.Errorf("part %s: %w", name, err)
+	}
+	vm := G.NewTapeMachine(p.G, G.BindDualValues(p.Wrt...))
+	defer vm.Close()
+	run := func() error {
+		defer vm.Reset()
+		if err := vm.RunAll(); err != nil {
+			return fmt.Errorf("part %s: %w", name, err)
+		}
+		return nil
+	}
+	for range o.Warmup {
+		if err := run(); err != nil {
+			return PartResult{}, err
+		}
+	}
+	times, err := timeRuns(ctx, o.Steps, run)
+	if err != nil {
+		return PartResult{}, err
+	}
+	return PartResult{MsPerStep: quantile(times, 0.5), MsMin: times[0], MsMax: times[len(times)-1]}, nil
 }
 
 func quantile(sorted []float64, q float64) float64 {

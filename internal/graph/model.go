@@ -233,24 +233,34 @@ func (b *builder) saliencySampler() (*G.Node, error) {
 	if m.Saliency, err = kernels.SpatialSoftmax(logits, s.Temperature); err != nil {
 		return nil, fmt.Errorf("saliency softmax: %w", err)
 	}
-	gen, err := sampler.NewGenerator(sampler.Params{
-		H: s.Grid, W: s.Grid, Padding: s.Padding, FWHM: s.FWHM, Mode: sampler.PaddingMode(s.PaddingMode),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("grid generator: %w", err)
-	}
-	grid, err := sampler.GenerateGrid(gen, m.Saliency)
-	if err != nil {
-		return nil, fmt.Errorf("grid generator: %w", err)
-	}
-	if m.Grid, err = sampler.UpsampleGrid(grid, s.TaskInput, s.TaskInput); err != nil {
-		return nil, fmt.Errorf("grid upsample: %w", err)
+	if m.Grid, err = b.grid(m.Saliency); err != nil {
+		return nil, err
 	}
 	out, err := sampler.GridSample(m.Images, m.Grid)
 	if err != nil {
 		return nil, fmt.Errorf("grid sample: %w", err)
 	}
 	return out, nil
+}
+
+// grid is the grid generator followed by the upsample to the task input size.
+func (b *builder) grid(saliency *G.Node) (*G.Node, error) {
+	s := b.m.Spec
+	gen, err := sampler.NewGenerator(sampler.Params{
+		H: s.Grid, W: s.Grid, Padding: s.Padding, FWHM: s.FWHM, Mode: sampler.PaddingMode(s.PaddingMode),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("grid generator: %w", err)
+	}
+	grid, err := sampler.GenerateGrid(gen, saliency)
+	if err != nil {
+		return nil, fmt.Errorf("grid generator: %w", err)
+	}
+	up, err := sampler.UpsampleGrid(grid, s.TaskInput, s.TaskInput)
+	if err != nil {
+		return nil, fmt.Errorf("grid upsample: %w", err)
+	}
+	return up, nil
 }
 
 // referenceSaliency is the small saliency network of the reference benchmark:
