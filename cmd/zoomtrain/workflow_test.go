@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -213,6 +214,11 @@ func TestVisualizeBadInput(t *testing.T) {
 	b, _ := os.ReadFile(ckpt)
 	b[len(b)/2] ^= 0xff
 	os.WriteFile(damaged, b, 0o644)
+	// A checkpoint of a future format: the version follows the 7-byte magic.
+	future := filepath.Join(dir, "future.ckpt")
+	b, _ = os.ReadFile(ckpt)
+	binary.LittleEndian.PutUint32(b[7:11], 7)
+	os.WriteFile(future, b, 0o644)
 	tests := []struct {
 		name string
 		args []string
@@ -220,6 +226,7 @@ func TestVisualizeBadInput(t *testing.T) {
 	}{
 		{"missing checkpoint", []string{"--checkpoint", filepath.Join(dir, "none.ckpt"), "--out", filepath.Join(dir, "o1")}, "none.ckpt"},
 		{"damaged checkpoint", []string{"--checkpoint", damaged, "--out", filepath.Join(dir, "o2")}, "damaged"},
+		{"checkpoint from another version", []string{"--checkpoint", future, "--out", filepath.Join(dir, "o4")}, "version 7"},
 		{"unreadable image", []string{"--checkpoint", ckpt, "--image", bad, "--out", filepath.Join(dir, "o3")}, "bad.png"},
 		{"output not a folder", []string{"--checkpoint", ckpt, "--out", bad}, "bad.png"},
 	}
