@@ -124,13 +124,14 @@ func runBench(ctx context.Context, o *benchOptions, s streams) error {
 	if o.JSON {
 		return json.NewEncoder(s.Out).Encode(results)
 	}
-	fmt.Fprintf(s.Out, "%-9s %6s %5s %9s %9s %9s %8s %8s %9s %9s %8s\n",
-		"variant", "batch", "src", "ms/step", "min", "p90", "img/s", "GFLOP/s", "allocs", "MB alloc", "peak MB")
+	fmt.Fprintf(s.Out, "%-9s %6s %5s %9s %9s %9s %8s %8s %9s %9s %8s %8s\n",
+		"variant", "batch", "src", "ms/step", "min", "p90", "img/s", "GFLOP/s", "allocs", "MB alloc", "peak MB", "other%")
 	for _, v := range o.Variants {
 		r := results[v]
-		fmt.Fprintf(s.Out, "%-9s %6d %5d %9.1f %9.1f %9.1f %8.0f %8.1f %9.0f %9.1f %8.0f\n",
-			v, r.Batch, r.Resolution, r.MsPerStep, r.MsMin, r.MsP90, r.ImagesPerS, r.GFLOPPerS, r.AllocsPerStep, r.AllocMBPerSt, r.PeakRSSMB)
+		fmt.Fprintf(s.Out, "%-9s %6d %5d %9.1f %9.1f %9.1f %8.0f %8.1f %9.0f %9.1f %8.0f %8.0f\n",
+			v, r.Batch, r.Resolution, r.MsPerStep, r.MsMin, r.MsP90, r.ImagesPerS, r.GFLOPPerS, r.AllocsPerStep, r.AllocMBPerSt, r.PeakRSSMB, r.ForeignCPUPct)
 	}
+	fmt.Fprintln(s.Out, "(other% = CPU other processes used during the timed steps, % of one core; above ~10 the timing is contaminated)")
 	for _, v := range o.Variants {
 		r := results[v]
 		if len(r.Parts) == 0 {

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	G "gorgonia.org/gorgonia"
@@ -58,6 +59,10 @@ type Result struct {
 	GOMAXPROCS    int     `json:"gomaxprocs"`
 	// Inputs says what the timed step starts from.
 	Inputs string `json:"inputs"`
+	// ForeignCPUPct is the CPU other processes used during the timed steps, in percent
+	// of one core (as the PyTorch reference's bench_step.py counts it); -1 where
+	// /proc/stat cannot be read. Above about 10 the timing is contaminated.
+	ForeignCPUPct float64 `json:"foreign_cpu_pct"`
 	// Parts maps graph.PartNames to the timing of their forward and backward passes.
 	Parts map[string]PartResult `json:"parts,omitempty"`
 }
@@ -110,6 +115,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	load := startLoad()
 	step := 0
 	times, err := timeRuns(ctx, o.Steps, func() error {
 		step++
@@ -119,6 +125,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	foreign := load.foreignPct()
 	runtime.ReadMemStats(&ms1)
 	med := quantile(times, 0.5)
 	_, stepFlops := t.Model().Spec.FLOPs()
@@ -134,6 +141,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		BLAS:          backend,
 		GOMAXPROCS:    runtime.GOMAXPROCS(0),
 		Inputs:        InputsNote,
+		ForeignCPUPct: foreign,
 	}
 	res.GFLOPPerS = res.GFLOPPerStep / (med / 1000)
 	if o.Parts {
@@ -206,6 +214,58 @@ func timePart(ctx context.Context, spec graph.Spec, name string, batch int, o Op
 		return PartResult{}, err
 	}
 	return PartResult{MsPerStep: quantile(times, 0.5), MsMin: times[0], MsMax: times[len(times)-1]}, nil
+}
+
+// loadProbe measures the CPU time other processes use over an interval.
+type loadProbe struct {
+	busy, own float64 // system-wide busy and this process's CPU seconds at the start
+	start     time.Time
+	ok        bool
+}
+
+func startLoad() loadProbe {
+	busy, own, ok := cpuSeconds()
+	return loadProbe{busy: busy, own: own, start: time.Now(), ok: ok}
+}
+
+// foreignPct is the CPU used by other processes since the start, in percent of one
+// core, or -1 when it cannot be measured.
+func (p loadProbe) foreignPct() float64 {
+	busy, own, ok := cpuSeconds()
+	wall := time.Since(p.start).Seconds()
+	if !p.ok || !ok || wall <= 0 {
+		return -1
+	}
+	return max(0, (busy-p.busy)-(own-p.own)) / wall * 100
+}
+
+// cpuSeconds returns the CPU seconds all processes have spent busy (from /proc/stat,
+// minus idle and iowait) and those this process has used.
+func cpuSeconds() (busy, own float64, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, false
+	}
+	var v [8]float64
+	for i := range v {
+		if v[i], err = strconv.ParseFloat(f[i+1], 64); err != nil {
+			return 0, 0, false
+		}
+	}
+	// /proc/stat counts in USER_HZ ticks, 100 per second on Linux.
+	const hz = 100
+	busy = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / hz
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0, false
+	}
+	own = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	return busy, own, true
 }
 
 func quantile(sorted []float64, q float64) float64 {
