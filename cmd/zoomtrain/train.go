@@ -139,6 +139,9 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 			}
 		}
 		dir = filepath.Dir(ckptPath)
+		if err := removeStaleTemps(dir); err != nil {
+			return err
+		}
 	} else {
 		if cfg, err = config.Load(o.ConfigPath, os.Environ(), o.overrides()); err != nil {
 			return err
@@ -213,7 +216,7 @@ func newRunDir(cfg config.Config, force bool) (string, error) {
 					return "", err
 				}
 			}
-			return dir, nil
+			return dir, removeStaleTemps(dir)
 		}
 		return dir, os.Mkdir(dir, 0o755)
 	}
@@ -233,6 +236,17 @@ func newRunDir(cfg config.Config, force bool) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no free run directory name under %s", cfg.Out)
+}
+
+// removeStaleTemps deletes the temporary files of writes that a killed run left in its
+// directory; a resumed or replaced run owns the directory, so none is live.
+func removeStaleTemps(dir string) error {
+	for _, f := range []string{train.LastCheckpoint, train.BestCheckpoint, train.MetricsFile, train.ConfigFile, "curves.png"} {
+		if err := atomicfile.RemoveTemps(filepath.Join(dir, f)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // interruptContext cancels on the first SIGINT or SIGTERM (the trainer then finishes

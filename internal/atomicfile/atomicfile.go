@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -81,4 +82,23 @@ func describe(err error) error {
 		return fmt.Errorf("%w: %w", ErrDiskFull, err)
 	}
 	return err
+}
+
+// RemoveTemps deletes the temporary files that interrupted Writes to path left behind:
+// a process killed mid-write cannot remove its own. Call it only when no other process
+// may be writing path.
+func RemoveTemps(path string) error {
+	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)+".tmp-"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("remove temporary files: %w", err)
+	}
+	for _, e := range ents {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), prefix) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("remove temporary file: %w", err)
+			}
+		}
+	}
+	return nil
 }

@@ -56,3 +56,36 @@ func TestWriteMissingDirectory(t *testing.T) {
 		t.Fatal("write into a missing directory succeeded")
 	}
 }
+
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "last.ckpt")
+	files := map[string]bool{ // name: whether RemoveTemps must keep it
+		"last.ckpt":                true,
+		".last.ckpt.tmp-123":       false,
+		".last.ckpt.tmp-456":       false,
+		".best.ckpt.tmp-789":       true,
+		"last.ckpt.tmp-1":          true,
+		".last.ckpt.tmp-directory": true, // made a directory below: not ours
+	}
+	for name := range files {
+		if name == ".last.ckpt.tmp-directory" {
+			if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RemoveTemps(p); err != nil {
+		t.Fatal(err)
+	}
+	for name, keep := range files {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if got := err == nil; got != keep {
+			t.Errorf("%s: exists %v, want %v", name, got, keep)
+		}
+	}
+}
