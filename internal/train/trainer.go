@@ -342,13 +342,15 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		lastGood = lastPath
 	}
-	save := func(path string) error {
-		c, err := t.checkpoint(cfgYAML, classes, pos)
+	// save writes the state at position at; checkpoint.Save's error already says
+	// what failed (a full disk included), so it only gains the step.
+	save := func(path string, at position) error {
+		c, err := t.checkpoint(cfgYAML, classes, at)
 		if err != nil {
 			return err
 		}
 		if err := checkpoint.Save(path, c); err != nil {
-			return fmt.Errorf("save checkpoint: %w", err)
+			return fmt.Errorf("step %d: %w", at.Step, err)
 		}
 		return nil
 	}
@@ -397,7 +399,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			if ctx.Err() != nil || (stopSteps && pos.Batch < nb) {
 				it.Close()
 				pos.Seconds = time.Since(epochStart).Seconds()
-				if err := save(lastPath); err != nil {
+				if err := save(lastPath, pos); err != nil {
 					return nil, err
 				}
 				sum.Steps = pos.Step
@@ -411,7 +413,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			it.Close()
 			if ctx.Err() != nil {
 				pos.Seconds = time.Since(epochStart).Seconds()
-				if serr := save(lastPath); serr != nil {
+				if serr := save(lastPath, pos); serr != nil {
 					return nil, serr
 				}
 				return sum, fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, pos.Step, lastPath)
@@ -427,7 +429,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 				// The epoch's training is complete; keep it, and evaluate on resume.
 				pos.Batch = nb
 				pos.Seconds = trainSeconds
-				if serr := save(lastPath); serr != nil {
+				if serr := save(lastPath, pos); serr != nil {
 					return nil, serr
 				}
 				return sum, fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, pos.Step, lastPath)
@@ -456,22 +458,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		// The checkpoint names the next epoch's start.
 		done := pos
 		done.Epoch, done.Batch, done.LossSum, done.Correct, done.Seen, done.Seconds = pos.Epoch+1, 0, 0, 0, 0, 0
-		saveAt := func(path string) error {
-			c, err := t.checkpoint(cfgYAML, classes, done)
-			if err != nil {
-				return err
-			}
-			if err := checkpoint.Save(path, c); err != nil {
-				return fmt.Errorf("save checkpoint: %w", err)
-			}
-			return nil
-		}
 		if improved {
-			if err := saveAt(bestPath); err != nil {
+			if err := save(bestPath, done); err != nil {
 				return nil, err
 			}
 		}
-		if err := saveAt(lastPath); err != nil {
+		if err := save(lastPath, done); err != nil {
 			return nil, err
 		}
 		lastGood = lastPath
