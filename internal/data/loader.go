@@ -251,7 +251,7 @@ func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 		p.mu.Lock()
 		// The lowest failing slot wins, so the error does not depend on scheduling.
 		if p.errSlot < 0 || s < p.errSlot {
-			p.err, p.errSlot = fmt.Errorf("epoch %d, example %d: %w", epoch, i, err), s
+			p.err, p.errSlot = fmt.Errorf("example %d: %w", i, err), s // the caller names the epoch, 1-based
 		}
 		p.mu.Unlock()
 		return

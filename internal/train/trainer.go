@@ -418,7 +418,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 				}
 				return sum, fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, pos.Step, lastPath)
 			}
-			return nil, err
+			return nil, fmt.Errorf("epoch %d: %w", pos.Epoch+1, err)
 		}
 		it.Close()
 		trainSeconds := time.Since(epochStart).Seconds()
