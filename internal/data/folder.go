@@ -468,6 +468,11 @@ func decodeFile(path string) (image.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeImage(path, b)
+}
+
+// decodeImage decodes a file's bytes; errors name the file as path.
+func decodeImage(path string, b []byte) (image.Image, error) {
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, headerError(err))
