@@ -350,7 +350,12 @@ func (l *layers) conv(name string, x *G.Node, cin, cout, k, stride, pad int, bia
 	if bias {
 		bn = l.b.param(name+".b", l.part, []int{cout}, fanIn)
 	}
-	return l.apply(name, func() (*G.Node, error) { return kernels.Conv2D(x, w, bn, stride, pad) })
+	var opts []kernels.ConvOption
+	if x.Op() == nil {
+		// The input is data (a downsample of the sources): no gradient to it.
+		opts = append(opts, kernels.WithoutInputGradient())
+	}
+	return l.apply(name, func() (*G.Node, error) { return kernels.Conv2D(x, w, bn, stride, pad, opts...) })
 }
 
 func (l *layers) relu(x *G.Node) *G.Node {

@@ -261,13 +261,34 @@ func convGradWeight[T Float](st *convState, x, dy, dw []T, xAddr uintptr) error 
 	return fe.err
 }
 
+// ConvOption configures Conv2D.
+type ConvOption func(*convOptions)
+
+type convOptions struct{ noInputGrad bool }
+
+// WithoutInputGradient makes the convolution differentiable in w and b only. Gorgonia
+// runs every gradient node SymDiff creates, needed or not, so a convolution whose input
+// is data (the first layer of a network) would otherwise compute an input gradient
+// nobody reads every step.
+func WithoutInputGradient() ConvOption {
+	return func(o *convOptions) { o.noInputGrad = true }
+}
+
 // Conv2D is PyTorch's Conv2d with a square kernel: x (N, Cin, H, W), w
 // (Cout, Cin, k, k) and b (Cout) or nil give (N, Cout, Ho, Wo) with
 // Ho = (H + 2 pad - k) / stride + 1, zero padding. Differentiable in x, w, b.
-func Conv2D(x, w, b *gorgonia.Node, stride, pad int) (*gorgonia.Node, error) {
+func Conv2D(x, w, b *gorgonia.Node, stride, pad int, opts ...ConvOption) (*gorgonia.Node, error) {
 	g, err := newConvGeom(x.Shape(), w.Shape(), stride, pad)
 	if err != nil {
 		return nil, err
+	}
+	var co convOptions
+	for _, o := range opts {
+		o(&co)
+	}
+	name := "conv2d"
+	if co.noInputGrad {
+		name = "conv2d.nodx"
 	}
 	children := gorgonia.Nodes{x, w}
 	if b != nil {
@@ -276,7 +297,7 @@ func Conv2D(x, w, b *gorgonia.Node, stride, pad int) (*gorgonia.Node, error) {
 		}
 		children = append(children, b)
 	}
-	op := &convOp{opBase: opBase{name: "conv2d", arity: len(children), params: g.params()}, st: &convState{geom: g}}
+	op := &convOp{opBase: opBase{name: name, arity: len(children), params: g.params()}, st: &convState{geom: g}, noInputGrad: co.noInputGrad}
 	out, err := gorgonia.ApplyOp(op, children...)
 	if err != nil {
 		return nil, fmt.Errorf("conv2d: %w", err)
@@ -288,7 +309,8 @@ func Conv2D(x, w, b *gorgonia.Node, stride, pad int) (*gorgonia.Node, error) {
 // ops SymDiff creates.
 type convOp struct {
 	opBase
-	st *convState
+	st          *convState
+	noInputGrad bool
 }
 
 func (op *convOp) Type() hm.Type {
@@ -335,7 +357,7 @@ func (op *convOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 func (op *convOp) DiffWRT(inputs int) []bool {
 	d := make([]bool, inputs)
 	for i := range d {
-		d[i] = true
+		d[i] = i > 0 || !op.noInputGrad
 	}
 	return d
 }
@@ -345,9 +367,13 @@ func (op *convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (g
 		return nil, fmt.Errorf("conv2d gradient: expected %d inputs, got %d", op.arity, len(inputs))
 	}
 	p := op.st.geom.params()
-	dx, err := gorgonia.ApplyOp(&convGradOp{opBase: opBase{name: "conv2d.dx", arity: 2, params: p, tag: op.st}, st: op.st, wrtInput: true}, inputs[1], grad)
-	if err != nil {
-		return nil, fmt.Errorf("conv2d input gradient: %w", err)
+	var dx *gorgonia.Node
+	if !op.noInputGrad {
+		var err error
+		dx, err = gorgonia.ApplyOp(&convGradOp{opBase: opBase{name: "conv2d.dx", arity: 2, params: p, tag: op.st}, st: op.st, wrtInput: true}, inputs[1], grad)
+		if err != nil {
+			return nil, fmt.Errorf("conv2d input gradient: %w", err)
+		}
 	}
 	dw, err := gorgonia.ApplyOp(&convGradOp{opBase: opBase{name: "conv2d.dw", arity: 2, params: p, tag: op.st}, st: op.st}, inputs[0], grad)
 	if err != nil {
@@ -471,17 +497,36 @@ func (op *channelSumOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	return out, nil
 }
 
-// sumChannels sets out[c] to the sum of x[i, c, :] over i.
+// sumChannels sets out[c] to the sum of x[i, c, :] over i, channels split
+// across workers (it runs on the largest gradients of the step).
 func sumChannels[T Float](x, out []T, n, c, area int) {
-	for ch := range c {
-		var s float64 // float32 sums over a whole batch lose digits
-		for i := range n {
-			for _, v := range x[(i*c+ch)*area:][:area] {
-				s += float64(v)
+	parallelFor(c, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			var s float64 // float32 sums over a whole batch lose digits
+			for i := range n {
+				s += sumRow(x[(i*c+ch)*area:][:area])
 			}
+			out[ch] = T(s)
 		}
-		out[ch] = T(s)
+	})
+}
+
+// sumRow sums one map with four accumulators, which lets the adds overlap; each
+// partial sum covers a quarter of one map, short enough for the element type.
+func sumRow[T Float](v []T) float64 {
+	var a0, a1, a2, a3 T
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		a0 += v[i]
+		a1 += v[i+1]
+		a2 += v[i+2]
+		a3 += v[i+3]
 	}
+	s := float64(a0) + float64(a1) + float64(a2) + float64(a3)
+	for ; i < len(v); i++ {
+		s += float64(v[i])
+	}
+	return s
 }
 
 func (op *channelSumOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -259,5 +260,68 @@ func TestConv2DErrors(t *testing.T) {
 				t.Errorf("Conv2D error = %v, want one containing %q", err, tc.msg)
 			}
 		})
+	}
+}
+
+// TestConv2DWithoutInputGradient: the weight and bias gradients still match finite
+// differences, and no input-gradient node is built.
+func TestConv2DWithoutInputGradient(t *testing.T) {
+	c := convCases[1]
+	g := c.geom(t)
+	x, w, b := convInputs(c)
+	inputs := []fdInput{
+		{name: "x", shape: g.xShape(), data: x},
+		{name: "w", shape: g.wShape(), data: w, wrt: true},
+		{name: "b", shape: []int{c.cout}, data: b, wrt: true},
+	}
+	var graph *gorgonia.ExprGraph
+	fdCheck(t, inputs, func(eg *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+		graph = eg
+		return Conv2D(in[0], in[1], in[2], c.stride, c.pad, WithoutInputGradient())
+	}, 1e-6)
+	for _, n := range graph.AllNodes() {
+		if n.Op() != nil && strings.HasPrefix(n.Op().String(), "conv2d.dx") {
+			t.Errorf("graph has an input-gradient node %v", n.Op())
+		}
+	}
+}
+
+// TestSumChannels checks the per-channel sum against a float64 loop, for float32 and
+// float64 and for channel counts below and above the number of workers.
+func TestSumChannels(t *testing.T) {
+	for _, tc := range []struct{ n, c, area int }{{2, 1, 7}, {3, 5, 64}, {4, 32, 1023}} {
+		x := fdRandom(9, tc.n*tc.c*tc.area, -1, 1)
+		want := make([]float64, tc.c)
+		for i := range tc.n {
+			for ch := range tc.c {
+				for _, v := range x[(i*tc.c+ch)*tc.area:][:tc.area] {
+					want[ch] += float64(float32(v))
+				}
+			}
+		}
+		got64 := make([]float64, tc.c)
+		x32 := make([]float32, len(x))
+		for i, v := range x {
+			x32[i] = float32(v)
+		}
+		got32 := make([]float32, tc.c)
+		sumChannels(x, got64, tc.n, tc.c, tc.area)
+		sumChannels(x32, got32, tc.n, tc.c, tc.area)
+		for ch := range tc.c {
+			if d := math.Abs(float64(got32[ch]) - want[ch]); d > 1e-5*math.Max(1, math.Abs(want[ch])) {
+				t.Errorf("%+v float32 channel %d: got %v, want %v", tc, ch, got32[ch], want[ch])
+			}
+		}
+		for ch := range tc.c {
+			var s float64
+			for i := range tc.n {
+				for _, v := range x[(i*tc.c+ch)*tc.area:][:tc.area] {
+					s += v
+				}
+			}
+			if d := math.Abs(got64[ch] - s); d > 1e-12*math.Max(1, math.Abs(s)) {
+				t.Errorf("%+v float64 channel %d: got %v, want %v", tc, ch, got64[ch], s)
+			}
+		}
 	}
 }

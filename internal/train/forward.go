@@ -38,21 +38,32 @@ func NewForward(m *graph.Model, details bool) (*Forward, error) {
 		}
 		G.Read(m.TaskIn, &f.taskIn)
 	}
-	if m.Images != nil {
+	f.vm = G.NewTapeMachine(m.G)
+	return f, nil
+}
+
+// bind allocates the input buffers on the first run: a trainer's evaluation graph
+// (batch eval_batch_size of full-resolution images) would otherwise hold them through
+// all the training steps before it.
+func (f *Forward) bind() error {
+	m := f.Model
+	if m.Images != nil && f.input == nil {
 		f.input = make([]float32, m.Images.Shape().TotalSize())
 		if err := G.Let(m.Images, tensor.New(tensor.WithShape(m.Images.Shape()...), tensor.WithBacking(f.input))); err != nil {
-			return nil, err
+			return err
 		}
+	}
+	if f.small != nil {
+		return nil
 	}
 	for _, n := range m.ResizedInputs() {
 		buf := make([]float32, n.Shape().TotalSize())
 		if err := G.Let(n, tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(buf))); err != nil {
-			return nil, err
+			return err
 		}
 		f.small = append(f.small, buf)
 	}
-	f.vm = G.NewTapeMachine(m.G)
-	return f, nil
+	return nil
 }
 
 // Outputs of one forward run; slices are valid until the next Run.
@@ -73,6 +84,9 @@ func (f *Forward) Run(x []float32, n int) (*Outputs, error) {
 	per := 3 * r * r
 	if n < 1 || n > m.Batch || len(x) < n*per {
 		return nil, fmt.Errorf("forward: batch of %d images (%d values) does not fit the model's %d", n, len(x), m.Batch)
+	}
+	if err := f.bind(); err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
 	}
 	if f.input != nil {
 		copy(f.input, x[:n*per])
