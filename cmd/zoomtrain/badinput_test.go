@@ -129,6 +129,8 @@ func TestBadInputs(t *testing.T) {
 		"train:\n  epochs: 1\n  batch_size: 2\n  eval_batch_size: 2\n"))
 	needleCfg := writeFile(t, p("needle.yaml"), []byte("data:\n  workers: 1\n  cache_mb: 16\n  needle:\n    canvas: 48\n    digit_min: 14\n    digit_max: 18\n    train: 16\n    val: 8\n"+
 		smallModelYAML+"train:\n  epochs: 2\n  batch_size: 8\n  eval_batch_size: 8\n"))
+	nanCfg := writeFile(t, p("nan.yaml"), []byte("data:\n  workers: 1\n  cache_mb: 16\n  needle:\n    canvas: 48\n    digit_min: 14\n    digit_max: 18\n    train: 16\n    val: 8\n"+
+		smallModelYAML+"train:\n  epochs: 2\n  batch_size: 8\n  eval_batch_size: 8\n  optimizer: sgd\n  momentum: 0\n  lr: 1e30\n"))
 	writeFile(t, p("wrongtype.yaml"), []byte("train:\n  epochs: many\n"))
 	writeFile(t, p("unknown.yaml"), []byte("train:\n  epocs: 3\n"))
 	writeFile(t, p("notyaml.yaml"), []byte("train: [1, 2\n"))
@@ -187,6 +189,9 @@ func TestBadInputs(t *testing.T) {
 		{"checkpoint with one flipped byte", fixed("eval", "--checkpoint", p("flipped.ckpt")), 1, "checksum mismatch"},
 		{"zero-byte checkpoint", fixed("train", "--resume", p("empty.ckpt")), 1, "truncated checkpoint"},
 		{"missing run directory", fixed("train", "--resume", p("no-such-run")), 1, "no such file or directory"},
+		{"absurd learning rate (the loss blows up)", func(t *testing.T) []string {
+			return []string{"train", "--config", nanCfg, "--out", t.TempDir(), "--no-plot"}
+		}, 1, "training stopped, no checkpoint was written yet"},
 		{"read-only output folder", func(t *testing.T) []string {
 			return []string{"train", "--config", needleCfg, "--out", mountTmpfs(t, "ro,size=1m"), "--no-plot"}
 		}, 1, "read-only file system"},
