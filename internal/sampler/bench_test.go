@@ -51,7 +51,7 @@ func BenchmarkGenerator(b *testing.B) {
 	st := tensor.New(tensor.WithShape(benchN, h, w), tensor.WithBacking(s))
 	dt := tensor.New(tensor.WithShape(benchN, h, w, 2), tensor.WithBacking(dgrid))
 	fwd := newGenOp(g)
-	bwd := genGradOp{opKey{fwd.key + "'"}, g}
+	bwd := genGradOp{newKey(fwd.key + "'"), g}
 	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(benchN, h, w, 2))
 	dout := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(benchN, h, w))
 	b.Run("op/forward", func(b *testing.B) {
@@ -145,7 +145,7 @@ func BenchmarkSample(b *testing.B) {
 		}
 	})
 	coarseT := tensor.New(tensor.WithShape(benchN, 31, 31, 2), tensor.WithBacking(coarse))
-	up := upOp{opKey{"up"}, sh.Ho, sh.Wo}
+	up := upOp{newKey("up"), sh.Ho, sh.Wo}
 	upOut := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(benchN, sh.Ho, sh.Wo, 2))
 	b.Run("upsample/forward", func(b *testing.B) {
 		for b.Loop() {

@@ -12,12 +12,39 @@ import (
 )
 
 // The Gorgonia operations. Each forward op has a backward op built by its SymDiff; the
-// backward ops recompute what they need from the forward inputs instead of keeping state,
-// so an op value stays immutable and safe to share between graphs.
+// backward ops recompute what they need from the forward inputs instead of keeping state.
+// The one thing an op keeps is its output tensor, reused from run to run so that a
+// training step allocates no new outputs: a value an op returns is overwritten by its
+// next run, and each node gets an op value of its own (one graph, one machine at a time).
 
 // opKey implements the bookkeeping methods shared by every op here. key names the op
 // and all of its parameters: Gorgonia merges nodes whose ops hash alike.
-type opKey struct{ key string }
+type opKey struct {
+	key string
+	buf *outBuf
+}
+
+func newKey(key string) opKey { return opKey{key: key, buf: &outBuf{}} }
+
+// outBuf is an op's output tensor, kept between runs.
+type outBuf struct{ t *tensor.Dense }
+
+// output returns the op's output tensor for dtype dt and shape, reusing the one of the
+// last run when it fits. Gorgonia's preallocated value is not used: the register it
+// comes from may belong to another op's kept buffer.
+func (o opKey) output(dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
+	if o.buf == nil {
+		return tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	}
+	if t := o.buf.t; t != nil && t.Dtype() == dt && t.DataSize() == shape.TotalSize() && !t.IsView() {
+		// A downstream op may have reshaped it in place.
+		if err := t.Reshape(shape...); err == nil {
+			return t
+		}
+	}
+	o.buf.t = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	return o.buf.t
+}
 
 func (o opKey) ReturnsPtr() bool      { return false }
 func (o opKey) CallsExtern() bool     { return false }
@@ -63,13 +90,6 @@ func values(name string, in []gorgonia.Value, arity int) ([]*tensor.Dense, tenso
 	return out, dt, nil
 }
 
-// output returns prealloc when it fits shape and dtype, else a new tensor.
-func output(prealloc gorgonia.Value, dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
-	if d, ok := prealloc.(*tensor.Dense); ok && d.Dtype() == dt && d.Shape().Eq(shape) && !d.RequiresIterator() {
-		return d
-	}
-	return tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
-}
 
 func shapeOf(name string, ds gorgonia.DimSizer, dims int) (tensor.Shape, error) {
 	s, ok := ds.(tensor.Shape)
@@ -89,7 +109,7 @@ type genOp struct {
 
 func newGenOp(g *Generator) genOp {
 	p := g.p
-	return genOp{opKey{fmt.Sprintf("SaliencyGrid{%dx%d,P=%d,F=%v,%s}", p.W, p.H, p.Padding, p.FWHM, p.Mode)}, g}
+	return genOp{newKey(fmt.Sprintf("SaliencyGrid{%dx%d,P=%d,F=%v,%s}", p.W, p.H, p.Padding, p.FWHM, p.Mode)), g}
 }
 
 // GenerateGrid adds the grid generator to the graph: s (N, h, w) saliency maps, which need
@@ -130,7 +150,7 @@ func (o genOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gor
 		return nil, err
 	}
 	sh := v[0].Shape()
-	out := output(prealloc, dt, tensor.Shape{sh[0], sh[1], sh[2], 2})
+	out := o.output(dt, tensor.Shape{sh[0], sh[1], sh[2], 2})
 	if dt == tensor.Float32 {
 		o.g.GridBatch32(v[0].Float32s(), sh[0], out.Float32s())
 	} else {
@@ -142,7 +162,7 @@ func (o genOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gor
 func (o genOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (o genOp) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	ds, err := gorgonia.ApplyOp(genGradOp{opKey{o.key + "'"}, o.g}, in[0], grad)
+	ds, err := gorgonia.ApplyOp(genGradOp{newKey(o.key + "'"), o.g}, in[0], grad)
 	if err != nil {
 		return nil, fmt.Errorf("%s gradient: %w", o.key, err)
 	}
@@ -175,7 +195,7 @@ func (o genGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) 
 	if gs := v[1].Shape(); !gs.Eq(tensor.Shape{sh[0], sh[1], sh[2], 2}) {
 		return nil, fmt.Errorf("%s: grid gradient shape %v does not match saliency shape %v", o.key, gs, sh)
 	}
-	out := output(prealloc, dt, sh.Clone())
+	out := o.output(dt, sh.Clone())
 	if dt == tensor.Float32 {
 		o.g.GridBackward32(v[0].Float32s(), v[1].Float32s(), sh[0], out.Float32s())
 	} else {
@@ -201,7 +221,7 @@ func UpsampleGrid(grid *gorgonia.Node, ho, wo int) (*gorgonia.Node, error) {
 	if ho < 1 || wo < 1 {
 		return nil, fmt.Errorf("upsample grid: output size %dx%d (w x h) must be positive", wo, ho)
 	}
-	n, err := gorgonia.ApplyOp(upOp{opKey{fmt.Sprintf("UpsampleGrid{%dx%d}", wo, ho)}, ho, wo}, grid)
+	n, err := gorgonia.ApplyOp(upOp{newKey(fmt.Sprintf("UpsampleGrid{%dx%d}", wo, ho)), ho, wo}, grid)
 	if err != nil {
 		return nil, fmt.Errorf("upsample grid: %w", err)
 	}
@@ -241,7 +261,7 @@ func (o upOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorg
 	if _, err := gridShape(o.key, sh); err != nil {
 		return nil, err
 	}
-	out := output(prealloc, dt, tensor.Shape{sh[0], o.ho, o.wo, 2})
+	out := o.output(dt, tensor.Shape{sh[0], o.ho, o.wo, 2})
 	u := newUpsampler(sh[1], sh[2], o.ho, o.wo)
 	if dt == tensor.Float32 {
 		upBatch(u, sh[0], v[0].Float32s(), out.Float32s())
@@ -272,7 +292,7 @@ func upBatchBackward[T float](u *upsampler, n int, grid, dout, dgrid []T) {
 func (o upOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (o upOp) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	d, err := gorgonia.ApplyOp(upGradOp{opKey{o.key + "'"}, o.ho, o.wo}, in[0], grad)
+	d, err := gorgonia.ApplyOp(upGradOp{newKey(o.key + "'"), o.ho, o.wo}, in[0], grad)
 	if err != nil {
 		return nil, fmt.Errorf("%s gradient: %w", o.key, err)
 	}
@@ -308,7 +328,7 @@ func (o upGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (
 	if ds := v[1].Shape(); !ds.Eq(tensor.Shape{sh[0], o.ho, o.wo, 2}) {
 		return nil, fmt.Errorf("%s: output gradient shape %v, want (%d, %d, %d, 2)", o.key, ds, sh[0], o.ho, o.wo)
 	}
-	out := output(prealloc, dt, sh.Clone())
+	out := o.output(dt, sh.Clone())
 	u := newUpsampler(sh[1], sh[2], o.ho, o.wo)
 	if dt == tensor.Float32 {
 		upBatchBackward(u, sh[0], v[0].Float32s(), v[1].Float32s(), out.Float32s())
@@ -353,7 +373,7 @@ func GridSample(img, grid *gorgonia.Node, opts ...SampleOption) (*gorgonia.Node,
 	if !c.set {
 		c.imageGrad = !isLeaf(img)
 	}
-	op := sampleOp{opKey{fmt.Sprintf("GridSample{imageGrad=%t}", c.imageGrad)}, c.imageGrad}
+	op := sampleOp{newKey(fmt.Sprintf("GridSample{imageGrad=%t}", c.imageGrad)), c.imageGrad}
 	n, err := gorgonia.ApplyOp(op, img, grid)
 	if err != nil {
 		return nil, fmt.Errorf("grid sample: %w", err)
@@ -417,7 +437,7 @@ func (o sampleOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (
 	if err != nil {
 		return nil, err
 	}
-	out := output(prealloc, dt, tensor.Shape{s.N, s.C, s.Ho, s.Wo})
+	out := o.output(dt, tensor.Shape{s.N, s.C, s.Ho, s.Wo})
 	if dt == tensor.Float32 {
 		SampleBatch32(s, v[0].Float32s(), v[1].Float32s(), out.Float32s())
 	} else {
@@ -429,13 +449,13 @@ func (o sampleOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (
 func (o sampleOp) DiffWRT(int) []bool { return []bool{o.imageGrad, true} }
 
 func (o sampleOp) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	dgrid, err := gorgonia.ApplyOp(sampleGradOp{opKey{"GridSample'grid"}, false}, in[0], in[1], grad)
+	dgrid, err := gorgonia.ApplyOp(sampleGradOp{newKey("GridSample'grid"), false}, in[0], in[1], grad)
 	if err != nil {
 		return nil, fmt.Errorf("%s gradient: %w", o.key, err)
 	}
 	var dimg *gorgonia.Node
 	if o.imageGrad {
-		if dimg, err = gorgonia.ApplyOp(sampleGradOp{opKey{"GridSample'image"}, true}, in[0], in[1], grad); err != nil {
+		if dimg, err = gorgonia.ApplyOp(sampleGradOp{newKey("GridSample'image"), true}, in[0], in[1], grad); err != nil {
 			return nil, fmt.Errorf("%s gradient: %w", o.key, err)
 		}
 	}
@@ -481,7 +501,7 @@ func (o sampleGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Valu
 	if o.toImage {
 		shape = v[0].Shape()
 	}
-	out := output(prealloc, dt, shape.Clone())
+	out := o.output(dt, shape.Clone())
 	if dt == tensor.Float32 {
 		sampleGradInto(s, o.toImage, v[0].Float32s(), v[1].Float32s(), v[2].Float32s(), out.Float32s())
 	} else {
