@@ -90,7 +90,6 @@ func values(name string, in []gorgonia.Value, arity int) ([]*tensor.Dense, tenso
 	return out, dt, nil
 }
 
-
 func shapeOf(name string, ds gorgonia.DimSizer, dims int) (tensor.Shape, error) {
 	s, ok := ds.(tensor.Shape)
 	if !ok || len(s) != dims {
