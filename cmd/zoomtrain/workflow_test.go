@@ -274,3 +274,44 @@ func TestPrintConfig(t *testing.T) {
 		t.Errorf("unknown sampler: code %d stderr %q", code, stderr)
 	}
 }
+
+func TestTrainBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	notCkpt := write("notckpt.ckpt", "hello")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown key", []string{"--config", write("a.yaml", "train:\n  lrate: 0.1\n")}, 1, "train.lrate"},
+		{"wrong type", []string{"--config", write("b.yaml", "train:\n  epochs: many\n")}, 1, "train.epochs"},
+		{"negative size", []string{"--config", write("c.yaml", "train:\n  batch_size: -4\n")}, 1, "train.batch_size"},
+		{"task input larger than the source", []string{"--config", write("d.yaml", "model:\n  task_input: 256\n")}, 1, "task_input"},
+		{"missing data folder", []string{"--data", filepath.Join(dir, "nowhere"), "--out", dir}, 1, "nowhere"},
+		{"missing config file", []string{"--config", filepath.Join(dir, "none.yaml")}, 1, "none.yaml"},
+		{"resume with another config", []string{"--resume", notCkpt, "--config", write("e.yaml", "")}, 2, "--config"},
+		{"resume from a file that is not a checkpoint", []string{"--resume", notCkpt}, 1, "notckpt.ckpt"},
+		{"resume from a missing run", []string{"--resume", filepath.Join(dir, "norun")}, 1, "norun"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runCmd(append([]string{"train"}, tt.args...)...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != tt.code || !strings.Contains(lines[0], tt.want) || (tt.code == 1 && len(lines) != 1) {
+			t.Errorf("%s: exit %d, stderr %q; want exit %d and one line naming %q", tt.name, code, stderr, tt.code, tt.want)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() {
+			t.Errorf("a failed run left the directory %s behind", e.Name())
+		}
+	}
+}
