@@ -172,20 +172,41 @@ func panelPlot(rs []metrics.Record, title, ylabel string, scale float64, ss []se
 
 // useLogY switches p to a logarithmic y axis when every value is positive and they span
 // more than a factor of 20, as learning rates under a decay schedule do.
-func useLogY(p *plot.Plot, rs []metrics.Record, ss []series) {
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, s := range ss {
-		for _, xy := range points(rs, s.get) {
-			lo, hi = math.Min(lo, xy.Y), math.Max(hi, xy.Y)
-		}
-	}
+func useLogY(p *plot.Plot, rs []metrics.Record, ss []series) bool {
+	lo, hi := seriesRange(rs, ss)
 	if !(lo > 0 && hi/lo >= 20) { // also false when there are no points
-		return
+		return false
 	}
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	// Fixed limits: the log scale cannot take gonum's padding of a zero-width range.
 	p.Y.Min, p.Y.Max = lo/1.5, hi*1.5
+	return true
+}
+
+// fromZero gives a non-negative quantity a y axis from 0 to a little above its largest
+// value (at least minTop), so that a constant learning rate or a blur that stays at
+// zero is drawn as a level line on a readable axis rather than gonum's padding of a
+// zero-width range around it.
+func fromZero(p *plot.Plot, rs []metrics.Record, ss []series, minTop float64) {
+	lo, hi := seriesRange(rs, ss)
+	if math.IsInf(lo, 1) || lo < 0 {
+		return
+	}
+	p.Y.Min, p.Y.Max = 0, math.Max(hi*1.25, minTop)
+	if p.Y.Max == 0 {
+		p.Y.Max = 1
+	}
+}
+
+func seriesRange(rs []metrics.Record, ss []series) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, s := range ss {
+		for _, xy := range points(rs, s.get) {
+			lo, hi = math.Min(lo, xy.Y), math.Max(hi, xy.Y)
+		}
+	}
+	return lo, hi
 }
 
 // render draws plots as rows x cols under an optional title and encodes a PNG. gonum
@@ -277,7 +298,10 @@ func Curves(records []metrics.Record, title string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("curves: %w", err)
 	}
-	useLogY(lrs, rs, lrS)
+	if !useLogY(lrs, rs, lrS) {
+		fromZero(lrs, rs, lrS, 0)
+	}
+	fromZero(blur, rs, blurS, 1)
 	png, err := render([][]*plot.Plot{{loss, acc}, {blur, lrs}}, title, curvesW, curvesH)
 	if err != nil {
 		return nil, fmt.Errorf("curves: %w", err)
