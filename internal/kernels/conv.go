@@ -116,6 +116,10 @@ func col2im[T Float](g convGeom, cols, dx []T) {
 					src := row[oy*g.wo : (oy+1)*g.wo]
 					dst := dc[(oy*g.stride+ki-g.pad)*g.w:][:g.w]
 					ix := xLo*g.stride + kj - g.pad
+					if g.stride == 1 && xHi > xLo {
+						addTo(dst[ix:ix+xHi-xLo], src[xLo:xHi])
+						continue
+					}
 					for ox := xLo; ox < xHi; ox++ {
 						dst[ix] += src[ox]
 						ix += g.stride
@@ -123,6 +127,23 @@ func col2im[T Float](g convGeom, cols, dx []T) {
 				}
 			}
 		}
+	}
+}
+
+// addTo adds src to dst (of equal length), four elements a step so that the
+// bounds checks fall out of the loop.
+func addTo[T Float](dst, src []T) {
+	src = src[:len(dst)]
+	i := 0
+	for ; i+4 <= len(dst); i += 4 {
+		d, s := dst[i:i+4:i+4], src[i:i+4:i+4]
+		d[0] += s[0]
+		d[1] += s[1]
+		d[2] += s[2]
+		d[3] += s[3]
+	}
+	for ; i < len(dst); i++ {
+		dst[i] += src[i]
 	}
 }
 
@@ -227,16 +248,18 @@ func convGradWeight[T Float](st *convState, x, dy, dw []T, xAddr uintptr) error 
 	sc := scratchOf[T](st)
 	per, area, wsize := g.colsPerItem(), g.outArea(), g.cout*g.rows()
 	cached := !g.direct() && sc.colsOf == xAddr && xAddr != 0 && len(sc.cols.s) >= g.n*per
-	nw := workers(g.n)
-	partial := sc.partial.get(nw * wsize)
+	nw, nc := workers(g.n), chunksFor(g.n)
+	// One partial sum per chunk of items, added up in chunk order: the result
+	// does not depend on which worker took which chunk.
+	partial := sc.partial.get(nc * wsize)
 	clear(partial)
 	var work []T
 	if !g.direct() && !cached {
 		work = sc.work.get(nw * per)
 	}
 	var fe firstErr
-	parallelWorkers(g.n, func(wk, lo, hi int) {
-		acc := partial[wk*wsize : (wk+1)*wsize]
+	parallelChunked(g.n, nc, func(wk, chunk, lo, hi int) {
+		acc := partial[chunk*wsize : (chunk+1)*wsize]
 		for i := lo; i < hi; i++ {
 			dyi := dy[i*g.outSize() : (i+1)*g.outSize()]
 			var ci []T
@@ -253,10 +276,8 @@ func convGradWeight[T Float](st *convState, x, dy, dw []T, xAddr uintptr) error 
 		}
 	})
 	copy(dw, partial[:wsize])
-	for wk := 1; wk < nw; wk++ {
-		for j, v := range partial[wk*wsize : (wk+1)*wsize] {
-			dw[j] += v
-		}
+	for c := 1; c < nc; c++ {
+		addTo(dw, partial[c*wsize:(c+1)*wsize])
 	}
 	return fe.err
 }

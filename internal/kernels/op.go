@@ -14,6 +14,7 @@ import (
 	"hash/fnv"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
@@ -163,23 +164,47 @@ func workers(n int) int {
 }
 
 // parallelWorkers is parallelFor that also tells fn its worker index in
-// [0, workers(n)), for per-worker scratch and partial sums.
+// [0, workers(n)), for per-worker scratch. A worker may get several ranges:
+// per-worker sums would depend on scheduling (use parallelChunked).
 func parallelWorkers(n int, fn func(worker, lo, hi int)) {
+	parallelChunked(n, chunksFor(n), func(worker, _, lo, hi int) { fn(worker, lo, hi) })
+}
+
+// chunksFor is how many ranges parallelWorkers cuts n items into: a few per
+// worker, so that a worker whose thread the OS preempts (on a loaded machine)
+// holds up only a small range while the others take the rest.
+func chunksFor(n int) int { return min(n, 4*workers(n)) }
+
+// parallelChunked cuts [0, n) into the given number of contiguous chunks
+// (chunk c is [c*n/chunks, (c+1)*n/chunks)) and runs fn on each, the workers
+// claiming chunks in order as they become free. fn learns the worker index
+// in [0, workers(n)), for scratch, and the chunk index, for partial results
+// that must not depend on scheduling.
+func parallelChunked(n, chunks int, fn func(worker, chunk, lo, hi int)) {
 	if n <= 0 {
 		return
 	}
-	nw := workers(n)
+	chunks = max(1, min(chunks, n))
+	nw := min(workers(n), chunks)
 	if nw == 1 {
-		fn(0, 0, n)
+		for c := range chunks {
+			fn(0, c, c*n/chunks, (c+1)*n/chunks)
+		}
 		return
 	}
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := range nw {
-		lo, hi := w*n/nw, (w+1)*n/nw
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fn(w, lo, hi)
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= chunks {
+					return
+				}
+				fn(w, c, c*n/chunks, (c+1)*n/chunks)
+			}
 		}()
 	}
 	wg.Wait()
@@ -237,8 +262,5 @@ const elementGrain = 1 << 15
 // parallelChunks is parallelFor for cheap elementwise loops over n items.
 func parallelChunks(n int, fn func(lo, hi int)) {
 	chunks := (n + elementGrain - 1) / elementGrain
-	parallelFor(min(chunks, workers(n)), func(clo, chi int) {
-		nw := min(chunks, workers(n))
-		fn(clo*n/nw, chi*n/nw)
-	})
+	parallelChunked(n, min(chunks, 4*workers(n)), func(_, _, lo, hi int) { fn(lo, hi) })
 }
