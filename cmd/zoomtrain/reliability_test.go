@@ -242,8 +242,11 @@ func TestSignalThenResume(t *testing.T) {
 			if code != tc.wantCode {
 				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.wantCode, stderr)
 			}
-			if want := "resume with: zoomtrain train --resume " + dir + "\n"; !strings.Contains(stderr, want) {
-				t.Errorf("stderr does not tell how to resume (%q):\n%s", want, stderr)
+			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+			last := lines[len(lines)-1]
+			if want := "; resume with: zoomtrain train --resume " + dir; strings.Count(stderr, "zoomtrain: ") != 1 ||
+				!strings.HasPrefix(last, "zoomtrain: training interrupted") || !strings.HasSuffix(last, want) {
+				t.Errorf("last line %q is not the one error line ending %q; stderr:\n%s", last, want, stderr)
 			}
 			ck, err := checkpoint.Load(filepath.Join(dir, "last.ckpt"))
 			if err != nil {
@@ -275,39 +278,41 @@ func TestSignalThenResume(t *testing.T) {
 	}
 }
 
-// sameRun compares two finished run directories: last.ckpt's tensors bit for bit and
-// the metrics but for timings.
+// sameRun compares two finished run directories: last.ckpt's and best.ckpt's tensors
+// bit for bit, and the metrics but for timings.
 func sameRun(t *testing.T, got, want string) {
 	t.Helper()
-	g, err := checkpoint.Load(filepath.Join(got, "last.ckpt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := checkpoint.Load(filepath.Join(want, "last.ckpt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g.Step != w.Step || g.Epoch != w.Epoch {
-		t.Errorf("last.ckpt at epoch %d step %d, want epoch %d step %d", g.Epoch, g.Step, w.Epoch, w.Step)
-	}
-	for _, sec := range [][2][]checkpoint.Tensor{{g.Weights, w.Weights}, {g.Optimizer, w.Optimizer}} {
-		if len(sec[0]) != len(sec[1]) {
-			t.Fatalf("%d tensors, want %d", len(sec[0]), len(sec[1]))
+	for _, f := range []string{"last.ckpt", "best.ckpt"} {
+		g, err := checkpoint.Load(filepath.Join(got, f))
+		if err != nil {
+			t.Fatal(err)
 		}
-		for i := range sec[0] {
-			a, b := sec[0][i].Data, sec[1][i].Data
-			if len(a) != len(b) {
-				t.Fatalf("%s: %d values, want %d", sec[0][i].Name, len(a), len(b))
+		w, err := checkpoint.Load(filepath.Join(want, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Step != w.Step || g.Epoch != w.Epoch {
+			t.Errorf("%s at epoch %d step %d, want epoch %d step %d", f, g.Epoch, g.Step, w.Epoch, w.Step)
+		}
+		for _, sec := range [][2][]checkpoint.Tensor{{g.Weights, w.Weights}, {g.Optimizer, w.Optimizer}} {
+			if len(sec[0]) != len(sec[1]) {
+				t.Fatalf("%s: %d tensors, want %d", f, len(sec[0]), len(sec[1]))
 			}
-			for j := range a {
-				if math.Float32bits(a[j]) != math.Float32bits(b[j]) {
-					t.Fatalf("%s differs at %d: got %g, want %g", sec[0][i].Name, j, a[j], b[j])
+			for i := range sec[0] {
+				a, b := sec[0][i].Data, sec[1][i].Data
+				if len(a) != len(b) {
+					t.Fatalf("%s: %s: %d values, want %d", f, sec[0][i].Name, len(a), len(b))
+				}
+				for j := range a {
+					if math.Float32bits(a[j]) != math.Float32bits(b[j]) {
+						t.Fatalf("%s: %s differs at %d: got %g, want %g", f, sec[0][i].Name, j, a[j], b[j])
+					}
 				}
 			}
 		}
-	}
-	if !reflect.DeepEqual(g.Extra, w.Extra) {
-		t.Errorf("extra state (batch-norm statistics, position) differs")
+		if !reflect.DeepEqual(g.Extra, w.Extra) {
+			t.Errorf("%s: extra state (batch-norm statistics, position) differs", f)
+		}
 	}
 	gr, err := metrics.Read(filepath.Join(got, "metrics.jsonl"))
 	if err != nil {
@@ -420,10 +425,18 @@ func TestKillDuringCheckpointWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, stderr := runBinary(t, runTimeout, "train", "--resume", dir, "--epochs", fmt.Sprint(last.Epoch+1), "--no-plot")
+		epochs := fmt.Sprint(last.Epoch + 1)
+		code, stderr := runBinary(t, runTimeout, "train", "--resume", dir, "--epochs", epochs, "--no-plot")
 		if code != 0 {
 			t.Fatalf("resume after SIGKILL mid-write: exit %d; stderr:\n%s", code, stderr)
 		}
+		// The metrics line and best.ckpt of the epoch whose last.ckpt died are redone
+		// exactly: the run matches one never killed.
+		code, stderr = runBinary(t, runTimeout, "train", "--config", cfg, "--out", tmp, "--name", "ref", "--epochs", epochs, "--no-plot")
+		if code != 0 {
+			t.Fatalf("reference run: exit %d; stderr:\n%s", code, stderr)
+		}
+		sameRun(t, dir, filepath.Join(tmp, "ref"))
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
 			if strings.Contains(e.Name(), ".tmp-") {

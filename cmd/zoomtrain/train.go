@@ -155,14 +155,15 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		_, err = s.Out.Write(y)
 		return err
 	}
+	// Open the data first: a bad data folder must not leave an empty run directory.
+	trainSet, valSet, err := train.OpenData(cfg)
+	if err != nil {
+		return err
+	}
 	if resume == nil {
 		if dir, err = newRunDir(cfg, o.Force); err != nil {
 			return err
 		}
-	}
-	trainSet, valSet, err := train.OpenData(cfg)
-	if err != nil {
-		return err
 	}
 	y, err := cfg.YAML()
 	if err != nil {
@@ -171,7 +172,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 	if err := atomicfile.WriteBytes(filepath.Join(dir, train.ConfigFile), y); err != nil {
 		return err
 	}
-	ctx, sig, stop := interruptContext(parent, s.Err)
+	ctx, sig, stop := interruptContext(parent, s.Err, dir)
 	defer stop()
 	obs := newTrainObserver(s.Err, trainSet, valSet, cfg)
 	sum, err := train.Run(ctx, train.Options{Config: cfg, Dir: dir, Train: trainSet, Val: valSet, Resume: resume, Observer: obs})
@@ -185,12 +186,12 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		}
 	}
 	if errors.Is(err, train.ErrInterrupted) {
-		fmt.Fprintf(s.Err, "interrupted: %v\nresume with: zoomtrain train --resume %s\n", err, dir)
 		code := 130
 		if sig() == syscall.SIGTERM {
 			code = 143
 		}
-		return exitCodeError{err: err, code: code}
+		// One line says where the checkpoint is and how to go on.
+		return exitCodeError{err: fmt.Errorf("%w; resume with: zoomtrain train --resume %s", err, dir), code: code}
 	}
 	if err != nil {
 		return err
@@ -252,7 +253,7 @@ func removeStaleTemps(dir string) error {
 // interruptContext cancels on the first SIGINT or SIGTERM (the trainer then finishes
 // the step and writes a checkpoint); a second signal exits at once, leaving the last
 // complete checkpoint in place.
-func interruptContext(parent context.Context, errw io.Writer) (context.Context, func() os.Signal, func()) {
+func interruptContext(parent context.Context, errw io.Writer, dir string) (context.Context, func() os.Signal, func()) {
 	if parent == nil {
 		parent = context.Background()
 	}
@@ -276,7 +277,7 @@ func interruptContext(parent context.Context, errw io.Writer) (context.Context, 
 			if second == syscall.SIGTERM {
 				code = 143
 			}
-			fmt.Fprintf(errw, "%v again: exiting now; the last complete checkpoint is intact\n", second)
+			fmt.Fprintf(errw, "%v again: exiting now; the last complete checkpoint in %s is intact (resume with: zoomtrain train --resume %s)\n", second, dir, dir)
 			os.Exit(code)
 		case <-done:
 		}
