@@ -47,20 +47,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// goTool finds the go command that runs this test.
+// goTool finds the go command: on PATH, else under $GOROOT.
 func goTool() string {
-	if p := filepath.Join(os.Getenv("GOROOT"), "bin", "go"); os.Getenv("GOROOT") != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
 	}
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
+	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 }
 
 // relConfig is a tiny run with a progress line per step (so a test knows where the
@@ -110,6 +102,12 @@ func start(t *testing.T, args ...string) *child {
 	t.Helper()
 	c := &child{cmd: exec.Command(testBinary, args...), lines: make(chan string, 1<<16), eof: make(chan struct{})}
 	c.cmd.Stdout = &c.stdout
+	// The caller's ZOOMTRAIN_* settings would change the tests' configs.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ZOOMTRAIN_") {
+			c.cmd.Env = append(c.cmd.Env, kv)
+		}
+	}
 	pipe, err := c.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
