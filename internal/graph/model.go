@@ -282,10 +282,12 @@ func (b *builder) referenceSaliency(x *G.Node) (*G.Node, error) {
 // pool, linear 64->classes.
 func (b *builder) referenceTask(x *G.Node) (*G.Node, error) {
 	l := layers{b: b, part: PartTask}
-	x = l.convReLU("task.conv1", x, 3, 32, 3, 1, 1)
-	x = l.maxPool(x, 2)
-	x = l.convReLU("task.conv2", x, 32, 64, 3, 1, 1)
-	x = l.maxPool(x, 2)
+	// ReLU then max pool equals max pool then ReLU (the max commutes with a
+	// non-decreasing map), and the latter applies the ReLU to a quarter of the values.
+	x = l.conv("task.conv1", x, 3, 32, 3, 1, 1, true)
+	x = l.relu(l.maxPool(x, 2))
+	x = l.conv("task.conv2", x, 32, 64, 3, 1, 1, true)
+	x = l.relu(l.maxPool(x, 2))
 	x = l.convReLU("task.conv3", x, 64, 64, 3, 1, 1)
 	x = l.apply("task.gap", func() (*G.Node, error) { return kernels.GlobalAvgPool(x) })
 	x = l.linear("task.fc", x, 64, b.m.Spec.Classes)

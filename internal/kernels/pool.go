@@ -308,18 +308,34 @@ func (op *avgPoolOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 func avgPoolForward[T Float](x, y []T, planes, h, w, oh, ow int) {
 	rs, re := poolWindows(h, oh)
 	cs, ce := poolWindows(w, ow)
+	// The window mean is separable: sum each row over the column windows, then
+	// those sums over the row windows. Windows are short (1 or 2 wide when the
+	// pool enlarges), so this beats a loop per output with its slice set-up.
 	parallelFor(planes, func(lo, hi int) {
+		tmp := make([]float64, h*ow+ow) // row sums, then one output row
 		for p := lo; p < hi; p++ {
 			xp, yp := x[p*h*w:(p+1)*h*w], y[p*oh*ow:(p+1)*oh*ow]
-			for i := range oh {
-				for j := range ow {
+			for r := range h {
+				row, t := xp[r*w:(r+1)*w], tmp[r*ow:(r+1)*ow]
+				for j := range t {
 					var s float64
-					for r := rs[i]; r < re[i]; r++ {
-						for _, v := range xp[r*w+cs[j] : r*w+ce[j]] {
-							s += float64(v)
-						}
+					for _, v := range row[cs[j]:ce[j]] {
+						s += float64(v)
 					}
-					yp[i*ow+j] = T(s / float64((re[i]-rs[i])*(ce[j]-cs[j])))
+					t[j] = s
+				}
+			}
+			acc := tmp[h*ow:]
+			for i := range oh {
+				clear(acc)
+				for r := rs[i]; r < re[i]; r++ {
+					for j, v := range tmp[r*ow : (r+1)*ow] {
+						acc[j] += v
+					}
+				}
+				out := yp[i*ow : (i+1)*ow]
+				for j := range out {
+					out[j] = T(acc[j] / float64((re[i]-rs[i])*(ce[j]-cs[j])))
 				}
 			}
 		}
@@ -375,18 +391,35 @@ func (op *avgPoolGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 func avgPoolBackward[T Float](dy, dx []T, planes, h, w, oh, ow int) {
 	rs, re := poolWindows(h, oh)
 	cs, ce := poolWindows(w, ow)
+	// The adjoint of the separable forward pass: spread over the row windows,
+	// then over the column windows.
+	colInv := make([]float64, ow)
+	for j := range colInv {
+		colInv[j] = 1 / float64(ce[j]-cs[j])
+	}
 	parallelFor(planes, func(lo, hi int) {
+		tmp := make([]float64, h*ow+ow) // row-spread gradients, then one scaled dy row
 		for p := lo; p < hi; p++ {
 			dxp, dyp := dx[p*h*w:(p+1)*h*w], dy[p*oh*ow:(p+1)*oh*ow]
-			clear(dxp)
+			clear(tmp[:h*ow])
+			g := tmp[h*ow:]
 			for i := range oh {
-				for j := range ow {
-					g := dyp[i*ow+j] / T((re[i]-rs[i])*(ce[j]-cs[j]))
-					for r := rs[i]; r < re[i]; r++ {
-						row := dxp[r*w+cs[j] : r*w+ce[j]]
-						for q := range row {
-							row[q] += g
-						}
+				rowInv := 1 / float64(re[i]-rs[i])
+				for j, v := range dyp[i*ow : (i+1)*ow] {
+					g[j] = float64(v) * rowInv * colInv[j]
+				}
+				for r := rs[i]; r < re[i]; r++ {
+					for j, v := range g {
+						tmp[r*ow+j] += v
+					}
+				}
+			}
+			for r := range h {
+				row, t := dxp[r*w:(r+1)*w], tmp[r*ow:(r+1)*ow]
+				clear(row)
+				for j, v := range t {
+					for c := cs[j]; c < ce[j]; c++ {
+						row[c] += T(v)
 					}
 				}
 			}

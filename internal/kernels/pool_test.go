@@ -178,3 +178,58 @@ func TestPoolErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPoolReLUCommute: the task network applies ReLU after max pooling, on a
+// quarter of the values; the outputs and input gradients must equal those of ReLU
+// before max pooling.
+func TestMaxPoolReLUCommute(t *testing.T) {
+	shape := []int{2, 3, 6, 8}
+	x := fdRandom(21, 2*3*6*8, -1, 1)
+	r := fdRandom(22, 2*3*3*4, -1, 1)
+	run := func(reluFirst bool) (out, dx []float64) {
+		g := gorgonia.NewGraph()
+		xn := gorgonia.NewTensor(g, tensor.Float64, 4, gorgonia.WithShape(shape...), gorgonia.WithName("x"),
+			gorgonia.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float64(nil), x...)))))
+		var y *gorgonia.Node
+		var err error
+		if reluFirst {
+			if y, err = ReLU(xn); err == nil {
+				y, err = MaxPool2D(y, 2)
+			}
+		} else {
+			if y, err = MaxPool2D(xn, 2); err == nil {
+				y, err = ReLU(y)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		flat := gorgonia.Must(gorgonia.Reshape(y, tensor.Shape{len(r)}))
+		rn := gorgonia.NewVector(g, tensor.Float64, gorgonia.WithShape(len(r)), gorgonia.WithName("r"),
+			gorgonia.WithValue(tensor.New(tensor.WithShape(len(r)), tensor.WithBacking(r))))
+		cost := gorgonia.Must(gorgonia.Mul(flat, rn))
+		var yv gorgonia.Value
+		gorgonia.Read(y, &yv)
+		if _, err := gorgonia.Grad(cost, xn); err != nil {
+			t.Fatal(err)
+		}
+		vm := gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(xn))
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		gx, err := xn.Grad()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]float64(nil), yv.Data().([]float64)...), append([]float64(nil), gx.Data().([]float64)...)
+	}
+	out1, dx1 := run(true)
+	out2, dx2 := run(false)
+	if d, at := maxAbsDiff(out2, out1); d != 0 {
+		t.Errorf("pool then ReLU: out[%d] = %v, ReLU then pool gives %v", at, out2[at], out1[at])
+	}
+	if d, at := maxAbsDiff(dx2, dx1); d != 0 {
+		t.Errorf("pool then ReLU: dx[%d] = %v, ReLU then pool gives %v", at, dx2[at], dx1[at])
+	}
+}
