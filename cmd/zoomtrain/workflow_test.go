@@ -43,6 +43,7 @@ var trainedRuns = sync.OnceValues(func() (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	workflowDir = dir
 	cfg := filepath.Join(dir, "tiny.yaml")
 	if err := os.WriteFile(cfg, []byte(tinyTestConfig), 0o644); err != nil {
 		return nil, err
@@ -58,6 +59,16 @@ var trainedRuns = sync.OnceValues(func() (map[string]string, error) {
 	runs["config"] = cfg
 	return runs, nil
 })
+
+// workflowDir is where trainedRuns put its runs, once it has run.
+var workflowDir string
+
+// removeTrainedRuns deletes the runs trainedRuns made, if any (called from TestMain).
+func removeTrainedRuns() {
+	if workflowDir != "" {
+		os.RemoveAll(workflowDir)
+	}
+}
 
 type workflowError struct{ msg string }
 
