@@ -356,6 +356,23 @@ func WithImageGradient(on bool) SampleOption {
 type sampleOp struct {
 	opKey
 	imageGrad bool
+	cache     *sampleCache
+}
+
+// sampleCache carries, from a forward run to the grid-gradient op of the same step, the
+// derivatives of the output with respect to the sample coordinates: with them the
+// backward pass reads no image, and its cost does not grow with the source resolution.
+type sampleCache struct {
+	want      bool    // set by SymDiff: a grid gradient will be computed
+	img, grid uintptr // data addresses of the forward run's inputs; 0 when none
+	shape     SampleShape
+	deriv     outBuf // (N, C, Ho, Wo, 2)
+}
+
+// valid reports whether the cache was built from these very inputs.
+func (c *sampleCache) valid(img, grid *tensor.Dense, s SampleShape) bool {
+	return c != nil && c.img != 0 && c.img == img.Uintptr() && c.grid == grid.Uintptr() && c.shape == s &&
+		c.deriv.t != nil && c.deriv.t.Dtype() == img.Dtype()
 }
 
 // GridSample adds bilinear sampling of img (N, C, H, W) at grid (N, Ho, Wo, 2) to the
@@ -372,7 +389,7 @@ func GridSample(img, grid *gorgonia.Node, opts ...SampleOption) (*gorgonia.Node,
 	if !c.set {
 		c.imageGrad = !isLeaf(img)
 	}
-	op := sampleOp{newKey(fmt.Sprintf("GridSample{imageGrad=%t}", c.imageGrad)), c.imageGrad}
+	op := sampleOp{newKey(fmt.Sprintf("GridSample{imageGrad=%t}", c.imageGrad)), c.imageGrad, &sampleCache{}}
 	n, err := gorgonia.ApplyOp(op, img, grid)
 	if err != nil {
 		return nil, fmt.Errorf("grid sample: %w", err)
@@ -437,6 +454,17 @@ func (o sampleOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (
 		return nil, err
 	}
 	out := o.output(dt, tensor.Shape{s.N, s.C, s.Ho, s.Wo})
+	if c := o.cache; c != nil && c.want {
+		c.img = 0
+		deriv := opKey{buf: &c.deriv}.output(dt, tensor.Shape{s.N, s.C, s.Ho, s.Wo, 2})
+		if dt == tensor.Float32 {
+			sampleBatchDeriv(s, v[0].Float32s(), v[1].Float32s(), out.Float32s(), deriv.Float32s())
+		} else {
+			sampleBatchDeriv(s, v[0].Float64s(), v[1].Float64s(), out.Float64s(), deriv.Float64s())
+		}
+		c.img, c.grid, c.shape = v[0].Uintptr(), v[1].Uintptr(), s
+		return out, nil
+	}
 	if dt == tensor.Float32 {
 		SampleBatch32(s, v[0].Float32s(), v[1].Float32s(), out.Float32s())
 	} else {
@@ -448,13 +476,14 @@ func (o sampleOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (
 func (o sampleOp) DiffWRT(int) []bool { return []bool{o.imageGrad, true} }
 
 func (o sampleOp) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	dgrid, err := gorgonia.ApplyOp(sampleGradOp{newKey("GridSample'grid"), false}, in[0], in[1], grad)
+	o.cache.want = true
+	dgrid, err := gorgonia.ApplyOp(sampleGradOp{newKey("GridSample'grid"), false, o.cache}, in[0], in[1], grad)
 	if err != nil {
 		return nil, fmt.Errorf("%s gradient: %w", o.key, err)
 	}
 	var dimg *gorgonia.Node
 	if o.imageGrad {
-		if dimg, err = gorgonia.ApplyOp(sampleGradOp{newKey("GridSample'image"), true}, in[0], in[1], grad); err != nil {
+		if dimg, err = gorgonia.ApplyOp(sampleGradOp{newKey("GridSample'image"), true, nil}, in[0], in[1], grad); err != nil {
 			return nil, fmt.Errorf("%s gradient: %w", o.key, err)
 		}
 	}
@@ -462,10 +491,11 @@ func (o sampleOp) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.N
 }
 
 // sampleGradOp maps (img, grid, dout) to the gradient to the image (toImage) or to the
-// grid.
+// grid; the latter uses the forward op's cache when it holds this step's derivatives.
 type sampleGradOp struct {
 	opKey
 	toImage bool
+	cache   *sampleCache
 }
 
 func (o sampleGradOp) Arity() int { return 3 }
@@ -501,6 +531,14 @@ func (o sampleGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Valu
 		shape = v[0].Shape()
 	}
 	out := o.output(dt, shape.Clone())
+	if !o.toImage && o.cache.valid(v[0], v[1], s) {
+		if dt == tensor.Float32 {
+			gridGradBatchFromDeriv(s, v[1].Float32s(), v[2].Float32s(), o.cache.deriv.t.Float32s(), out.Float32s())
+		} else {
+			gridGradBatchFromDeriv(s, v[1].Float64s(), v[2].Float64s(), o.cache.deriv.t.Float64s(), out.Float64s())
+		}
+		return out, nil
+	}
 	if dt == tensor.Float32 {
 		sampleGradInto(s, o.toImage, v[0].Float32s(), v[1].Float32s(), v[2].Float32s(), out.Float32s())
 	} else {

@@ -74,6 +74,48 @@ func sampleOne[T float](img []T, c, hIn, wIn int, grid []T, ho, wo int, out []T,
 	}
 }
 
+// sampleOneDeriv is sampleOne that also writes, for each output value, its derivatives
+// with respect to the pixel coordinates (x, y) of its sample point into deriv
+// (c x ho x wo x 2): all the grid gradient needs of the image, so that the backward pass
+// does not read the full-resolution image again.
+func sampleOneDeriv[T float](img []T, c, hIn, wIn int, grid []T, ho, wo int, out, deriv []T, t *taps[T]) {
+	plane, oplane := hIn*wIn, ho*wo
+	t.locate(grid, hIn, wIn, oplane)
+	off, dx, dy, fx, fy := t.off[:oplane], t.dx[:oplane], t.dy[:oplane], t.fx[:oplane], t.fy[:oplane]
+	for ch := range c {
+		p := img[ch*plane : (ch+1)*plane]
+		q := out[ch*oplane : (ch+1)*oplane]
+		dv := deriv[2*ch*oplane : 2*(ch+1)*oplane]
+		for o, i := range off {
+			a, b := p[i], p[i+dx[o]]
+			cc, d := p[i+dy[o]], p[i+dy[o]+dx[o]]
+			q[o] = (1-fy[o])*(a+fx[o]*(b-a)) + fy[o]*(cc+fx[o]*(d-cc))
+			dv[2*o] = (1-fy[o])*(b-a) + fy[o]*(d-cc)
+			dv[2*o+1] = (1-fx[o])*(cc-a) + fx[o]*(d-b)
+		}
+	}
+}
+
+// gridGradFromDeriv overwrites dgrid (ho x wo x 2) with the grid gradient given dout and
+// the derivatives sampleOneDeriv kept; it matches sampleOneBackward's to the last bit.
+func gridGradFromDeriv[T float](c, hIn, wIn int, grid []T, ho, wo int, dout, deriv, dgrid []T, t *taps[T]) {
+	oplane := ho * wo
+	t.locate(grid, hIn, wIn, oplane)
+	clear(dgrid[:2*oplane])
+	for ch := range c {
+		g := dout[ch*oplane : (ch+1)*oplane]
+		dv := deriv[2*ch*oplane : 2*(ch+1)*oplane]
+		for o := range g {
+			dgrid[2*o] += g[o] * dv[2*o]
+			dgrid[2*o+1] += g[o] * dv[2*o+1]
+		}
+	}
+	for o := range oplane {
+		dgrid[2*o] *= t.sx[o]
+		dgrid[2*o+1] *= t.sy[o]
+	}
+}
+
 // sampleOneBackward overwrites dgrid with the gradient to the grid and dimg with the
 // gradient to the image, given the gradient dout to the output; either may be nil, and is
 // then not computed.
@@ -140,6 +182,32 @@ func sampleBatch[T float](s SampleShape, img, grid, out []T) {
 		t := newTaps[T](s.Ho * s.Wo)
 		for i := lo; i < hi; i++ {
 			sampleOne(img[i*ip:(i+1)*ip], s.C, s.H, s.W, grid[i*gp:(i+1)*gp], s.Ho, s.Wo, out[i*op:(i+1)*op], t)
+		}
+	})
+}
+
+// sampleBatchDeriv is sampleBatch keeping the derivatives of sampleOneDeriv in deriv
+// (N x C x Ho x Wo x 2).
+func sampleBatchDeriv[T float](s SampleShape, img, grid, out, deriv []T) {
+	s.check(len(img), len(grid), len(out), [3]string{"image", "grid", "output"})
+	ip, gp, op := s.C*s.H*s.W, 2*s.Ho*s.Wo, s.C*s.Ho*s.Wo
+	parallel(s.N, 14*op, func(lo, hi int) {
+		t := newTaps[T](s.Ho * s.Wo)
+		for i := lo; i < hi; i++ {
+			sampleOneDeriv(img[i*ip:(i+1)*ip], s.C, s.H, s.W, grid[i*gp:(i+1)*gp], s.Ho, s.Wo,
+				out[i*op:(i+1)*op], deriv[2*i*op:2*(i+1)*op], t)
+		}
+	})
+}
+
+// gridGradBatchFromDeriv is the batched gridGradFromDeriv.
+func gridGradBatchFromDeriv[T float](s SampleShape, grid, dout, deriv, dgrid []T) {
+	gp, op := 2*s.Ho*s.Wo, s.C*s.Ho*s.Wo
+	parallel(s.N, 6*op, func(lo, hi int) {
+		t := newTaps[T](s.Ho * s.Wo)
+		for i := lo; i < hi; i++ {
+			gridGradFromDeriv(s.C, s.H, s.W, grid[i*gp:(i+1)*gp], s.Ho, s.Wo,
+				dout[i*op:(i+1)*op], deriv[2*i*op:2*(i+1)*op], dgrid[i*gp:(i+1)*gp], t)
 		}
 	})
 }
