@@ -28,15 +28,18 @@ func randomSampleInputs(seed uint64, s SampleShape) (img, grid, dout []float32) 
 // TestGridGradFromDerivMatches: the grid gradient from the forward pass's derivatives is
 // bit for bit the one computed from the image, and the forward output is unchanged.
 func TestGridGradFromDerivMatches(t *testing.T) {
-	for _, s := range []SampleShape{{1, 1, 5, 7, 3, 4}, {3, 3, 40, 33, 9, 8}} {
+	// One pool for all the runs: scratch handed back by one shape must not be given
+	// to another.
+	sp := &pool{}
+	for _, s := range []SampleShape{{1, 1, 5, 7, 3, 4}, {3, 3, 40, 33, 9, 8}, {1, 1, 5, 7, 3, 4}} {
 		img, grid, dout := randomSampleInputs(3, s)
 		out, outD := make([]float32, s.N*s.C*s.Ho*s.Wo), make([]float32, s.N*s.C*s.Ho*s.Wo)
 		deriv := make([]float32, 2*len(out))
-		sampleBatch(s, img, grid, out)
-		sampleBatchDeriv(s, img, grid, outD, deriv)
+		sampleBatch(sp, s, img, grid, out)
+		sampleBatchDeriv(sp, s, img, grid, outD, deriv)
 		want, got := make([]float32, len(grid)), make([]float32, len(grid))
-		sampleBatchBackward(s, img, grid, dout, nil, want)
-		gridGradBatchFromDeriv(s, grid, dout, deriv, got)
+		sampleBatchBackward(sp, s, img, grid, dout, nil, want)
+		gridGradBatchFromDeriv(sp, s, grid, dout, deriv, got)
 		for i := range out {
 			if out[i] != outD[i] {
 				t.Fatalf("%+v: output %d is %v with derivatives, %v without", s, i, outD[i], out[i])
@@ -78,7 +81,7 @@ func TestSampleCacheNotStale(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := make([]float32, len(grid))
-		sampleBatchBackward(s, tc.img, grid, dout, nil, want)
+		sampleBatchBackward(nil, s, tc.img, grid, dout, nil, want)
 		for i, g := range got.(*tensor.Dense).Float32s() {
 			if g != want[i] {
 				t.Fatalf("%s: grid gradient %d is %v, want %v", tc.name, i, g, want[i])

@@ -12,6 +12,8 @@ type Generator struct {
 	p   Params
 	m64 mats[float64]
 	m32 mats[float32]
+	// scratch keeps the workers' work space between calls.
+	scratch *pool
 }
 
 // mats holds the generator's matrices, row-major, stacked so that each stage is one
@@ -61,7 +63,7 @@ func NewGenerator(p Params) (*Generator, error) {
 			m.rt[(wp+i)*wp+j] = cw[i*w+j]
 		}
 	}
-	return &Generator{p: p, m64: m, m32: mats[float32]{
+	return &Generator{p: p, scratch: &pool{}, m64: m, m32: mats[float32]{
 		l: to32(m.l), lt: to32(m.lt), r: to32(m.r), rt: to32(m.rt), wp: wp, mul: gemm32,
 	}}, nil
 }
@@ -263,7 +265,8 @@ func gridBatch[T float](g *Generator, m *mats[T], s []T, n int, grid []T) {
 	g.checkLen("saliency", len(s), n, h*w)
 	g.checkLen("grid", len(grid), n, 2*h*w)
 	parallel(n, g.genFlops(), func(lo, hi int) {
-		ws := newWork[T](h, m.wp)
+		ws := take(g.scratch, func(*work[T]) bool { return true }, func() *work[T] { return newWork[T](h, m.wp) })
+		defer give(g.scratch, ws)
 		for i := lo; i < hi; i++ {
 			gridForward(m, h, w, s[i*h*w:(i+1)*h*w], grid[i*2*h*w:(i+1)*2*h*w], ws)
 		}
@@ -276,7 +279,8 @@ func gridBatchBackward[T float](g *Generator, m *mats[T], s, dgrid []T, n int, d
 	g.checkLen("grid gradient", len(dgrid), n, 2*h*w)
 	g.checkLen("saliency gradient", len(ds), n, h*w)
 	parallel(n, 2*g.genFlops(), func(lo, hi int) {
-		ws := newWork[T](h, m.wp)
+		ws := take(g.scratch, func(*work[T]) bool { return true }, func() *work[T] { return newWork[T](h, m.wp) })
+		defer give(g.scratch, ws)
 		for i := lo; i < hi; i++ {
 			gridBackward(m, h, w, s[i*h*w:(i+1)*h*w], dgrid[i*2*h*w:(i+1)*2*h*w], ds[i*h*w:(i+1)*h*w], ws)
 		}

@@ -20,11 +20,12 @@ import (
 // opKey implements the bookkeeping methods shared by every op here. key names the op
 // and all of its parameters: Gorgonia merges nodes whose ops hash alike.
 type opKey struct {
-	key string
-	buf *outBuf
+	key     string
+	buf     *outBuf
+	scratch *pool
 }
 
-func newKey(key string) opKey { return opKey{key: key, buf: &outBuf{}} }
+func newKey(key string) opKey { return opKey{key: key, buf: &outBuf{}, scratch: &pool{}} }
 
 // outBuf is an op's output tensor, kept between runs.
 type outBuf struct{ t *tensor.Dense }
@@ -458,17 +459,17 @@ func (o sampleOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (
 		c.img = 0
 		deriv := opKey{buf: &c.deriv}.output(dt, tensor.Shape{s.N, s.C, s.Ho, s.Wo, 2})
 		if dt == tensor.Float32 {
-			sampleBatchDeriv(s, v[0].Float32s(), v[1].Float32s(), out.Float32s(), deriv.Float32s())
+			sampleBatchDeriv(o.scratch, s, v[0].Float32s(), v[1].Float32s(), out.Float32s(), deriv.Float32s())
 		} else {
-			sampleBatchDeriv(s, v[0].Float64s(), v[1].Float64s(), out.Float64s(), deriv.Float64s())
+			sampleBatchDeriv(o.scratch, s, v[0].Float64s(), v[1].Float64s(), out.Float64s(), deriv.Float64s())
 		}
 		c.img, c.grid, c.shape = v[0].Uintptr(), v[1].Uintptr(), s
 		return out, nil
 	}
 	if dt == tensor.Float32 {
-		SampleBatch32(s, v[0].Float32s(), v[1].Float32s(), out.Float32s())
+		sampleBatch(o.scratch, s, v[0].Float32s(), v[1].Float32s(), out.Float32s())
 	} else {
-		SampleBatch64(s, v[0].Float64s(), v[1].Float64s(), out.Float64s())
+		sampleBatch(o.scratch, s, v[0].Float64s(), v[1].Float64s(), out.Float64s())
 	}
 	return out, nil
 }
@@ -533,24 +534,24 @@ func (o sampleGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Valu
 	out := o.output(dt, shape.Clone())
 	if !o.toImage && o.cache.valid(v[0], v[1], s) {
 		if dt == tensor.Float32 {
-			gridGradBatchFromDeriv(s, v[1].Float32s(), v[2].Float32s(), o.cache.deriv.t.Float32s(), out.Float32s())
+			gridGradBatchFromDeriv(o.scratch, s, v[1].Float32s(), v[2].Float32s(), o.cache.deriv.t.Float32s(), out.Float32s())
 		} else {
-			gridGradBatchFromDeriv(s, v[1].Float64s(), v[2].Float64s(), o.cache.deriv.t.Float64s(), out.Float64s())
+			gridGradBatchFromDeriv(o.scratch, s, v[1].Float64s(), v[2].Float64s(), o.cache.deriv.t.Float64s(), out.Float64s())
 		}
 		return out, nil
 	}
 	if dt == tensor.Float32 {
-		sampleGradInto(s, o.toImage, v[0].Float32s(), v[1].Float32s(), v[2].Float32s(), out.Float32s())
+		sampleGradInto(o.scratch, s, o.toImage, v[0].Float32s(), v[1].Float32s(), v[2].Float32s(), out.Float32s())
 	} else {
-		sampleGradInto(s, o.toImage, v[0].Float64s(), v[1].Float64s(), v[2].Float64s(), out.Float64s())
+		sampleGradInto(o.scratch, s, o.toImage, v[0].Float64s(), v[1].Float64s(), v[2].Float64s(), out.Float64s())
 	}
 	return out, nil
 }
 
-func sampleGradInto[T float](s SampleShape, toImage bool, img, grid, dout, out []T) {
+func sampleGradInto[T float](sp *pool, s SampleShape, toImage bool, img, grid, dout, out []T) {
 	if toImage {
-		sampleBatchBackward(s, img, grid, dout, out, nil)
+		sampleBatchBackward(sp, s, img, grid, dout, out, nil)
 	} else {
-		sampleBatchBackward(s, img, grid, dout, nil, out)
+		sampleBatchBackward(sp, s, img, grid, dout, nil, out)
 	}
 }

@@ -1,6 +1,9 @@
 package sampler
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // tap is where one grid coordinate falls on an axis of n pixels: the two pixels to blend,
 // the weight f of the second, and d(pixel coordinate)/d(grid coordinate), which is zero
@@ -38,6 +41,43 @@ type taps[T float] struct {
 	off, dx, dy []int // top-left source offset, and steps to its right and lower neighbours
 	fx, fy      []T   // weights of the right and lower neighbours
 	sx, sy      []T   // d(pixel coordinate)/d(grid coordinate), 0 where clipped
+}
+
+// pool keeps per-worker scratch (taps, generator work space) of an op between runs, so
+// that a training step does not allocate it anew; safe for concurrent use. A nil pool
+// allocates every time.
+type pool struct {
+	mu   sync.Mutex
+	free []any
+}
+
+// take returns a pooled value for which fits reports true, or make().
+func take[V any](p *pool, fits func(V) bool, make func() V) V {
+	if p != nil {
+		p.mu.Lock()
+		for i, v := range p.free {
+			if x, ok := v.(V); ok && fits(x) {
+				p.free = append(p.free[:i], p.free[i+1:]...)
+				p.mu.Unlock()
+				return x
+			}
+		}
+		p.mu.Unlock()
+	}
+	return make()
+}
+
+// give hands v back to the pool.
+func give(p *pool, v any) {
+	if p != nil {
+		p.mu.Lock()
+		p.free = append(p.free, v)
+		p.mu.Unlock()
+	}
+}
+
+func takeTaps[T float](p *pool, n int) *taps[T] {
+	return take(p, func(t *taps[T]) bool { return len(t.off) == n }, func() *taps[T] { return newTaps[T](n) })
 }
 
 func newTaps[T float](n int) *taps[T] {
@@ -175,11 +215,12 @@ func (s SampleShape) check(img, grid, out int, names [3]string) {
 	}
 }
 
-func sampleBatch[T float](s SampleShape, img, grid, out []T) {
+func sampleBatch[T float](sp *pool, s SampleShape, img, grid, out []T) {
 	s.check(len(img), len(grid), len(out), [3]string{"image", "grid", "output"})
 	ip, gp, op := s.C*s.H*s.W, 2*s.Ho*s.Wo, s.C*s.Ho*s.Wo
 	parallel(s.N, 10*op, func(lo, hi int) {
-		t := newTaps[T](s.Ho * s.Wo)
+		t := takeTaps[T](sp, s.Ho*s.Wo)
+		defer give(sp, t)
 		for i := lo; i < hi; i++ {
 			sampleOne(img[i*ip:(i+1)*ip], s.C, s.H, s.W, grid[i*gp:(i+1)*gp], s.Ho, s.Wo, out[i*op:(i+1)*op], t)
 		}
@@ -188,11 +229,12 @@ func sampleBatch[T float](s SampleShape, img, grid, out []T) {
 
 // sampleBatchDeriv is sampleBatch keeping the derivatives of sampleOneDeriv in deriv
 // (N x C x Ho x Wo x 2).
-func sampleBatchDeriv[T float](s SampleShape, img, grid, out, deriv []T) {
+func sampleBatchDeriv[T float](sp *pool, s SampleShape, img, grid, out, deriv []T) {
 	s.check(len(img), len(grid), len(out), [3]string{"image", "grid", "output"})
 	ip, gp, op := s.C*s.H*s.W, 2*s.Ho*s.Wo, s.C*s.Ho*s.Wo
 	parallel(s.N, 14*op, func(lo, hi int) {
-		t := newTaps[T](s.Ho * s.Wo)
+		t := takeTaps[T](sp, s.Ho*s.Wo)
+		defer give(sp, t)
 		for i := lo; i < hi; i++ {
 			sampleOneDeriv(img[i*ip:(i+1)*ip], s.C, s.H, s.W, grid[i*gp:(i+1)*gp], s.Ho, s.Wo,
 				out[i*op:(i+1)*op], deriv[2*i*op:2*(i+1)*op], t)
@@ -201,10 +243,11 @@ func sampleBatchDeriv[T float](s SampleShape, img, grid, out, deriv []T) {
 }
 
 // gridGradBatchFromDeriv is the batched gridGradFromDeriv.
-func gridGradBatchFromDeriv[T float](s SampleShape, grid, dout, deriv, dgrid []T) {
+func gridGradBatchFromDeriv[T float](sp *pool, s SampleShape, grid, dout, deriv, dgrid []T) {
 	gp, op := 2*s.Ho*s.Wo, s.C*s.Ho*s.Wo
 	parallel(s.N, 6*op, func(lo, hi int) {
-		t := newTaps[T](s.Ho * s.Wo)
+		t := takeTaps[T](sp, s.Ho*s.Wo)
+		defer give(sp, t)
 		for i := lo; i < hi; i++ {
 			gridGradFromDeriv(s.C, s.H, s.W, grid[i*gp:(i+1)*gp], s.Ho, s.Wo,
 				dout[i*op:(i+1)*op], deriv[2*i*op:2*(i+1)*op], dgrid[i*gp:(i+1)*gp], t)
@@ -212,7 +255,7 @@ func gridGradBatchFromDeriv[T float](s SampleShape, grid, dout, deriv, dgrid []T
 	})
 }
 
-func sampleBatchBackward[T float](s SampleShape, img, grid, dout, dimg, dgrid []T) {
+func sampleBatchBackward[T float](sp *pool, s SampleShape, img, grid, dout, dimg, dgrid []T) {
 	s.check(len(img), len(grid), len(dout), [3]string{"image", "grid", "output gradient"})
 	if dgrid != nil {
 		s.check(len(img), len(dgrid), len(dout), [3]string{"image", "grid gradient", "output gradient"})
@@ -222,7 +265,8 @@ func sampleBatchBackward[T float](s SampleShape, img, grid, dout, dimg, dgrid []
 	}
 	ip, gp, op := s.C*s.H*s.W, 2*s.Ho*s.Wo, s.C*s.Ho*s.Wo
 	parallel(s.N, 20*op, func(lo, hi int) {
-		t := newTaps[T](s.Ho * s.Wo)
+		t := takeTaps[T](sp, s.Ho*s.Wo)
+		defer give(sp, t)
 		for i := lo; i < hi; i++ {
 			var di, dg []T
 			if dimg != nil {
@@ -241,29 +285,29 @@ func sampleBatchBackward[T float](s SampleShape, img, grid, dout, dimg, dgrid []
 // last axis (x, y)) into out (c x ho x wo), with border padding and align_corners = true.
 // It panics if a slice is too short.
 func Sample64(img []float64, c, hIn, wIn int, grid []float64, ho, wo int, out []float64) {
-	sampleBatch(SampleShape{1, c, hIn, wIn, ho, wo}, img, grid, out)
+	sampleBatch(nil, SampleShape{1, c, hIn, wIn, ho, wo}, img, grid, out)
 }
 
 // Sample32 is Sample64 in float32.
 func Sample32(img []float32, c, hIn, wIn int, grid []float32, ho, wo int, out []float32) {
-	sampleBatch(SampleShape{1, c, hIn, wIn, ho, wo}, img, grid, out)
+	sampleBatch(nil, SampleShape{1, c, hIn, wIn, ho, wo}, img, grid, out)
 }
 
 // SampleBatch64 samples s.N images (N x C x H x W) at their grids (N x Ho x Wo x 2) into
 // out (N x C x Ho x Wo), spreading the batch over the available cores.
-func SampleBatch64(s SampleShape, img, grid, out []float64) { sampleBatch(s, img, grid, out) }
+func SampleBatch64(s SampleShape, img, grid, out []float64) { sampleBatch(nil, s, img, grid, out) }
 
 // SampleBatch32 is SampleBatch64 in float32.
-func SampleBatch32(s SampleShape, img, grid, out []float32) { sampleBatch(s, img, grid, out) }
+func SampleBatch32(s SampleShape, img, grid, out []float32) { sampleBatch(nil, s, img, grid, out) }
 
 // SampleBackward64 overwrites dgrid with the gradient to the grids and dimg with the
 // gradient to the images, given the gradient dout to the sampled output. Either may be
 // nil and is then skipped. The gradient to a coordinate that border padding clipped is 0.
 func SampleBackward64(s SampleShape, img, grid, dout, dimg, dgrid []float64) {
-	sampleBatchBackward(s, img, grid, dout, dimg, dgrid)
+	sampleBatchBackward(nil, s, img, grid, dout, dimg, dgrid)
 }
 
 // SampleBackward32 is SampleBackward64 in float32.
 func SampleBackward32(s SampleShape, img, grid, dout, dimg, dgrid []float32) {
-	sampleBatchBackward(s, img, grid, dout, dimg, dgrid)
+	sampleBatchBackward(nil, s, img, grid, dout, dimg, dgrid)
 }
