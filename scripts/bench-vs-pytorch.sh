@@ -7,6 +7,7 @@
 #   scripts/bench-vs-pytorch.sh                  # 3 rounds of 20 timed steps per run
 #   ROUNDS=5 STEPS=30 scripts/bench-vs-pytorch.sh
 #   RESOLUTIONS="256 512 1024 2048" scripts/bench-vs-pytorch.sh   # Go only beyond 256
+#   THREADS=1 CONV=0 scripts/bench-vs-pytorch.sh   # one core each, no convolutional form
 #
 # The runs are interleaved (Go saliency, PyTorch separable, Go uniform, PyTorch uniform,
 # round after round) so that a change in the machine's load hits both sides alike; each
@@ -14,7 +15,7 @@
 # the peak memory reported. The PyTorch form with the paper's convolutional grid
 # generator is slow and runs once, in the first round. Every run reports the CPU other
 # processes used meanwhile ("other%", % of one core): above ~10 the figures are
-# contaminated by load.
+# contaminated by load. THREADS sets both torch's threads and Go's GOMAXPROCS.
 #
 # Needs Debian's python3-torch; the script installs it (with apt-get) if it is missing.
 set -euo pipefail
@@ -24,6 +25,7 @@ ROUNDS=${ROUNDS:-3}
 STEPS=${STEPS:-20}
 WARMUP=${WARMUP:-5}
 THREADS=${THREADS:-2}
+CONV=${CONV:-1}
 BATCH=${BATCH:-32}
 RESOLUTIONS=${RESOLUTIONS:-256}
 REF=${REF:-../shared/reference}
@@ -95,21 +97,21 @@ run() {
 }
 
 gobench() { # variant resolution
-  run "go $1 $2" "$BIN" bench --json --variant "$1" --resolution "$2" --batch-size "$BATCH" \
+  run "go $1 $2" env GOMAXPROCS="$THREADS" "$BIN" bench --json --variant "$1" --resolution "$2" --batch-size "$BATCH" \
     --steps "$STEPS" --warmup "$WARMUP" --parts=false
 }
 pybench() { # variant
   run "torch $1 256" "$PY" "$WORK/pybench.py" "$REF" "$1" "$THREADS" "$BATCH" "$STEPS" "$WARMUP"
 }
 
-echo "bench-vs-pytorch: $ROUNDS rounds, batch $BATCH, $WARMUP warm-up + $STEPS timed steps per run, torch threads $THREADS, $(nproc) cores" >&2
+echo "bench-vs-pytorch: $ROUNDS rounds, batch $BATCH, $WARMUP warm-up + $STEPS timed steps per run, $THREADS threads each, $(nproc) cores" >&2
 for round in $(seq "$ROUNDS"); do
   echo "round $round" >&2
   gobench saliency 256
   pybench sep
   gobench uniform 256
   pybench uniform
-  if [ "$round" = 1 ]; then
+  if [ "$round" = 1 ] && [ "$CONV" = 1 ]; then
     pybench conv
   fi
   for r in $RESOLUTIONS; do
