@@ -265,6 +265,7 @@ func poolWindows(in, out int) (start, end []int) {
 type avgPoolOp struct {
 	opBase
 	out buffer
+	tmp scratch[float64] // per-worker sums
 }
 
 func (op *avgPoolOp) dims() (n, c, h, w, oh, ow int, flat bool) {
@@ -298,21 +299,23 @@ func (op *avgPoolOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	out := op.out.get(in[0].Dtype(), false, op.outShape()...)
 	switch x := in[0].Data().(type) {
 	case []float32:
-		avgPoolForward(x, out.Data().([]float32), n*c, h, w, oh, ow)
+		avgPoolForward(x, out.Data().([]float32), n*c, h, w, oh, ow, &op.tmp)
 	case []float64:
-		avgPoolForward(x, out.Data().([]float64), n*c, h, w, oh, ow)
+		avgPoolForward(x, out.Data().([]float64), n*c, h, w, oh, ow, &op.tmp)
 	}
 	return out, nil
 }
 
-func avgPoolForward[T Float](x, y []T, planes, h, w, oh, ow int) {
+func avgPoolForward[T Float](x, y []T, planes, h, w, oh, ow int, sc *scratch[float64]) {
 	rs, re := poolWindows(h, oh)
 	cs, ce := poolWindows(w, ow)
 	// The window mean is separable: sum each row over the column windows, then
 	// those sums over the row windows. Windows are short (1 or 2 wide when the
 	// pool enlarges), so this beats a loop per output with its slice set-up.
-	parallelFor(planes, func(lo, hi int) {
-		tmp := make([]float64, h*ow+ow) // row sums, then one output row
+	size := h*ow + ow // row sums, then one output row
+	all := sc.get(workers(planes) * size)
+	parallelWorkers(planes, func(wk, lo, hi int) {
+		tmp := all[wk*size : (wk+1)*size]
 		for p := lo; p < hi; p++ {
 			xp, yp := x[p*h*w:(p+1)*h*w], y[p*oh*ow:(p+1)*oh*ow]
 			for r := range h {
@@ -361,6 +364,7 @@ type avgPoolGradOp struct {
 	opBase
 	fwd *avgPoolOp
 	out buffer
+	tmp scratch[float64] // per-worker sums
 }
 
 func (op *avgPoolGradOp) Type() hm.Type { return fnType(4, len(op.fwd.outShape())) }
@@ -381,14 +385,14 @@ func (op *avgPoolGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	out := op.out.get(in[0].Dtype(), false, n, c, h, w)
 	switch dy := in[0].Data().(type) {
 	case []float32:
-		avgPoolBackward(dy, out.Data().([]float32), n*c, h, w, oh, ow)
+		avgPoolBackward(dy, out.Data().([]float32), n*c, h, w, oh, ow, &op.tmp)
 	case []float64:
-		avgPoolBackward(dy, out.Data().([]float64), n*c, h, w, oh, ow)
+		avgPoolBackward(dy, out.Data().([]float64), n*c, h, w, oh, ow, &op.tmp)
 	}
 	return out, nil
 }
 
-func avgPoolBackward[T Float](dy, dx []T, planes, h, w, oh, ow int) {
+func avgPoolBackward[T Float](dy, dx []T, planes, h, w, oh, ow int, sc *scratch[float64]) {
 	rs, re := poolWindows(h, oh)
 	cs, ce := poolWindows(w, ow)
 	// The adjoint of the separable forward pass: spread over the row windows,
@@ -397,8 +401,10 @@ func avgPoolBackward[T Float](dy, dx []T, planes, h, w, oh, ow int) {
 	for j := range colInv {
 		colInv[j] = 1 / float64(ce[j]-cs[j])
 	}
-	parallelFor(planes, func(lo, hi int) {
-		tmp := make([]float64, h*ow+ow) // row-spread gradients, then one scaled dy row
+	size := h*ow + ow // row-spread gradients, then one scaled dy row
+	all := sc.get(workers(planes) * size)
+	parallelWorkers(planes, func(wk, lo, hi int) {
+		tmp := all[wk*size : (wk+1)*size]
 		for p := lo; p < hi; p++ {
 			dxp, dyp := dx[p*h*w:(p+1)*h*w], dy[p*oh*ow:(p+1)*oh*ow]
 			clear(tmp[:h*ow])
