@@ -416,3 +416,22 @@ func TestParseStrict(t *testing.T) {
 		t.Errorf("Parse(epochs 0) = %v, want a validation error", err)
 	}
 }
+
+// TestExperimentConfigs: every experiment variant loads, validates and differs from the
+// default in what its file names.
+func TestExperimentConfigs(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "configs", "experiments", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no experiment configs found (%v)", err)
+	}
+	for _, f := range files {
+		c, err := Load(f, nil, nil)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if reflect.DeepEqual(c, Default()) {
+			t.Errorf("%s resolves to the defaults: it is no variant", f)
+		}
+	}
+}
