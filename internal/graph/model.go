@@ -272,8 +272,11 @@ func (b *builder) referenceSaliency(x *G.Node) (*G.Node, error) {
 	x = l.convReLU("saliency.conv1", x, 3, 16, 3, 2, 1)
 	x = l.convReLU("saliency.conv2", x, 16, 32, 3, 2, 1)
 	x = l.convReLU("saliency.conv3", x, 32, 32, 3, 1, 1)
-	x = l.apply("saliency.pool", func() (*G.Node, error) { return kernels.AdaptiveAvgPool2D(x, s.Grid, s.Grid) })
+	// The 1x1 head and the adaptive average pool are both linear, one across channels
+	// and one within each map, with pooling weights that sum to one: they commute,
+	// bias included. The head first pools one map instead of 32.
 	x = l.conv("saliency.head", x, 32, 1, 1, 1, 0, true)
+	x = l.apply("saliency.pool", func() (*G.Node, error) { return kernels.AdaptiveAvgPool2D(x, s.Grid, s.Grid) })
 	return x, l.err
 }
 

@@ -233,3 +233,63 @@ func TestMaxPoolReLUCommute(t *testing.T) {
 		t.Errorf("pool then ReLU: dx[%d] = %v, ReLU then pool gives %v", at, dx2[at], dx1[at])
 	}
 }
+
+// TestAvgPoolHeadCommute: the saliency network applies its 1x1 head before the adaptive
+// average pool; values and the gradients to input, weight and bias must match those of
+// pooling first.
+func TestAvgPoolHeadCommute(t *testing.T) {
+	xs, ws := []int{2, 4, 5, 6}, []int{1, 4, 1, 1}
+	x, w, b := fdRandom(31, 2*4*5*6, -1, 1), fdRandom(32, 4, -1, 1), fdRandom(33, 1, -1, 1)
+	r := fdRandom(34, 2*1*9*7, -1, 1)
+	run := func(headFirst bool) [][]float64 {
+		g := gorgonia.NewGraph()
+		node := func(name string, shape []int, v []float64) *gorgonia.Node {
+			return gorgonia.NewTensor(g, tensor.Float64, len(shape), gorgonia.WithShape(shape...), gorgonia.WithName(name),
+				gorgonia.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float64(nil), v...)))))
+		}
+		xn, wn, bn := node("x", xs, x), node("w", ws, w), node("b", []int{1}, b)
+		var y *gorgonia.Node
+		var err error
+		if headFirst {
+			if y, err = Conv2D(xn, wn, bn, 1, 0); err == nil {
+				y, err = AdaptiveAvgPool2D(y, 9, 7)
+			}
+		} else {
+			if y, err = AdaptiveAvgPool2D(xn, 9, 7); err == nil {
+				y, err = Conv2D(y, wn, bn, 1, 0)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		flat := gorgonia.Must(gorgonia.Reshape(y, tensor.Shape{len(r)}))
+		rn := gorgonia.NewVector(g, tensor.Float64, gorgonia.WithShape(len(r)), gorgonia.WithName("r"),
+			gorgonia.WithValue(tensor.New(tensor.WithShape(len(r)), tensor.WithBacking(r))))
+		cost := gorgonia.Must(gorgonia.Mul(flat, rn))
+		var yv gorgonia.Value
+		gorgonia.Read(y, &yv)
+		if _, err := gorgonia.Grad(cost, xn, wn, bn); err != nil {
+			t.Fatal(err)
+		}
+		vm := gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(xn, wn, bn))
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		out := [][]float64{append([]float64(nil), yv.Data().([]float64)...)}
+		for _, n := range []*gorgonia.Node{xn, wn, bn} {
+			gv, err := n.Grad()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, append([]float64(nil), gv.Data().([]float64)...))
+		}
+		return out
+	}
+	got, want := run(true), run(false)
+	for i, name := range []string{"output", "input gradient", "weight gradient", "bias gradient"} {
+		if d, at := maxAbsDiff(got[i], want[i]); d > 1e-12 {
+			t.Errorf("%s[%d]: head first %v, pool first %v", name, at, got[i][at], want[i][at])
+		}
+	}
+}
