@@ -478,7 +478,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			break
 		}
 		if ctx.Err() != nil {
-			return sum, fmt.Errorf("%w after epoch %d; checkpoint %s", ErrInterrupted, pos.Epoch+1, lastPath)
+			return sum, fmt.Errorf("%w after epoch %d at step %d; checkpoint %s", ErrInterrupted, pos.Epoch+1, pos.Step, lastPath)
 		}
 	}
 	return sum, nil
