@@ -139,18 +139,9 @@ type Options struct {
 
 // Build constructs the model graph.
 func Build(spec Spec, o Options) (*Model, error) {
-	if err := spec.Validate(); err != nil {
+	b, err := newBuilder(spec, o)
+	if err != nil {
 		return nil, err
-	}
-	if o.Batch < 1 {
-		return nil, fmt.Errorf("batch size must be positive, got %d", o.Batch)
-	}
-	if o.Dtype != tensor.Float32 && o.Dtype != tensor.Float64 {
-		return nil, fmt.Errorf("unsupported dtype %v", o.Dtype)
-	}
-	b := &builder{
-		m:   &Model{Spec: spec, Batch: o.Batch, Dtype: o.Dtype, G: G.NewGraph()},
-		rng: rand.New(rand.NewPCG(o.Seed, 0x5a11e7c7)),
 	}
 	if o.Share != nil {
 		if o.Share.Spec != spec {
@@ -169,6 +160,23 @@ func Build(spec Spec, o Options) (*Model, error) {
 		return nil, err
 	}
 	return b.m, nil
+}
+
+// newBuilder checks the spec and options and starts an empty graph.
+func newBuilder(spec Spec, o Options) (*builder, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Batch < 1 {
+		return nil, fmt.Errorf("batch size must be positive, got %d", o.Batch)
+	}
+	if o.Dtype != tensor.Float32 && o.Dtype != tensor.Float64 {
+		return nil, fmt.Errorf("unsupported dtype %v", o.Dtype)
+	}
+	return &builder{
+		m:   &Model{Spec: spec, Batch: o.Batch, Dtype: o.Dtype, G: G.NewGraph()},
+		rng: rand.New(rand.NewPCG(o.Seed, 0x5a11e7c7)),
+	}, nil
 }
 
 type builder struct {

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"math/rand/v2"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -43,21 +42,11 @@ type Part struct {
 // and o.Share are ignored). A stage without a loss of its own gets the cost sum(out * R)
 // with R a fixed random tensor, so that its backward pass sees a dense gradient.
 func BuildPart(spec Spec, name string, o Options) (*Part, error) {
-	if err := spec.Validate(); err != nil {
+	b, err := newBuilder(spec, o)
+	if err != nil {
 		return nil, err
 	}
-	if o.Batch < 1 {
-		return nil, fmt.Errorf("batch size must be positive, got %d", o.Batch)
-	}
-	if o.Dtype != tensor.Float32 && o.Dtype != tensor.Float64 {
-		return nil, fmt.Errorf("unsupported dtype %v", o.Dtype)
-	}
-	b := &builder{
-		m:   &Model{Spec: spec, Batch: o.Batch, Dtype: o.Dtype, G: G.NewGraph()},
-		rng: rand.New(rand.NewPCG(o.Seed, 0x5a11e7c7)),
-	}
 	p := &Part{Name: name, G: b.m.G}
-	var err error
 	switch {
 	case name == PartNameTaskNet:
 		err = b.taskPart(p)
