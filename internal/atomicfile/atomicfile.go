@@ -31,7 +31,8 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 	}()
 	bw := bufio.NewWriterSize(f, 1<<20)
 	if err = fill(bw); err != nil {
-		return err
+		// fill's writes reach the file through bw: a full disk shows up here too.
+		return describe(err)
 	}
 	if err = bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", path, describe(err))
@@ -78,7 +79,7 @@ func syncDir(dir string) error {
 var ErrDiskFull = errors.New("disk full")
 
 func describe(err error) error {
-	if errors.Is(err, syscall.ENOSPC) {
+	if errors.Is(err, syscall.ENOSPC) && !errors.Is(err, ErrDiskFull) {
 		return fmt.Errorf("%w: %w", ErrDiskFull, err)
 	}
 	return err

@@ -2,9 +2,11 @@ package atomicfile
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -87,5 +89,16 @@ func TestRemoveTemps(t *testing.T) {
 		if got := err == nil; got != keep {
 			t.Errorf("%s: exists %v, want %v", name, got, keep)
 		}
+	}
+}
+
+func TestWriteNamesFullDiskFromFill(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.bin")
+	err := Write(p, func(w io.Writer) error { return fmt.Errorf("encode: %w", syscall.ENOSPC) })
+	if !errors.Is(err, ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("err = %v, want ErrDiskFull wrapping ENOSPC", err)
+	}
+	if _, serr := os.Stat(p); !os.IsNotExist(serr) {
+		t.Errorf("file exists after a failed write: %v", serr)
 	}
 }

@@ -28,7 +28,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"syscall"
 	"unicode/utf8"
 
 	"zoomtrain/internal/atomicfile"
@@ -114,11 +113,6 @@ func save(path string, c *Checkpoint, wrap func(io.Writer) io.Writer) error {
 			w = wrap(w)
 		}
 		if err := encode(w, c); err != nil {
-			// atomicfile names a full disk on its own writes only; a write inside
-			// fill reaches us raw.
-			if errors.Is(err, syscall.ENOSPC) && !errors.Is(err, atomicfile.ErrDiskFull) {
-				err = fmt.Errorf("%w: %w", atomicfile.ErrDiskFull, err)
-			}
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 		return nil
