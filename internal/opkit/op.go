@@ -18,7 +18,7 @@ import (
 )
 
 // Float is the element types the ops are written for.
-type Float interface{ ~float32 | ~float64 }
+type Float interface{ float32 | float64 }
 
 // Base implements the bookkeeping methods of gorgonia.Op that do not depend
 // on what the op computes. Name and Params go into the hash: Gorgonia merges

@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"zoomtrain/internal/opkit"
 )
 
 // PaddingMode says how the saliency map is extended beyond its border before the
@@ -45,7 +47,13 @@ func DefaultParams() Params {
 // ErrParams is wrapped into every error about invalid generator parameters.
 var ErrParams = errors.New("invalid grid generator parameters")
 
-// maxCells bounds the grid so that the precomputed matrices stay small.
+// MaxGridSide is the longest side a grid may have. The generator precomputes matrices of
+// side x side values for each axis (about 200 MB in all at this limit) and spends
+// 6 h w (h + w) operations per map, so a longer side would exhaust memory or time long
+// before it served any purpose: the paper's grid is 31 x 31.
+const MaxGridSide = 2048
+
+// maxCells bounds the grid's area, so that the per-map work space stays small.
 const maxCells = 1 << 20
 
 // Validate reports the first problem with p, or nil.
@@ -53,7 +61,9 @@ func (p Params) Validate() error {
 	switch {
 	case p.H < 2 || p.W < 2:
 		return fmt.Errorf("%w: grid %dx%d (w x h) must be at least 2x2", ErrParams, p.W, p.H)
-	case p.H*p.W > maxCells || p.H > maxCells || p.W > maxCells:
+	case p.H > MaxGridSide || p.W > MaxGridSide:
+		return fmt.Errorf("%w: grid %dx%d (w x h) has a side longer than %d", ErrParams, p.W, p.H, MaxGridSide)
+	case p.H*p.W > maxCells:
 		return fmt.Errorf("%w: grid %dx%d (w x h) is larger than %d cells", ErrParams, p.W, p.H, maxCells)
 	case p.Padding < 0 || p.Padding > maxCells:
 		return fmt.Errorf("%w: padding %d must be between 0 and %d", ErrParams, p.Padding, maxCells)
@@ -76,7 +86,7 @@ func (p Params) Validate() error {
 // CheckSaliency reports why s cannot be a saliency map, or nil: every value must be
 // finite and non-negative, and at least one positive (the grid divides by the map's
 // Gaussian-weighted sum).
-func CheckSaliency[T float](s []T) error {
+func CheckSaliency[T opkit.Float](s []T) error {
 	positive := false
 	for i, v := range s {
 		f := float64(v)
