@@ -1,8 +1,9 @@
 // Package sampler is the saliency-based sampling layer of "Learning to Zoom" (Recasens et
 // al., ECCV 2018): the grid generator that turns a saliency map into a sampling grid,
 // bilinear upsampling of that grid, and bilinear grid sampling of the image. Each stage
-// has plain-Go kernels (float64 reference, float32 fast path) and a Gorgonia operation
-// with gradients.
+// has plain-Go kernels, generic over float32 (the fast path) and float64 (the reference
+// and the gradient checks), and a Gorgonia operation with gradients; Warp chains the
+// three on images outside a graph.
 //
 // Conventions follow SPEC.md: grids are (h, w, 2) with the last axis (x, y) in [-1, 1];
 // x = -1 is the centre of the first column and +1 the centre of the last
