@@ -344,6 +344,17 @@ func sampleShape(name string, img, grid tensor.Shape) (SampleShape, error) {
 	return SampleShape{N: img[0], C: img[1], H: img[2], W: img[3], Ho: grid[1], Wo: grid[2]}, nil
 }
 
+// sampleArgs checks the values handed to a sampling op's Do, (img, grid, ...), and
+// returns them with their dtype and the geometry they make.
+func (o base) sampleArgs(in []gorgonia.Value) ([]*tensor.Dense, tensor.Dtype, SampleShape, error) {
+	v, dt, err := o.args(in)
+	if err != nil {
+		return nil, dt, SampleShape{}, err
+	}
+	s, err := sampleShape(o.Name, v[0].Shape(), v[1].Shape())
+	return v, dt, s, err
+}
+
 func (o sampleOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	img, err := opkit.RankedShape(o.Name, in, 0, 4)
 	if err != nil {
@@ -365,11 +376,7 @@ func (o sampleOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 }
 
 func (o sampleOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
-	v, dt, err := o.args(in)
-	if err != nil {
-		return nil, err
-	}
-	s, err := sampleShape(o.Name, v[0].Shape(), v[1].Shape())
+	v, dt, s, err := o.sampleArgs(in)
 	if err != nil {
 		return nil, err
 	}
@@ -434,11 +441,7 @@ func (o sampleGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 }
 
 func (o sampleGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
-	v, dt, err := o.args(in)
-	if err != nil {
-		return nil, err
-	}
-	s, err := sampleShape(o.Name, v[0].Shape(), v[1].Shape())
+	v, dt, s, err := o.sampleArgs(in)
 	if err != nil {
 		return nil, err
 	}
