@@ -78,14 +78,17 @@ func ForElements(n int, fn func(lo, hi int)) {
 // about 20 µs.
 const minWorkerCost = 40_000
 
-// ForCost is For for n items of about costPerItem operations each; it runs
-// fn(0, n) inline when the whole is too little to pay for the goroutines.
+// ForCost runs fn over [0, n), n items of about costPerItem operations each, in one
+// contiguous range per worker, or in one call inline when the whole is too little to
+// pay for the goroutines. One range per worker suits items that are few and dear
+// (whole images, whole maps) and a fn that sets up scratch per call.
 func ForCost(n, costPerItem int, fn func(lo, hi int)) {
-	if w := Workers(n); w <= 1 || n*costPerItem < minWorkerCost*w {
+	w := Workers(n)
+	if w <= 1 || n*costPerItem < minWorkerCost*w {
 		if n > 0 {
 			fn(0, n)
 		}
 		return
 	}
-	For(n, fn)
+	Chunked(n, w, func(_, _, lo, hi int) { fn(lo, hi) })
 }
