@@ -5,7 +5,9 @@
 // Ops may keep scratch and output buffers between runs to avoid allocating on
 // every training step. A value an op returns is therefore overwritten by the
 // next run of the same graph: copy what must outlive a step. One graph must not
-// be run by two machines at the same time.
+// be run by two machines at the same time. The machinery the ops share with
+// internal/sampler (bookkeeping, kept outputs, argument checks, parallel loops)
+// is internal/opkit.
 package kernels
 
 import (
@@ -31,7 +33,8 @@ func (s *scratch[T]) get(n int) []T {
 	return s.s[:n]
 }
 
-// Float is the element types the kernels are written for.
+// Float is the element types the kernels are written for: opkit's, under the
+// name this package has always exported.
 type Float = opkit.Float
 
 // gemm is blas.Sgemm or blas.Dgemm by element type.
