@@ -114,7 +114,6 @@ const (
 	extraBN       = "batchnorm"
 	extraPosition = "position"
 	extraBest     = "best_top1"
-	extraRun      = "run_dir"
 )
 
 // position says where in training a checkpoint was taken, with the partial sums of

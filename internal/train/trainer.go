@@ -167,13 +167,6 @@ func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
 // Model returns the training graph's model (its weights are the trained ones).
 func (t *Trainer) Model() *graph.Model { return t.model }
 
-// step runs one forward/backward pass and optimiser update on a batch. It returns the
-// loss and the number of correct top-1 predictions; on a non-finite loss or gradient
-// the weights are left untouched.
-func (t *Trainer) step(b *data.Batch, lr float64, stepNo int) (loss float64, correct int, err error) {
-	return t.StepBatch(b, lr, stepNo)
-}
-
 // ResizedSides lists the downsamples of the sources the model takes as inputs, for
 // data.LoaderOptions.Resized.
 func (t *Trainer) ResizedSides() []int { return t.model.Spec.ResizedSides() }
@@ -354,6 +347,21 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		return nil
 	}
+	// interrupted is the error of a run stopped by ctx with last.ckpt at position at.
+	interrupted := func(at position) error {
+		return fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, at.Step, lastPath)
+	}
+	// stop saves the state at position at as last.ckpt and ends the run: interrupted
+	// when ctx was cancelled, complete when max_steps stopped it.
+	stop := func(sum *Summary, at position) (*Summary, error) {
+		if err := save(lastPath, at); err != nil {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return sum, interrupted(at)
+		}
+		return sum, nil
+	}
 	obs.Start(RunInfo{Dir: o.Dir, Params: m.NumParams(), BatchesPerEpoch: nb, StartEpoch: pos.Epoch, StartBatch: pos.Batch})
 	lrSched, blur := lrSchedule(cfg), blurSchedule(cfg)
 	sum := &Summary{BestTop1: pos.BestTop1}
@@ -377,7 +385,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 				return nil, err
 			}
 			lr := cfg.Train.LR * lrSched.Factor(tEp)
-			loss, correct, err := t.step(batch, lr, pos.Step+1)
+			loss, correct, err := t.StepBatch(batch, lr, pos.Step+1)
 			if err != nil {
 				it.Close()
 				var nf *NonFiniteError
@@ -399,24 +407,15 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			if ctx.Err() != nil || (stopSteps && pos.Batch < nb) {
 				it.Close()
 				pos.Seconds = time.Since(epochStart).Seconds()
-				if err := save(lastPath, pos); err != nil {
-					return nil, err
-				}
 				sum.Steps = pos.Step
-				if ctx.Err() != nil {
-					return sum, fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, pos.Step, lastPath)
-				}
-				return sum, nil
+				return stop(sum, pos)
 			}
 		}
 		if err := it.Err(); err != nil {
 			it.Close()
 			if ctx.Err() != nil {
 				pos.Seconds = time.Since(epochStart).Seconds()
-				if serr := save(lastPath, pos); serr != nil {
-					return nil, serr
-				}
-				return sum, fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, pos.Step, lastPath)
+				return stop(sum, pos)
 			}
 			return nil, fmt.Errorf("epoch %d: %w", pos.Epoch+1, err)
 		}
@@ -429,10 +428,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 				// The epoch's training is complete; keep it, and evaluate on resume.
 				pos.Batch = nb
 				pos.Seconds = trainSeconds
-				if serr := save(lastPath, pos); serr != nil {
-					return nil, serr
-				}
-				return sum, fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, pos.Step, lastPath)
+				return stop(sum, pos)
 			}
 			return nil, fmt.Errorf("evaluate epoch %d: %w", pos.Epoch+1, err)
 		}
@@ -478,7 +474,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			break
 		}
 		if ctx.Err() != nil {
-			return sum, fmt.Errorf("%w after epoch %d at step %d; checkpoint %s", ErrInterrupted, pos.Epoch+1, pos.Step, lastPath)
+			return sum, interrupted(done)
 		}
 	}
 	return sum, nil
