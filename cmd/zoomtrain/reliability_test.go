@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"zoomtrain/internal/checkpoint"
-	"zoomtrain/internal/config"
 	"zoomtrain/internal/metrics"
 )
 
@@ -445,51 +444,5 @@ func TestKillDuringCheckpointWrite(t *testing.T) {
 	}
 	if !hit {
 		t.Fatalf("no SIGKILL landed while a checkpoint was being written in %d attempts", attempts)
-	}
-}
-
-// TestRunDirectoryNeverReusedSilently: a derived name gets a fresh directory each time,
-// an explicit existing name is refused unless --force, and --force clears the old
-// run's checkpoints and metrics (and temporary files of dead writes).
-func TestRunDirectoryNeverReusedSilently(t *testing.T) {
-	cfg := config.Default()
-	cfg.Out = t.TempDir()
-	first, err := newRunDir(cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := newRunDir(cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if first == second || filepath.Base(second) != filepath.Base(first)+"-2" {
-		t.Errorf("derived run directories %s then %s, want a fresh -2 suffix", first, second)
-	}
-
-	cfg.Name = "named"
-	dir, err := newRunDir(cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := []string{"last.ckpt", "best.ckpt", "metrics.jsonl", ".last.ckpt.tmp-123"}
-	for _, f := range append(old, "notes.txt") {
-		writeFile(t, filepath.Join(dir, f), []byte("old run"))
-	}
-	if _, err := newRunDir(cfg, false); err == nil || !strings.Contains(err.Error(), "exists: use --resume") {
-		t.Errorf("existing named directory without --force: error %v, want one suggesting --resume", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "last.ckpt")); err != nil {
-		t.Fatalf("refusal touched the old run: %v", err)
-	}
-	if got, err := newRunDir(cfg, true); err != nil || got != dir {
-		t.Fatalf("--force: %q, %v; want %q", got, err, dir)
-	}
-	for _, f := range old {
-		if _, err := os.Stat(filepath.Join(dir, f)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("--force left %s (stat error %v)", f, err)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil {
-		t.Errorf("--force removed a file that is not the run's: %v", err)
 	}
 }

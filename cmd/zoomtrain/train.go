@@ -20,6 +20,7 @@ import (
 	"zoomtrain/internal/checkpoint"
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
+	"zoomtrain/internal/infer"
 	"zoomtrain/internal/metrics"
 	"zoomtrain/internal/train"
 )
@@ -113,7 +114,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 	var (
 		cfg    config.Config
 		resume *checkpoint.Checkpoint
-		dir    string
+		dir    *train.RunDir
 		err    error
 	)
 	if o.Resume != "" {
@@ -138,8 +139,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 				return err
 			}
 		}
-		dir = filepath.Dir(ckptPath)
-		if err := removeStaleTemps(dir); err != nil {
+		if dir, err = train.OpenRunDir(filepath.Dir(ckptPath)); err != nil {
 			return err
 		}
 	} else {
@@ -156,12 +156,12 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		return err
 	}
 	// Open the data first: a bad data folder must not leave an empty run directory.
-	trainSet, valSet, err := train.OpenData(cfg)
+	trainSet, valSet, err := infer.OpenData(cfg)
 	if err != nil {
 		return err
 	}
 	if resume == nil {
-		if dir, err = newRunDir(cfg, o.Force); err != nil {
+		if dir, err = train.CreateRunDir(cfg, o.Force); err != nil {
 			return err
 		}
 	}
@@ -169,10 +169,10 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteBytes(filepath.Join(dir, train.ConfigFile), y); err != nil {
+	if err := atomicfile.WriteBytes(dir.File(train.ConfigFile), y); err != nil {
 		return err
 	}
-	ctx, sig, stop := interruptContext(parent, s.Err, dir)
+	ctx, sig, stop := interruptContext(parent, s.Err, dir.Path())
 	defer stop()
 	obs := newTrainObserver(s.Err, trainSet, valSet, cfg)
 	sum, err := train.Run(ctx, train.Options{Config: cfg, Dir: dir, Train: trainSet, Val: valSet, Resume: resume, Observer: obs})
@@ -181,7 +181,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		fmt.Fprintf(s.Err, "skipped %d unreadable image(s) (data.on_error: skip)\n", n)
 	}
 	if !o.NoPlot {
-		if perr := plotRun(dir); perr != nil {
+		if perr := plotRun(dir.Path()); perr != nil {
 			fmt.Fprintf(s.Err, "warning: curves not drawn: %v\n", perr)
 		}
 	}
@@ -191,62 +191,12 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 			code = 143
 		}
 		// One line says where the checkpoint is and how to go on.
-		return exitCodeError{err: fmt.Errorf("%w; resume with: zoomtrain train --resume %s", err, dir), code: code}
+		return exitCodeError{err: fmt.Errorf("%w; resume with: zoomtrain train --resume %s", err, dir.Path()), code: code}
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.Out, "run %s: %d epochs, %d steps, best val top-1 %.2f%%\n", dir, sum.Epochs, sum.Steps, 100*sum.BestTop1)
-	return nil
-}
-
-// newRunDir creates the run directory: out/name, or a fresh derived name. An existing
-// directory is never reused silently.
-func newRunDir(cfg config.Config, force bool) (string, error) {
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return "", fmt.Errorf("create output folder: %w", err)
-	}
-	if cfg.Name != "" {
-		dir := filepath.Join(cfg.Out, cfg.Name)
-		if _, err := os.Stat(dir); err == nil {
-			if !force {
-				return "", fmt.Errorf("run directory %s exists: use --resume %s to continue it, --force to replace it, or another --name", dir, dir)
-			}
-			for _, f := range []string{train.LastCheckpoint, train.BestCheckpoint, train.MetricsFile, "curves.png"} {
-				if err := os.Remove(filepath.Join(dir, f)); err != nil && !os.IsNotExist(err) {
-					return "", err
-				}
-			}
-			return dir, removeStaleTemps(dir)
-		}
-		return dir, os.Mkdir(dir, 0o755)
-	}
-	base := fmt.Sprintf("%s-%s-s%d", cfg.Data.Source, cfg.Model.Sampler, cfg.Seed)
-	for i := 0; i < 10000; i++ {
-		name := base
-		if i > 0 {
-			name = fmt.Sprintf("%s-%d", base, i+1)
-		}
-		dir := filepath.Join(cfg.Out, name)
-		err := os.Mkdir(dir, 0o755)
-		if err == nil {
-			return dir, nil
-		}
-		if !os.IsExist(err) {
-			return "", fmt.Errorf("create run directory: %w", err)
-		}
-	}
-	return "", fmt.Errorf("no free run directory name under %s", cfg.Out)
-}
-
-// removeStaleTemps deletes the temporary files of writes that a killed run left in its
-// directory; a resumed or replaced run owns the directory, so none is live.
-func removeStaleTemps(dir string) error {
-	for _, f := range []string{train.LastCheckpoint, train.BestCheckpoint, train.MetricsFile, train.ConfigFile, "curves.png"} {
-		if err := atomicfile.RemoveTemps(filepath.Join(dir, f)); err != nil {
-			return err
-		}
-	}
+	fmt.Fprintf(s.Out, "run %s: %d epochs, %d steps, best val top-1 %.2f%%\n", dir.Path(), sum.Epochs, sum.Steps, 100*sum.BestTop1)
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"zoomtrain/internal/kernels"
+	"zoomtrain/internal/lowres"
 )
 
 // rampSet is a plain dataset whose pixels encode their example index.
@@ -395,7 +396,7 @@ func TestLoaderResized(t *testing.T) {
 		{"folder, cached and flipped", folder, Augment{HFlip: true}, 1 << 20},
 	}
 	for _, tt := range tests {
-		l, err := NewLoader(tt.ds, LoaderOptions{BatchSize: 3, Workers: 2, Shuffle: true, Seed: 5, Augment: tt.augment, CacheBytes: tt.cache, Resized: sides})
+		l, err := NewLoader(tt.ds, LoaderOptions{BatchSize: 3, Workers: 2, Shuffle: true, Seed: 5, Augment: tt.augment, CacheBytes: tt.cache, Inputs: lowres.Inputs{Resolution: 12, Sides: sides}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -433,8 +434,10 @@ func TestLoaderResized(t *testing.T) {
 			}
 		}
 	}
-	if _, err := NewLoader(folder, LoaderOptions{BatchSize: 2, Resized: []int{13}}); err == nil {
-		t.Error("NewLoader accepted a downsample larger than the images")
+	for _, in := range []lowres.Inputs{{Resolution: 12, Sides: []int{13}}, {Resolution: 16, Sides: []int{8}}} {
+		if _, err := NewLoader(folder, LoaderOptions{BatchSize: 2, Inputs: in}); err == nil {
+			t.Errorf("NewLoader accepted inputs %+v of 12 px images", in)
+		}
 	}
 }
 

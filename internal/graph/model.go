@@ -3,10 +3,10 @@
 // grid upsample, sampling of the full-resolution batch, optional blur, task network and
 // loss.
 //
-// The antialiased downsamples of the source batch (the saliency network's low-resolution
-// copy, and the uniform sampler's task input) are inputs, not operations: they are fixed
-// functions of the images with no gradient, so the data loader computes them ahead of the
-// step and a step's cost does not grow with the source resolution.
+// The antialiased low-resolution copies of the source batch (the saliency network's
+// view, and the uniform sampler's task input) are inputs, not operations: they are fixed
+// functions of the images with no gradient, made by package lowres with the data
+// (Spec.Inputs says which), so a step's cost does not grow with the source resolution.
 //
 // Building is separate from running: Build returns the graph and its named input, output
 // and learnable nodes; the trainer owns the VM and the optimiser.
@@ -21,6 +21,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"zoomtrain/internal/kernels"
+	"zoomtrain/internal/lowres"
 	"zoomtrain/internal/sampler"
 )
 
@@ -110,7 +111,7 @@ type Model struct {
 	Blur   *G.Node // input, (2*BlurRadius+1); nil without blur
 
 	// LowRes is the saliency network's input, (Batch, 3, s, s): the antialiased
-	// downsample of Images (kernels.ResizePlain32). Nil for the uniform sampler.
+	// downsample of Images (package lowres). Nil for the uniform sampler.
 	LowRes *G.Node
 	// Downsampled is the uniform sampler's task input before blur, (Batch, 3, TaskInput,
 	// TaskInput): the antialiased downsample of the sources. Nil for the saliency sampler.
@@ -487,17 +488,18 @@ func denseOf(dt tensor.Dtype, shape []int, v []float64) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
 }
 
-// ResizedSides lists the sides of the antialiased downsamples of the source batch the
-// model takes as inputs, in the order of Model.ResizedInputs: the low-resolution copy
-// for the saliency sampler, the task input for the uniform sampler.
-func (s Spec) ResizedSides() []int {
+// Inputs describes the low-resolution copies of the sources the model takes as inputs,
+// in the order of Model.ResizedInputs: the saliency network's view for the saliency
+// sampler, the task input for the uniform sampler.
+func (s Spec) Inputs() lowres.Inputs {
+	side := s.SaliencyInput
 	if s.Sampler == SamplerUniform {
-		return []int{s.TaskInput}
+		side = s.TaskInput
 	}
-	return []int{s.SaliencyInput}
+	return lowres.Inputs{Resolution: s.Resolution, Sides: []int{side}}
 }
 
-// ResizedInputs returns the input nodes that take the downsamples of ResizedSides, each
+// ResizedInputs returns the input nodes that take the copies of Spec.Inputs, each
 // (Batch, 3, side, side).
 func (m *Model) ResizedInputs() []*G.Node {
 	if m.Downsampled != nil {
@@ -542,4 +544,22 @@ func (m *Model) NumParams() int {
 		n += p.Node.Shape().TotalSize()
 	}
 	return n
+}
+
+// ParamData returns the backing slice of each learnable of a float32 model, in the
+// order of Params: the weights the graph computes with.
+func (m *Model) ParamData() ([][]float32, error) {
+	out := make([][]float32, len(m.Params))
+	for i, p := range m.Params {
+		d, ok := p.Node.Value().(*tensor.Dense)
+		if !ok {
+			return nil, fmt.Errorf("parameter %s has no tensor value", p.Name)
+		}
+		f, ok := d.Data().([]float32)
+		if !ok {
+			return nil, fmt.Errorf("parameter %s is not float32", p.Name)
+		}
+		out[i] = f
+	}
+	return out, nil
 }
