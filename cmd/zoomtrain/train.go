@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -172,7 +170,13 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 	if err := atomicfile.WriteBytes(dir.File(train.ConfigFile), y); err != nil {
 		return err
 	}
-	ctx, sig, stop := interruptContext(parent, s.Err, dir.Path())
+	// The first signal stops the run after the step with a checkpoint; a second exits
+	// at once, leaving the last complete checkpoint in place.
+	ctx, sig, stop := interruptContext(parent, func(first os.Signal) {
+		fmt.Fprintf(s.Err, "\n%v: finishing the current step and writing a checkpoint (again to quit at once)\n", first)
+	}, func(second os.Signal) {
+		fmt.Fprintf(s.Err, "%v again: exiting now; the last complete checkpoint in %s is intact (resume with: zoomtrain train --resume %s)\n", second, dir.Path(), dir.Path())
+	})
 	defer stop()
 	obs := newTrainObserver(s.Err, trainSet, valSet, cfg)
 	sum, err := train.Run(ctx, train.Options{Config: cfg, Dir: dir, Train: trainSet, Val: valSet, Resume: resume, Observer: obs})
@@ -186,68 +190,14 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		}
 	}
 	if errors.Is(err, train.ErrInterrupted) {
-		code := 130
-		if sig() == syscall.SIGTERM {
-			code = 143
-		}
 		// One line says where the checkpoint is and how to go on.
-		return exitCodeError{err: fmt.Errorf("%w; resume with: zoomtrain train --resume %s", err, dir.Path()), code: code}
+		return exitCodeError{err: fmt.Errorf("%w; resume with: zoomtrain train --resume %s", err, dir.Path()), code: exitStatus(sig())}
 	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(s.Out, "run %s: %d epochs, %d steps, best val top-1 %.2f%%\n", dir.Path(), sum.Epochs, sum.Steps, 100*sum.BestTop1)
 	return nil
-}
-
-// interruptContext cancels on the first SIGINT or SIGTERM (the trainer then finishes
-// the step and writes a checkpoint); a second signal exits at once, leaving the last
-// complete checkpoint in place.
-func interruptContext(parent context.Context, errw io.Writer, dir string) (context.Context, func() os.Signal, func()) {
-	if parent == nil {
-		parent = context.Background()
-	}
-	ctx, cancel := context.WithCancel(parent)
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	got := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case first := <-ch:
-			got <- first
-			fmt.Fprintf(errw, "\n%v: finishing the current step and writing a checkpoint (again to quit at once)\n", first)
-			cancel()
-		case <-done:
-			return
-		}
-		select {
-		case second := <-ch:
-			code := 130
-			if second == syscall.SIGTERM {
-				code = 143
-			}
-			fmt.Fprintf(errw, "%v again: exiting now; the last complete checkpoint in %s is intact (resume with: zoomtrain train --resume %s)\n", second, dir, dir)
-			os.Exit(code)
-		case <-done:
-		}
-	}()
-	var sig os.Signal
-	which := func() os.Signal {
-		if sig == nil {
-			select {
-			case sig = <-got:
-			default:
-			}
-		}
-		return sig
-	}
-	stop := func() {
-		signal.Stop(ch)
-		close(done)
-		cancel()
-	}
-	return ctx, which, stop
 }
 
 // trainObserver draws a progress bar when stderr is a terminal and prints one line
