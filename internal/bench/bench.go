@@ -125,7 +125,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	foreign := load.foreignPct()
 	runtime.ReadMemStats(&ms1)
 	med := quantile(times, 0.5)
-	_, stepFlops := t.Model().Spec.FLOPs()
+	_, stepFlops := t.Model().FLOPs()
 	backend, _ := blas.Backend()
 	res := &Result{
 		Variant: cfg.Model.Sampler, Batch: b, Resolution: r, TaskInput: cfg.Model.TaskInput, Steps: o.Steps,

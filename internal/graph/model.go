@@ -125,6 +125,18 @@ type Model struct {
 
 	Params  []Param
 	Buffers []Buffer
+
+	// flops counts the forward floating-point operations per image of the layers built
+	// so far that dominate the cost (see FLOPs).
+	flops float64
+}
+
+// FLOPs estimates the floating-point operations of one training step per image
+// (forward, and backward at twice the forward cost) of the convolutions, the
+// classifier and the grid generator's matrix products, which dominate: 2 per
+// multiply-add. It is counted from the layers as built, with their output shapes.
+func (m *Model) FLOPs() (forward, step float64) {
+	return m.flops, 3 * m.flops
 }
 
 // Options for Build.
@@ -265,6 +277,9 @@ func (b *builder) grid(saliency *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("grid generator: %w", err)
 	}
+	// The separable form's small matrix products over the h x w map.
+	h, w := s.Grid, s.Grid
+	b.m.flops += 8 * float64(h*w*(h+w))
 	up, err := sampler.UpsampleGrid(grid, s.TaskInput, s.TaskInput)
 	if err != nil {
 		return nil, fmt.Errorf("grid upsample: %w", err)
@@ -369,7 +384,13 @@ func (l *layers) conv(name string, x *G.Node, cin, cout, k, stride, pad int, bia
 		// The input is data (a downsample of the sources): no gradient to it.
 		opts = append(opts, kernels.WithoutInputGradient())
 	}
-	return l.apply(name, func() (*G.Node, error) { return kernels.Conv2D(x, w, bn, stride, pad, opts...) })
+	y := l.apply(name, func() (*G.Node, error) { return kernels.Conv2D(x, w, bn, stride, pad, opts...) })
+	if y != nil {
+		// One multiply-add per weight use: cin*k*k per output value of one image.
+		sh := y.Shape()
+		l.b.m.flops += 2 * float64(fanIn*sh[1]*sh[2]*sh[3])
+	}
+	return y
 }
 
 func (l *layers) relu(x *G.Node) *G.Node {
@@ -390,6 +411,7 @@ func (l *layers) linear(name string, x *G.Node, in, out int) *G.Node {
 	}
 	w := l.b.param(name+".w", l.part, []int{out, in}, in)
 	bias := l.b.param(name+".b", l.part, []int{out}, in)
+	l.b.m.flops += 2 * float64(in*out)
 	return l.apply(name, func() (*G.Node, error) { return kernels.Linear(x, w, bias) })
 }
 
