@@ -22,10 +22,30 @@ import (
 	"zoomtrain/internal/metrics"
 )
 
-// testBinary is the zoomtrain binary built once by TestMain for the tests that need a
-// real process (signals, SIGKILL, exit codes). It is set before any test runs and
-// never changed.
-var testBinary string
+// binDir is the temporary folder TestMain makes for the zoomtrain binary that the tests
+// needing a real process (signals, SIGKILL, exit codes) run; it is set before any test
+// runs and never changed.
+var binDir string
+
+// buildBinary builds the binary into binDir on first use, once: a run of tests that
+// needs none (go test -short, or -run of in-process tests) does not pay for the build.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(binDir, "zoomtrain")
+	if out, err := exec.Command(goTool(), "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build zoomtrain: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// testBinary returns the built zoomtrain binary.
+func testBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -34,13 +54,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	testBinary = filepath.Join(dir, "zoomtrain")
-	build := exec.Command(goTool(), "build", "-o", testBinary, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build zoomtrain: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	binDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	removeTrainedRuns()
@@ -100,7 +114,7 @@ type child struct {
 
 func start(t *testing.T, args ...string) *child {
 	t.Helper()
-	c := &child{cmd: exec.Command(testBinary, args...), lines: make(chan string, 1<<16), eof: make(chan struct{})}
+	c := &child{cmd: exec.Command(testBinary(t), args...), lines: make(chan string, 1<<16), eof: make(chan struct{})}
 	c.cmd.Stdout = &c.stdout
 	// The caller's ZOOMTRAIN_* settings would change the tests' configs.
 	for _, kv := range os.Environ() {
