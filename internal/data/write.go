@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"zoomtrain/internal/atomicfile"
 )
@@ -258,7 +257,7 @@ func moveIntoPlace(tmp, out string, exists bool) error {
 		if err := os.Rename(tmp, out); err != nil {
 			return fmt.Errorf("move output into place: %w", err)
 		}
-		return syncDir(filepath.Dir(out))
+		return atomicfile.SyncDir(filepath.Dir(out))
 	}
 	names := []string{"train", "val", NeedleManifestFile}
 	for _, n := range names {
@@ -273,17 +272,5 @@ func moveIntoPlace(tmp, out string, exists bool) error {
 			return fmt.Errorf("move %s into place: %w", n, err)
 		}
 	}
-	return syncDir(out)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.SyncDir(out)
 }
