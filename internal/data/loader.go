@@ -39,7 +39,7 @@ type LoaderOptions struct {
 	Augment    Augment
 	DropLast   bool // leave out the last, short batch
 	// Inputs are the model's low-resolution copies of the images (stage 1), which each
-	// batch carries in Batch.Resized, made from the augmented images here, ahead of the
+	// batch carries in Batch.LowRes, made from the augmented images here, ahead of the
 	// step. A cached image keeps its copies too. The zero value makes none.
 	Inputs lowres.Inputs
 }
@@ -50,9 +50,9 @@ type Batch struct {
 	X       []float32 // N*3*R*R, NCHW, values in [0, 1]
 	Labels  []int
 	Indices []int // dataset index of each example
-	// Resized[k] is N*3*s*s, NCHW: the model's low-resolution copy k of the images
+	// LowRes[k] is N*3*s*s, NCHW: the model's low-resolution copy k of the images
 	// (lowres.Inputs, side s = Sides[k]).
-	Resized [][]float32
+	LowRes [][]float32
 }
 
 // NewBatch makes a batch of the images x (NCHW, values in [0, 1]) and their labels
@@ -71,7 +71,7 @@ func NewBatch(x []float32, labels []int, in lowres.Inputs) (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Batch{N: n, X: x, Labels: labels, Resized: small}, nil
+	return &Batch{N: n, X: x, Labels: labels, LowRes: small}, nil
 }
 
 // Loader turns a Dataset into batches, decoding in a pool of goroutines ahead of the
@@ -178,7 +178,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 				done: make(chan struct{}), skip: make([]bool, len(idx)), errSlot: -1,
 			}
 			for k := range l.o.Inputs.Sides {
-				p.b.Resized = append(p.b.Resized, make([]float32, l.o.Inputs.Size(k, len(idx))))
+				p.b.LowRes = append(p.b.LowRes, make([]float32, l.o.Inputs.Size(k, len(idx))))
 			}
 			p.left.Store(int32(len(idx)))
 			select {
@@ -273,7 +273,7 @@ func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 	small := make([][]float32, len(l.o.Inputs.Sides))
 	for k := range l.o.Inputs.Sides {
 		n := l.o.Inputs.Size(k, 1)
-		small[k] = p.b.Resized[k][s*n : (s+1)*n]
+		small[k] = p.b.LowRes[k][s*n : (s+1)*n]
 	}
 	if err := l.loadSafely(i, epoch, dst, small); err != nil {
 		if errors.Is(err, ErrSkipped) {
@@ -425,15 +425,15 @@ func (p *pending) compact() *Batch {
 		if n != s {
 			copy(b.X[n*sz:(n+1)*sz], b.X[s*sz:(s+1)*sz])
 			b.Labels[n], b.Indices[n] = b.Labels[s], b.Indices[s]
-			for _, r := range b.Resized {
+			for _, r := range b.LowRes {
 				rs := len(r) / b.N
 				copy(r[n*rs:(n+1)*rs], r[s*rs:(s+1)*rs])
 			}
 		}
 		n++
 	}
-	for k, r := range b.Resized {
-		b.Resized[k] = r[:n*(len(r)/max(b.N, 1))]
+	for k, r := range b.LowRes {
+		b.LowRes[k] = r[:n*(len(r)/max(b.N, 1))]
 	}
 	b.N, b.X, b.Labels, b.Indices = n, b.X[:n*sz], b.Labels[:n], b.Indices[:n]
 	return b

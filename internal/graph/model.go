@@ -511,7 +511,7 @@ func denseOf(dt tensor.Dtype, shape []int, v []float64) *tensor.Dense {
 }
 
 // Inputs describes the low-resolution copies of the sources the model takes as inputs,
-// in the order of Model.ResizedInputs: the saliency network's view for the saliency
+// in the order of Model.LowResInputs: the saliency network's view for the saliency
 // sampler, the task input for the uniform sampler.
 func (s Spec) Inputs() lowres.Inputs {
 	side := s.SaliencyInput
@@ -521,9 +521,9 @@ func (s Spec) Inputs() lowres.Inputs {
 	return lowres.Inputs{Resolution: s.Resolution, Sides: []int{side}}
 }
 
-// ResizedInputs returns the input nodes that take the copies of Spec.Inputs, each
+// LowResInputs returns the input nodes that take the copies of Spec.Inputs, each
 // (Batch, 3, side, side).
-func (m *Model) ResizedInputs() []*G.Node {
+func (m *Model) LowResInputs() []*G.Node {
 	if m.Downsampled != nil {
 		return []*G.Node{m.Downsampled}
 	}

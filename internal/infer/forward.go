@@ -59,7 +59,7 @@ func (f *Forward) bind() error {
 	if f.small != nil {
 		return nil
 	}
-	for _, n := range m.ResizedInputs() {
+	for _, n := range m.LowResInputs() {
 		buf := make([]float32, n.Shape().TotalSize())
 		if err := G.Let(n, tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(buf))); err != nil {
 			return err
@@ -90,7 +90,7 @@ func (f *Forward) Run(b *data.Batch) (*Outputs, error) {
 		return nil, fmt.Errorf("forward: batch of %d images (%d values) does not fit the model's %d of 3 x %d x %d", n, len(b.X), m.Batch, r, r)
 	}
 	in := m.Spec.Inputs()
-	if err := in.Check(b.Resized, n); err != nil {
+	if err := in.Check(b.LowRes, n); err != nil {
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	if err := f.bind(); err != nil {
@@ -101,7 +101,7 @@ func (f *Forward) Run(b *data.Batch) (*Outputs, error) {
 		clear(f.input[n*per:])
 	}
 	for k := range in.Sides {
-		copy(f.small[k], b.Resized[k])
+		copy(f.small[k], b.LowRes[k])
 		clear(f.small[k][in.Size(k, n):])
 	}
 	m.SetTraining(false)

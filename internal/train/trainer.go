@@ -229,7 +229,7 @@ func (t *Trainer) zeroGrads() error {
 
 // bindInputs lets the model's image and low-resolution inputs read b's slices in place.
 func bindInputs(m *graph.Model, b *data.Batch) error {
-	if err := m.Spec.Inputs().Check(b.Resized, b.N); err != nil {
+	if err := m.Spec.Inputs().Check(b.LowRes, b.N); err != nil {
 		return err
 	}
 	if m.Images != nil {
@@ -241,8 +241,8 @@ func bindInputs(m *graph.Model, b *data.Batch) error {
 			return err
 		}
 	}
-	for i, n := range m.ResizedInputs() {
-		if err := G.Let(n, tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(b.Resized[i]))); err != nil {
+	for i, n := range m.LowResInputs() {
+		if err := G.Let(n, tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(b.LowRes[i]))); err != nil {
 			return err
 		}
 	}

@@ -89,7 +89,7 @@ func TestStepUsesBatchCopies(t *testing.T) {
 			for i := range b {
 				kernels.ResizePlain32(x[i*3*r*r:], 3, r, r, s, s, small[i*3*s*s:])
 			}
-			batch.Resized = append(batch.Resized, small)
+			batch.LowRes = append(batch.LowRes, small)
 		}
 		if sampler == "uniform" {
 			batch.X = nil
@@ -102,7 +102,7 @@ func TestStepUsesBatchCopies(t *testing.T) {
 				t.Fatal(err)
 			}
 			if k == 2 {
-				for _, small := range batch.Resized {
+				for _, small := range batch.LowRes {
 					for i := range small {
 						small[i] *= 0.5
 					}
