@@ -59,3 +59,36 @@ func TestRunDirectoryNeverReusedSilently(t *testing.T) {
 		t.Errorf("--force removed a file that is not the run's: %v", err)
 	}
 }
+
+// TestOpenRunDir: taking over a run directory deletes the temporary files that dead
+// writes left, and nothing else; a path that is no directory is refused.
+func TestOpenRunDir(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]bool{ // name -> kept
+		"last.ckpt": true, ".last.ckpt.tmp-1": false, ".metrics.jsonl.tmp-77": false,
+		".config.yaml.tmp-3": false, "notes.txt": true, ".notes.txt.tmp-5": true,
+	}
+	for f := range files {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := OpenRunDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Path() != dir || d.File(MetricsFile) != filepath.Join(dir, "metrics.jsonl") {
+		t.Errorf("OpenRunDir: path %q, metrics at %q", d.Path(), d.File(MetricsFile))
+	}
+	for f, kept := range files {
+		_, err := os.Stat(filepath.Join(dir, f))
+		if got := err == nil; got != kept {
+			t.Errorf("%s: kept = %v, want %v", f, got, kept)
+		}
+	}
+	for _, bad := range []string{filepath.Join(dir, "notes.txt"), filepath.Join(dir, "none")} {
+		if _, err := OpenRunDir(bad); err == nil {
+			t.Errorf("OpenRunDir(%s) succeeded", bad)
+		}
+	}
+}
