@@ -11,6 +11,8 @@
 // canvas size, so that is the source resolution.
 package config
 
+import "zoomtrain/internal/sampler"
+
 // Enumerated values of the string settings.
 const (
 	SourceNeedle = "needle"
@@ -100,7 +102,6 @@ type Model struct {
 	Padding       int     `mapstructure:"padding"`
 	PaddingMode   string  `mapstructure:"padding_mode"` // replicate | reflect
 	Temperature   float64 `mapstructure:"temperature"`  // saliency softmax temperature
-	SaliencyNet   string  `mapstructure:"saliency_net"` // reference
 	TaskNet       string  `mapstructure:"task_net"`     // reference | resnet
 	ResNetWidth   int     `mapstructure:"resnet_width"`
 	ResNetBlocks  int     `mapstructure:"resnet_blocks"`
@@ -136,6 +137,8 @@ type Blur struct {
 
 // Default returns the default configuration: the needle run of the paper's setting.
 func Default() Config {
+	// The grid generator's settings are the paper's, as the sampler states them.
+	paper := sampler.DefaultParams()
 	return Config{
 		Seed: 0,
 		Out:  "runs",
@@ -162,14 +165,13 @@ func Default() Config {
 			Sampler:       SamplerSaliency,
 			TaskInput:     32,
 			SaliencyInput: 64,
-			Grid:          31,
-			FWHM:          13,
-			Padding:       30,
-			PaddingMode:   PaddingReplicate,
+			Grid:          paper.H,
+			FWHM:          paper.FWHM,
+			Padding:       paper.Padding,
+			PaddingMode:   string(paper.Mode),
 			// 0.25 rather than the plain softmax's 1: on the needle data it widened the
 			// sampler's lead over uniform downsampling (README, Results).
 			Temperature:  0.25,
-			SaliencyNet:  NetReference,
 			TaskNet:      NetReference,
 			ResNetWidth:  32,
 			ResNetBlocks: 2,

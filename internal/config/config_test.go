@@ -264,7 +264,6 @@ func TestValidate(t *testing.T) {
 		{"padding mode", func(c *Config) { c.Model.PaddingMode = "zero" }, "model.padding_mode must be one of replicate, reflect"},
 		{"reflect padding", func(c *Config) { c.Model.PaddingMode, c.Model.Padding = PaddingReflect, 31 }, "model.padding 31 must be smaller than model.grid 31 with padding_mode reflect"},
 		{"temperature", func(c *Config) { c.Model.Temperature = 0 }, "model.temperature must be a positive finite number"},
-		{"saliency net", func(c *Config) { c.Model.SaliencyNet = "resnet" }, "model.saliency_net must be one of reference"},
 		{"task net", func(c *Config) { c.Model.TaskNet = "vgg" }, "model.task_net must be one of reference, resnet"},
 		{"resnet width", func(c *Config) { c.Model.ResNetWidth = 0 }, "model.resnet_width must be positive"},
 		{"resnet blocks", func(c *Config) { c.Model.ResNetBlocks = 0 }, "model.resnet_blocks must be positive"},
@@ -414,6 +413,28 @@ func TestParseStrict(t *testing.T) {
 	}
 	if _, err := Parse([]byte("train:\n  epochs: 0\n")); err == nil || !strings.Contains(err.Error(), "train.epochs must be positive") {
 		t.Errorf("Parse(epochs 0) = %v, want a validation error", err)
+	}
+}
+
+// TestParseRetired: a config saved before model.saliency_net was dropped (every
+// checkpoint of an older version holds one) still reads; a value it never had does not.
+func TestParseRetired(t *testing.T) {
+	tests := []struct {
+		name, yaml, wantErr string
+	}{
+		{"its one value", "model:\n  saliency_net: reference\n", ""},
+		{"another value", "model:\n  saliency_net: resnet\n", `unknown config key "model.saliency_net"`},
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(tt.yaml))
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.wantErr == "" && !reflect.DeepEqual(c, Default()):
+			t.Errorf("%s: got %+v, want the defaults", tt.name, c)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.wantErr)
+		}
 	}
 }
 

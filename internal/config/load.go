@@ -17,8 +17,8 @@ import (
 // Load resolves the configuration: Default(), then the YAML file at path (none if
 // path is ""), then the ZOOMTRAIN_* variables of env (in os.Environ form), then
 // overrides (dotted key -> value, only the flags the user set). A string override
-// for a non-string key is read like an environment variable ("8,11" for a list), so
-// a generic --set key=value flag can pass its text through. The result is validated.
+// for a non-string key is read like an environment variable ("8,11" for a list). The
+// result is validated.
 //
 // A ZOOMTRAIN_ variable under a config section (ZOOMTRAIN_TRAIN_LRATE) that names
 // no key is an error; other ZOOMTRAIN_ variables are left to whoever reads them.

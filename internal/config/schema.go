@@ -117,6 +117,11 @@ func (s schema) unknownKey(key string) error {
 	return fmt.Errorf("unknown config key %q", key)
 }
 
+// retired keys were written into every saved config (and so into checkpoints) by
+// older versions, with the one value they could take; a file that sets them to that
+// value still reads, any other value is an unknown key.
+var retired = map[string]any{"model.saliency_net": "reference"}
+
 // flatten checks a decoded YAML mapping against the schema and returns its leaves by
 // dotted key, each converted to the Go type of its field.
 func (s schema) flatten(prefix string, m map[string]any, out map[string]any) error {
@@ -137,6 +142,9 @@ func (s schema) flatten(prefix string, m map[string]any, out map[string]any) err
 				return err
 			}
 			continue
+		}
+		if v, ok := retired[key]; ok && val == v {
+			continue // written by an older zoomtrain; it never had another value
 		}
 		kd, ok := s.kinds[key]
 		if !ok {

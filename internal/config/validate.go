@@ -129,7 +129,6 @@ func (c Config) Validate() error {
 		ch.fail("model.padding", "%d must be smaller than model.grid %d with padding_mode reflect", m.Padding, m.Grid)
 	}
 	ch.positiveFloat("model.temperature", m.Temperature)
-	ch.oneOf("model.saliency_net", m.SaliencyNet, NetReference)
 	ch.oneOf("model.task_net", m.TaskNet, NetReference, NetResNet)
 	ch.positive("model.resnet_width", m.ResNetWidth)
 	ch.positive("model.resnet_blocks", m.ResNetBlocks)

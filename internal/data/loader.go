@@ -11,7 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"zoomtrain/internal/kernels"
+	"zoomtrain/internal/lowres"
 )
 
 // Augment is the training-time augmentation; its zero value is off (use it for eval).
@@ -38,11 +38,10 @@ type LoaderOptions struct {
 	CacheBytes int64
 	Augment    Augment
 	DropLast   bool // leave out the last, short batch
-	// Resized lists sides s for which each batch also carries the antialiased downsample
-	// of its (augmented) images to s x s (kernels.ResizePlain32), in Batch.Resized: the
-	// model's small inputs, made here ahead of the step. A cached image keeps its
-	// downsamples too.
-	Resized []int
+	// Inputs are the model's low-resolution copies of the images (stage 1), which each
+	// batch carries in Batch.LowRes, made from the augmented images here, ahead of the
+	// step. A cached image keeps its copies too. The zero value makes none.
+	Inputs lowres.Inputs
 }
 
 // Batch is a batch of examples as float32 NCHW.
@@ -51,8 +50,28 @@ type Batch struct {
 	X       []float32 // N*3*R*R, NCHW, values in [0, 1]
 	Labels  []int
 	Indices []int // dataset index of each example
-	// Resized[k] is N*3*s*s, NCHW: the images downsampled to LoaderOptions.Resized[k].
-	Resized [][]float32
+	// LowRes[k] is N*3*s*s, NCHW: the model's low-resolution copy k of the images
+	// (lowres.Inputs, side s = Sides[k]).
+	LowRes [][]float32
+}
+
+// NewBatch makes a batch of the images x (NCHW, values in [0, 1]) and their labels
+// (nil when unknown) with the low-resolution copies of in: the batch the loader would
+// make of them, for images that come from elsewhere.
+func NewBatch(x []float32, labels []int, in lowres.Inputs) (*Batch, error) {
+	per := 3 * in.Resolution * in.Resolution
+	if per == 0 || len(x)%per != 0 {
+		return nil, fmt.Errorf("batch of %d values is no whole number of 3 x %d x %d images", len(x), in.Resolution, in.Resolution)
+	}
+	n := len(x) / per
+	if labels != nil && len(labels) != n {
+		return nil, fmt.Errorf("batch of %d images has %d labels", n, len(labels))
+	}
+	small, err := in.New(x, n)
+	if err != nil {
+		return nil, err
+	}
+	return &Batch{N: n, X: x, Labels: labels, LowRes: small}, nil
 }
 
 // Loader turns a Dataset into batches, decoding in a pool of goroutines ahead of the
@@ -81,9 +100,12 @@ func NewLoader(ds Dataset, o LoaderOptions) (*Loader, error) {
 	case ds.Resolution() < 1:
 		return nil, fmt.Errorf("loader: dataset resolution %d", ds.Resolution())
 	}
-	for _, side := range o.Resized {
-		if side < 1 || side > ds.Resolution() {
-			return nil, fmt.Errorf("loader: downsample side %d outside [1, resolution %d]", side, ds.Resolution())
+	if len(o.Inputs.Sides) > 0 {
+		if o.Inputs.Resolution != ds.Resolution() {
+			return nil, fmt.Errorf("loader: the model takes %d px images, the dataset's are %d px", o.Inputs.Resolution, ds.Resolution())
+		}
+		if err := o.Inputs.Validate(); err != nil {
+			return nil, fmt.Errorf("loader: %w", err)
 		}
 	}
 	if o.Workers == 0 {
@@ -155,8 +177,8 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 				b:    &Batch{N: len(idx), X: l.buffer(len(idx) * sz), Labels: make([]int, len(idx)), Indices: slices.Clone(idx)},
 				done: make(chan struct{}), skip: make([]bool, len(idx)), errSlot: -1,
 			}
-			for _, side := range l.o.Resized {
-				p.b.Resized = append(p.b.Resized, make([]float32, len(idx)*3*side*side))
+			for k := range l.o.Inputs.Sides {
+				p.b.LowRes = append(p.b.LowRes, make([]float32, l.o.Inputs.Size(k, len(idx))))
 			}
 			p.left.Store(int32(len(idx)))
 			select {
@@ -231,6 +253,16 @@ type pending struct {
 	errSlot int
 }
 
+// fail records the error of slot s (dataset example i). The lowest failing slot wins,
+// so the error does not depend on scheduling.
+func (p *pending) fail(s, i int, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.errSlot < 0 || s < p.errSlot {
+		p.err, p.errSlot = fmt.Errorf("example %d: %w", i, err), s // the caller names the epoch, 1-based
+	}
+}
+
 // fill loads, augments and labels one slot of a batch.
 func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 	p, s := j.p, j.slot
@@ -238,22 +270,17 @@ func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 	sz := 3 * l.res * l.res
 	dst := p.b.X[s*sz : (s+1)*sz]
 	p.b.Labels[s] = l.ds.Label(i)
-	small := make([][]float32, len(l.o.Resized))
-	for k, side := range l.o.Resized {
-		n := 3 * side * side
-		small[k] = p.b.Resized[k][s*n : (s+1)*n]
+	small := make([][]float32, len(l.o.Inputs.Sides))
+	for k := range l.o.Inputs.Sides {
+		n := l.o.Inputs.Size(k, 1)
+		small[k] = p.b.LowRes[k][s*n : (s+1)*n]
 	}
 	if err := l.loadSafely(i, epoch, dst, small); err != nil {
 		if errors.Is(err, ErrSkipped) {
 			p.skip[s] = true
 			return
 		}
-		p.mu.Lock()
-		// The lowest failing slot wins, so the error does not depend on scheduling.
-		if p.errSlot < 0 || s < p.errSlot {
-			p.err, p.errSlot = fmt.Errorf("example %d: %w", i, err), s // the caller names the epoch, 1-based
-		}
-		p.mu.Unlock()
+		p.fail(s, i, err)
 		return
 	}
 	a := l.o.Augment
@@ -266,22 +293,18 @@ func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 			*scratch = make([]float32, sz)
 		}
 		randomResizedCrop(r, dst, *scratch, l.res, a.CropScaleMin)
-		l.downsample(dst, small)
+		if err := l.o.Inputs.Make(dst, 1, small); err != nil {
+			p.fail(s, i, err)
+			return
+		}
 	}
 	if a.HFlip && r.IntN(2) == 1 {
 		hflip(dst, l.res)
 		// The resize filter is symmetric, so the mirrored image's downsample is the
 		// mirrored downsample.
-		for k, side := range l.o.Resized {
+		for k, side := range l.o.Inputs.Sides {
 			hflip(small[k], side)
 		}
-	}
-}
-
-// downsample writes the downsamples of the planar image x into small.
-func (l *Loader) downsample(x []float32, small [][]float32) {
-	for k, side := range l.o.Resized {
-		kernels.ResizePlain32(x, 3, l.res, l.res, side, side, small[k])
 	}
 }
 
@@ -302,8 +325,7 @@ func (l *Loader) load(i, epoch int, dst []float32, small [][]float32) error {
 		if err := l.ds.Image(i, epoch, dst); err != nil {
 			return err
 		}
-		l.downsample(dst, small)
-		return nil
+		return l.o.Inputs.Make(dst, 1, small)
 	}
 	if c, ok := l.cache.get(i); ok {
 		bytesToFloat(dst, c.pix)
@@ -317,7 +339,9 @@ func (l *Loader) load(i, epoch int, dst []float32, small [][]float32) error {
 		return err
 	}
 	bytesToFloat(dst, b)
-	l.downsample(dst, small)
+	if err := l.o.Inputs.Make(dst, 1, small); err != nil {
+		return err
+	}
 	if l.cache != nil {
 		c := &cachedImage{pix: b, resized: make([][]float32, len(small))}
 		for k := range small {
@@ -401,15 +425,15 @@ func (p *pending) compact() *Batch {
 		if n != s {
 			copy(b.X[n*sz:(n+1)*sz], b.X[s*sz:(s+1)*sz])
 			b.Labels[n], b.Indices[n] = b.Labels[s], b.Indices[s]
-			for _, r := range b.Resized {
+			for _, r := range b.LowRes {
 				rs := len(r) / b.N
 				copy(r[n*rs:(n+1)*rs], r[s*rs:(s+1)*rs])
 			}
 		}
 		n++
 	}
-	for k, r := range b.Resized {
-		b.Resized[k] = r[:n*(len(r)/max(b.N, 1))]
+	for k, r := range b.LowRes {
+		b.LowRes[k] = r[:n*(len(r)/max(b.N, 1))]
 	}
 	b.N, b.X, b.Labels, b.Indices = n, b.X[:n*sz], b.Labels[:n], b.Indices[:n]
 	return b
@@ -428,7 +452,7 @@ type imageCache struct {
 // cachedImage is a decoded image and its downsamples; it is not changed once cached.
 type cachedImage struct {
 	pix     []uint8
-	resized [][]float32 // one per LoaderOptions.Resized, before augmentation
+	resized [][]float32 // one per side of LoaderOptions.Inputs, before augmentation
 }
 
 func (c *cachedImage) bytes() int64 {

@@ -1,11 +1,32 @@
-package train
+package infer
 
 import (
 	"fmt"
 
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
+	"zoomtrain/internal/graph"
 )
+
+// Spec derives the model a config describes for a number of classes, as it runs at
+// inference: without the training-time blur (train.Spec adds it).
+func Spec(c config.Config, classes int) graph.Spec {
+	return graph.Spec{
+		Classes:       classes,
+		Resolution:    c.Data.Resolution,
+		Sampler:       c.Model.Sampler,
+		TaskInput:     c.Model.TaskInput,
+		SaliencyInput: c.Model.SaliencyInput,
+		Grid:          c.Model.Grid,
+		FWHM:          c.Model.FWHM,
+		Padding:       c.Model.Padding,
+		PaddingMode:   c.Model.PaddingMode,
+		Temperature:   c.Model.Temperature,
+		TaskNet:       c.Model.TaskNet,
+		ResNetWidth:   c.Model.ResNetWidth,
+		ResNetBlocks:  c.Model.ResNetBlocks,
+	}
+}
 
 // OpenData opens the configured training and validation sets.
 func OpenData(c config.Config) (trainSet, valSet data.Dataset, err error) {
