@@ -685,7 +685,9 @@ func lookupGlobal(module, name string) (pyGlobal, error) {
 			return g, nil
 		}
 	case "torch":
-		if _, ok := storageTypes[name]; ok {
+		// Any storage type is let through to the storage record, which names an
+		// unknown one (ComplexFloatStorage, QInt8Storage) as an unknown dtype.
+		if strings.HasSuffix(name, "Storage") {
 			return g, nil
 		}
 	}
