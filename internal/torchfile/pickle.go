@@ -645,7 +645,17 @@ func setItems(d *pyDict, items []any) error {
 // decodeLong decodes a little-endian two's complement integer.
 func decodeLong(b []byte) any {
 	if len(b) > 8 {
-		return pyBigInt(b)
+		// Wider than int64 unless the extra bytes only extend the sign.
+		ext := byte(0)
+		if b[7]&0x80 != 0 {
+			ext = 0xff
+		}
+		for _, x := range b[8:] {
+			if x != ext {
+				return pyBigInt(b)
+			}
+		}
+		b = b[:8]
 	}
 	var v uint64
 	for i := len(b) - 1; i >= 0; i-- {
