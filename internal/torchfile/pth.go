@@ -29,7 +29,7 @@ func (l *pthLoader) persistentLoad(pid any) (any, error) {
 	if !ok || len(t) == 0 {
 		return nil, fmt.Errorf("%w: persistent id is a %s, not a tuple", ErrFormat, typeName(pid))
 	}
-	if kind, _ := t[0].(string); kind != "storage" {
+	if kind, _ := toString(t[0]); kind != "storage" {
 		if kind == "module" {
 			return nil, fmt.Errorf("%w: the file pickles a whole module (save the weights with torch.save(model.state_dict(), path))", ErrNotStateDict)
 		}
@@ -47,8 +47,8 @@ func (l *pthLoader) persistentLoad(pid any) (any, error) {
 	if !ok || g.module != "torch" || !known {
 		return nil, fmt.Errorf("%w: storage type %s", ErrDType, typeName(t[1]))
 	}
-	key, ok1 := t[2].(string)
-	_, ok2 := t[3].(string)
+	key, ok1 := toString(t[2])
+	_, ok2 := toString(t[3])
 	numel, ok3 := t[4].(int64)
 	if !ok1 || !ok2 || !ok3 || numel < 0 {
 		return nil, fmt.Errorf("%w: malformed storage record", ErrFormat)
@@ -173,7 +173,8 @@ type namedRef struct {
 // stateDictRefs finds the state_dict in what the pickle built: a dict whose
 // leaves are tensors, nested dicts joined with "." (as torch names submodules), or
 // a training checkpoint's "state_dict" entry. Anything else is not a state_dict.
-func stateDictRefs(v any) ([]namedRef, error) {
+// limit is the pickle's size in bytes.
+func stateDictRefs(v any, limit int) ([]namedRef, error) {
 	d, ok := v.(*pyDict)
 	if !ok {
 		if _, isTensor := v.(*tensorRef); isTensor {
@@ -182,11 +183,11 @@ func stateDictRefs(v any) ([]namedRef, error) {
 		return nil, fmt.Errorf("%w: the file holds a %s, not a dict of tensors", ErrNotStateDict, typeName(v))
 	}
 	var refs []namedRef
-	err := flatten("", d, &refs)
+	err := flatten("", d, &refs, 0, limit)
 	if err != nil {
 		if inner, ok := d.values["state_dict"].(*pyDict); ok {
 			refs = nil
-			if err := flatten("", inner, &refs); err != nil {
+			if err := flatten("", inner, &refs, 0, limit); err != nil {
 				return nil, fmt.Errorf("the checkpoint's \"state_dict\": %w", err)
 			}
 			err = nil
@@ -201,15 +202,23 @@ func stateDictRefs(v any) ([]namedRef, error) {
 	return refs, nil
 }
 
-func flatten(prefix string, d *pyDict, refs *[]namedRef) error {
+// maxNesting bounds how deep dicts may nest in a state_dict; a pickle can make a
+// dict contain itself.
+const maxNesting = 32
+
+// flatten appends d's tensors to refs, at most limit of them: a pickle can share
+// one dict under two keys at every level, naming 2^levels tensors in a few bytes,
+// whereas each name of a real state_dict costs at least a byte of its pickle.
+func flatten(prefix string, d *pyDict, refs *[]namedRef, depth, limit int) error {
+	if depth > maxNesting {
+		return fmt.Errorf("%w: dicts nested more than %d deep", ErrNotStateDict, maxNesting)
+	}
 	for _, k := range d.keys {
-		var name string
-		switch k := k.(type) {
-		case string:
-			name = k
-		case pyBytes:
-			name = string(k)
-		default:
+		if len(*refs) >= limit {
+			return fmt.Errorf("%w: more names than a pickle of %d bytes can hold", ErrFormat, limit)
+		}
+		name, ok := toString(k)
+		if !ok {
 			return fmt.Errorf("%w: key %v of type %s in a dict", ErrNotStateDict, k, typeName(k))
 		}
 		name = prefix + name
@@ -217,7 +226,7 @@ func flatten(prefix string, d *pyDict, refs *[]namedRef) error {
 		case *tensorRef:
 			*refs = append(*refs, namedRef{name, v})
 		case *pyDict:
-			if err := flatten(name+".", v, refs); err != nil {
+			if err := flatten(name+".", v, refs, depth+1, limit); err != nil {
 				return err
 			}
 		default:
@@ -301,7 +310,7 @@ func parseZip(data []byte) (*StateDict, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data.pkl: %w", err)
 	}
-	refs, err := stateDictRefs(v)
+	refs, err := stateDictRefs(v, len(pkl))
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +405,11 @@ func parseLegacy(data []byte) (*StateDict, error) {
 	}
 	l := newPthLoader(true)
 	if d, ok := info.(*pyDict); ok {
-		if le, ok := d.values["little_endian"].(bool); ok && !le {
+		le, ok := d.values["little_endian"].(bool)
+		if !ok {
+			le, ok = d.values[pyBytes("little_endian")].(bool) // Python 2
+		}
+		if ok && !le {
 			l.order = binary.BigEndian
 		}
 	}
@@ -405,7 +418,7 @@ func parseLegacy(data []byte) (*StateDict, error) {
 		return nil, err
 	}
 	// Find the state_dict first: a whole model is refused before any data is read.
-	refs, err := stateDictRefs(obj)
+	refs, err := stateDictRefs(obj, len(data))
 	if err != nil {
 		return nil, err
 	}
@@ -418,7 +431,7 @@ func parseLegacy(data []byte) (*StateDict, error) {
 		return nil, fmt.Errorf("%w: legacy storage keys are a %s", ErrFormat, typeName(keysV))
 	}
 	for _, k := range keys.items {
-		key, ok := k.(string)
+		key, ok := toString(k)
 		st, known := l.storages[key]
 		if !ok || !known {
 			return nil, fmt.Errorf("%w: legacy storage key %v not in the object", ErrFormat, k)
@@ -439,4 +452,15 @@ func parseLegacy(data []byte) (*StateDict, error) {
 		pos += int(n * size)
 	}
 	return buildStateDict(refs, len(data))
+}
+
+// toString accepts a str or, from Python 2 pickles, a bytes-like str.
+func toString(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case pyBytes:
+		return string(v), true
+	}
+	return "", false
 }

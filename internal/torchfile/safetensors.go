@@ -48,6 +48,7 @@ func parseSafetensors(data []byte) (*StateDict, error) {
 		e    safetensorsEntry
 	}
 	var items []item
+	var meta map[string]string
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -60,7 +61,6 @@ func parseSafetensors(data []byte) (*StateDict, error) {
 		}
 		seen[name] = true
 		if name == "__metadata__" {
-			var meta map[string]string
 			if err := dec.Decode(&meta); err != nil {
 				return nil, fmt.Errorf("%w: safetensors __metadata__: %v", ErrFormat, err)
 			}
@@ -139,7 +139,12 @@ func parseSafetensors(data []byte) (*StateDict, error) {
 	if end != int64(len(body)) {
 		return nil, fmt.Errorf("%w: the tensors cover %d of the %d data bytes", ErrFormat, end, len(body))
 	}
-	return buildStateDict(ordered, len(data))
+	sd, err := buildStateDict(ordered, len(data))
+	if err != nil {
+		return nil, err
+	}
+	sd.metadata = meta
+	return sd, nil
 }
 
 // contiguous sets a row-major stride for ref's shape and returns its number of

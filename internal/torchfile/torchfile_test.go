@@ -209,6 +209,13 @@ func TestStructures(t *testing.T) {
 	if n := task.Names(); len(n) != 122 || n[0] != "conv1.weight" || n[len(n)-1] != "fc.bias" {
 		t.Errorf("Sub(hi_res.): %d names %v ... %v", len(n), n[:1], n[len(n)-1:])
 	}
+	io, err := ReadFile("testdata/official/official_w8_io.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := io.Metadata(); m["fwhm"] != "13" || m["task_input"] != "48" {
+		t.Errorf("metadata %v", m)
+	}
 	f, _ := sd.Tensor("filter.weight")
 	if f == nil || !slices.Equal(f.Shape, []int{1, 1, 61, 61}) || f.Data[30*61+30] != 1 {
 		t.Errorf("filter.weight: %+v", f)
@@ -288,6 +295,11 @@ func long(v uint64) string {
 
 // tensorPickle is {name: _rebuild_tensor_v2(storage(key, numel), offset, shape, stride, False, OrderedDict())}.
 func tensorPickle(name, storageType, key string, numel uint64, offset uint64, shape, stride []uint64) []byte {
+	return pickle("}", ustr(name), tensorExpr(storageType, key, numel, offset, shape, stride), "s")
+}
+
+// tensorExpr pushes one tensor.
+func tensorExpr(storageType, key string, numel uint64, offset uint64, shape, stride []uint64) string {
 	tuple := func(v []uint64) string {
 		s := "("
 		for _, x := range v {
@@ -295,9 +307,9 @@ func tensorPickle(name, storageType, key string, numel uint64, offset uint64, sh
 		}
 		return s + "t"
 	}
-	return pickle("}", ustr(name), global("torch._utils", "_rebuild_tensor_v2"),
-		"(", "(", ustr("storage"), global("torch", storageType), ustr(key), ustr("cpu"), long(numel), "tQ",
-		long(offset), tuple(shape), tuple(stride), "\x89", global("collections", "OrderedDict"), ")R", "tR", "s")
+	return global("torch._utils", "_rebuild_tensor_v2") +
+		"((" + ustr("storage") + global("torch", storageType) + ustr(key) + ustr("cpu") + long(numel) + "tQ" +
+		long(offset) + tuple(shape) + tuple(stride) + "\x89" + global("collections", "OrderedDict") + ")R" + "tR"
 }
 
 func f32bytes(v ...float32) []byte {
@@ -533,5 +545,60 @@ func TestCompare(t *testing.T) {
 	}
 	if err := Compare(sd, append(slices.Clone(exact), many...)).Err(); err == nil || !strings.Contains(err.Error(), "7 missing (x0, x1, x2, x3 and 3 more)") {
 		t.Errorf("long list: %v", err)
+	}
+}
+
+// TestPython2Strings: Python 2 pickles (PyTorch 0.4 checkpoints) write names and
+// storage keys as byte strings (SHORT_BINSTRING); they read as names.
+func TestPython2Strings(t *testing.T) {
+	bstr := func(s string) string { return "U" + string(rune(len(s))) + s }
+	pkl := pickle("}", bstr("w"), global("torch._utils", "_rebuild_tensor_v2"),
+		"(", "(", bstr("storage"), global("torch", "FloatStorage"), bstr("0"), bstr("cpu"), "K\x02", "tQ",
+		"K\x00", "K\x02\x85", "K\x01\x85", "\x89", global("collections", "OrderedDict"), "]\x85R", "tR", "s")
+	sd, err := Parse(zipTorch(t, map[string][]byte{"data.pkl": pkl, "data/0": f32bytes(7, 8)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := sd.Float32("w", 2); err != nil || !slices.Equal(v, []float32{7, 8}) {
+		t.Errorf("w = %v, %v", v, err)
+	}
+}
+
+func TestFloat32(t *testing.T) {
+	sd, err := ReadFile("testdata/reader/module.pth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := sd.Float32("4.bias", 2); err != nil || len(v) != 2 {
+		t.Errorf("4.bias: %v, %v", v, err)
+	}
+	for _, c := range []struct {
+		name  string
+		shape []int
+		says  string
+	}{
+		{"4.bias", []int{3}, `tensor "4.bias" has shape [2], want [3]`},
+		{"1.num_batches_tracked", nil, `tensor "1.num_batches_tracked" is int64, not floating point`},
+		{"fc.weight", []int{1}, `tensor "fc.weight" is missing`},
+	} {
+		if _, err := sd.Float32(c.name, c.shape...); err == nil || err.Error() != c.says {
+			t.Errorf("%s: %v, want %s", c.name, err, c.says)
+		}
+	}
+}
+
+// TestSharedDicts: a dict that contains itself, or one shared under two keys at
+// every level (2^40 names in a few hundred bytes), is refused quickly.
+func TestSharedDicts(t *testing.T) {
+	self := pickle("}q\x00", ustr("a"), "h\x00", "s")
+	shared := "\x80\x02" + tensorExpr("FloatStorage", "0", 2, 0, []uint64{2}, []uint64{1}) + "q\x00"
+	for i := range 40 {
+		shared += "0}(" + ustr("a") + "h" + string(byte(i)) + ustr("b") + "h" + string(byte(i)) + "uq" + string(byte(i+1))
+	}
+	for name, pkl := range map[string][]byte{"self": self, "shared": []byte(shared + ".")} {
+		_, err := Parse(zipTorch(t, map[string][]byte{"data.pkl": pkl, "data/0": f32bytes(1, 2)}))
+		if err == nil || !strings.Contains(err.Error(), "deep") && !strings.Contains(err.Error(), "more names") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
