@@ -173,8 +173,8 @@ type namedRef struct {
 // stateDictRefs finds the state_dict in what the pickle built: a dict whose
 // leaves are tensors, nested dicts joined with "." (as torch names submodules), or
 // a training checkpoint's "state_dict" entry. Anything else is not a state_dict.
-// limit is the pickle's size in bytes.
-func stateDictRefs(v any, limit int) ([]namedRef, error) {
+// size is the pickle's size in bytes, which bounds the names (see flattener).
+func stateDictRefs(v any, size int) ([]namedRef, error) {
 	d, ok := v.(*pyDict)
 	if !ok {
 		if _, isTensor := v.(*tensorRef); isTensor {
@@ -182,12 +182,12 @@ func stateDictRefs(v any, limit int) ([]namedRef, error) {
 		}
 		return nil, fmt.Errorf("%w: the file holds a %s, not a dict of tensors", ErrNotStateDict, typeName(v))
 	}
-	var refs []namedRef
-	err := flatten("", d, &refs, 0, limit)
+	f := newFlattener(size)
+	err := f.flatten("", d, 0)
 	if err != nil {
 		if inner, ok := d.values["state_dict"].(*pyDict); ok {
-			refs = nil
-			if err := flatten("", inner, &refs, 0, limit); err != nil {
+			f = newFlattener(size)
+			if err := f.flatten("", inner, 0); err != nil {
 				return nil, fmt.Errorf("the checkpoint's \"state_dict\": %w", err)
 			}
 			err = nil
@@ -196,44 +196,66 @@ func stateDictRefs(v any, limit int) ([]namedRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(refs) == 0 {
+	if len(f.refs) == 0 {
 		return nil, fmt.Errorf("%w: the dict holds no tensors", ErrNotStateDict)
 	}
-	return refs, nil
+	return f.refs, nil
 }
 
 // maxNesting bounds how deep dicts may nest in a state_dict; a pickle can make a
 // dict contain itself.
 const maxNesting = 32
 
-// flatten appends d's tensors to refs, at most limit of them: a pickle can share
-// one dict under two keys at every level, naming 2^levels tensors in a few bytes,
-// whereas each name of a real state_dict costs at least a byte of its pickle.
-func flatten(prefix string, d *pyDict, refs *[]namedRef, depth, limit int) error {
+// flattener collects a nested dict's tensors under joined names. A pickle can
+// share one dict (or one long key) many times over, at every level, naming 2^levels
+// tensors, or very long names, in a few bytes; a real state_dict spells out its
+// names, so the number of names and their total length are bounded by multiples
+// of the pickle's size.
+type flattener struct {
+	refs      []namedRef
+	names     int // names left
+	nameBytes int // bytes of names left
+}
+
+func newFlattener(size int) *flattener {
+	return &flattener{names: size, nameBytes: 8*size + 4096}
+}
+
+func (f *flattener) flatten(prefix string, d *pyDict, depth int) error {
 	if depth > maxNesting {
 		return fmt.Errorf("%w: dicts nested more than %d deep", ErrNotStateDict, maxNesting)
 	}
 	for _, k := range d.keys {
-		if len(*refs) >= limit {
-			return fmt.Errorf("%w: more names than a pickle of %d bytes can hold", ErrFormat, limit)
-		}
 		name, ok := toString(k)
 		if !ok {
 			return fmt.Errorf("%w: key %v of type %s in a dict", ErrNotStateDict, k, typeName(k))
 		}
+		f.names--
+		f.nameBytes -= len(prefix) + len(name)
+		if f.names < 0 || f.nameBytes < 0 {
+			return fmt.Errorf("%w: more or longer names than the pickle spells out", ErrFormat)
+		}
 		name = prefix + name
 		switch v := d.values[k].(type) {
 		case *tensorRef:
-			*refs = append(*refs, namedRef{name, v})
+			f.refs = append(f.refs, namedRef{name, v})
 		case *pyDict:
-			if err := flatten(name+".", v, refs, depth+1, limit); err != nil {
+			if err := f.flatten(name+".", v, depth+1); err != nil {
 				return err
 			}
 		default:
-			return fmt.Errorf("%w: entry %q is of type %s, not a tensor", ErrNotStateDict, name, typeName(v))
+			return fmt.Errorf("%w: entry %q is of type %s, not a tensor", ErrNotStateDict, truncate(name), typeName(v))
 		}
 	}
 	return nil
+}
+
+// truncate shortens a name from a hostile file for an error message.
+func truncate(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
 }
 
 // buildStateDict checks each view against its (loaded) storage and copies it out,
@@ -245,7 +267,7 @@ func buildStateDict(refs []namedRef, fileSize int) (*StateDict, error) {
 		if r.ref.st.data == nil && r.ref.st.numel > 0 {
 			return nil, fmt.Errorf("%w: tensor %q: storage %q has no data", ErrFormat, r.name, r.ref.st.key)
 		}
-		n, err := checkView(r.name, r.ref)
+		n, err := checkView(truncate(r.name), r.ref)
 		if err != nil {
 			return nil, err
 		}

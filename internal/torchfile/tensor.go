@@ -84,7 +84,7 @@ func newStateDict() *StateDict { return &StateDict{tensors: map[string]*Tensor{}
 
 func (s *StateDict) add(name string, t *Tensor) error {
 	if _, ok := s.tensors[name]; ok {
-		return fmt.Errorf("%w: tensor %q appears twice", ErrFormat, name)
+		return fmt.Errorf("%w: tensor %q appears twice", ErrFormat, truncate(name))
 	}
 	s.names = append(s.names, name)
 	s.tensors[name] = t

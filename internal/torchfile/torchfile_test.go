@@ -588,17 +588,30 @@ func TestFloat32(t *testing.T) {
 }
 
 // TestSharedDicts: a dict that contains itself, or one shared under two keys at
-// every level (2^40 names in a few hundred bytes), is refused quickly.
+// every level (2^20 names in a few hundred bytes), or a long key shared at every
+// level, is refused quickly; so are dicts nested too deep.
 func TestSharedDicts(t *testing.T) {
 	self := pickle("}q\x00", ustr("a"), "h\x00", "s")
 	shared := "\x80\x02" + tensorExpr("FloatStorage", "0", 2, 0, []uint64{2}, []uint64{1}) + "q\x00"
-	for i := range 40 {
+	for i := range 20 {
 		shared += "0}(" + ustr("a") + "h" + string(byte(i)) + ustr("b") + "h" + string(byte(i)) + "uq" + string(byte(i+1))
 	}
-	for name, pkl := range map[string][]byte{"self": self, "shared": []byte(shared + ".")} {
+	// One 10 kB key, memoised, at each of 31 levels: a 310 kB name.
+	long := "\x80\x02" + tensorExpr("FloatStorage", "0", 2, 0, []uint64{2}, []uint64{1}) + "q\x00" + ustr(strings.Repeat("k", 10000)) + "q\x01"
+	for i := range 30 { // dict i, memo i+2, holds dict i-1 (memo i+1), dict 0 the tensor (memo 0)
+		prev := byte(i + 1)
+		if i == 0 {
+			prev = 0
+		}
+		long += "0}h\x01h" + string(prev) + "sq" + string(byte(i+2))
+	}
+	long += "0}h\x01h\x1fs"
+	deep := "\x80\x02" + strings.Repeat("}"+ustr("a"), 40) + tensorExpr("FloatStorage", "0", 2, 0, []uint64{2}, []uint64{1}) + strings.Repeat("s", 40) + "."
+	for name, pkl := range map[string][]byte{"self": self, "shared": []byte(shared + "."), "long": []byte(long + "."), "deep": []byte(deep)} {
 		_, err := Parse(zipTorch(t, map[string][]byte{"data.pkl": pkl, "data/0": f32bytes(1, 2)}))
-		if err == nil || !strings.Contains(err.Error(), "deep") && !strings.Contains(err.Error(), "more names") {
-			t.Errorf("%s: %v", name, err)
+		want := map[string]string{"self": "more or longer names", "shared": "more or longer names", "long": "more or longer names", "deep": "nested more than 32 deep"}[name]
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", name, err, want)
 		}
 	}
 }
