@@ -702,7 +702,7 @@ func lookupGlobal(module, name string) (pyGlobal, error) {
 		}
 	}
 	if isModelClass(module, name) {
-		return g, fmt.Errorf("%w %q: a state_dict holds only tensors, dicts, lists, numbers and strings, and this looks like a pickled module (save the weights with torch.save(model.state_dict(), path))", ErrForbidden, g.String())
+		return g, fmt.Errorf("%w, it looks like a whole pickled model: %w %q (save the weights with torch.save(model.state_dict(), path))", ErrNotStateDict, ErrForbidden, g.String())
 	}
 	return g, fmt.Errorf("%w %q: a state_dict holds only tensors, dicts, lists, numbers and strings", ErrForbidden, g.String())
 }

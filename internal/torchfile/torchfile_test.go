@@ -231,7 +231,8 @@ func TestBadFiles(t *testing.T) {
 		says string
 	}{
 		{"torchscript.pt", ErrTorchScript, "torch.save(model.state_dict(), path)"},
-		{"whole_model.pth", ErrForbidden, `"torch.nn.modules.container.Sequential"`},
+		{"whole_model.pth", ErrForbidden, `whole pickled model: refusing global "torch.nn.modules.container.Sequential"`},
+		{"whole_model.pth", ErrNotStateDict, "torch.save(model.state_dict(), path)"},
 		{"whole_model_legacy.pth", ErrForbidden, `"torch.nn.modules.container.Sequential"`},
 		{"forbidden_os_system.pth", ErrForbidden, `"posix.system"`},
 		{"forbidden_eval.pth", ErrForbidden, `"__builtin__.eval"`},
@@ -612,6 +613,19 @@ func TestSharedDicts(t *testing.T) {
 		want := map[string]string{"self": "more or longer names", "shared": "more or longer names", "long": "more or longer names", "deep": "nested more than 32 deep"}[name]
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", name, err, want)
+		}
+	}
+}
+
+func BenchmarkReadResNet50(b *testing.B) {
+	data, err := os.ReadFile("testdata/resnet/resnet50_w8.pth")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse(data); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
