@@ -347,6 +347,9 @@ func parseZip(data []byte) (*StateDict, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: storage record data/%s is missing", ErrFormat, st.key)
 		}
+		if st.numel > int64(len(data)/st.dtype.Size()) {
+			return nil, fmt.Errorf("%w: storage data/%s claims %d %s values, more than the file holds", ErrFormat, st.key, st.numel, st.dtype)
+		}
 		want := uint64(st.numel) * uint64(st.dtype.Size())
 		if f.UncompressedSize64 != want {
 			return nil, fmt.Errorf("%w: storage data/%s has %d bytes, its %d %s values need %d", ErrFormat, st.key, f.UncompressedSize64, st.numel, st.dtype, want)

@@ -349,7 +349,9 @@ func TestHandMadePth(t *testing.T) {
 		{"view larger than the storage", map[string][]byte{"data.pkl": tensorPickle("w", "FloatStorage", "0", 6, 0, []uint64{7}, []uint64{0}), "data/0": six}, ErrFormat, "larger than its storage"},
 		{"storage record too short", map[string][]byte{"data.pkl": tensorPickle("w", "FloatStorage", "0", 6, 0, []uint64{6}, []uint64{1}), "data/0": six[:20]}, ErrFormat, "has 20 bytes"},
 		// A header claiming 2^32-1 values must be refused before anything is allocated.
-		{"lying storage size", map[string][]byte{"data.pkl": tensorPickle("w", "FloatStorage", "0", math.MaxUint32, 0, []uint64{math.MaxUint32}, []uint64{1}), "data/0": six}, ErrFormat, "has 24 bytes"},
+		{"lying storage size", map[string][]byte{"data.pkl": tensorPickle("w", "FloatStorage", "0", math.MaxUint32, 0, []uint64{math.MaxUint32}, []uint64{1}), "data/0": six}, ErrFormat, "more than the file holds"},
+		// numel * 4 wraps to 0 in 64 bits: an empty record must not pass for it.
+		{"overflowing storage size", map[string][]byte{"data.pkl": tensorPickle("w", "FloatStorage", "0", 1<<62, 1<<40, []uint64{1}, []uint64{1}), "data/0": nil}, ErrFormat, "more than the file holds"},
 		{"storage record missing", map[string][]byte{"data.pkl": good}, ErrFormat, "data/0 is missing"},
 		{"no data.pkl", map[string][]byte{"data/0": six}, ErrFormat, "without data.pkl"},
 		{"torchscript", map[string][]byte{"data.pkl": good, "data/0": six, "constants.pkl": pickle(")")}, ErrTorchScript, "TorchScript"},
