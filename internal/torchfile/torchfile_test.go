@@ -631,3 +631,11 @@ func BenchmarkReadResNet50(b *testing.B) {
 		}
 	}
 }
+
+func TestOldTar(t *testing.T) {
+	tar := make([]byte, 1024)
+	copy(tar[257:], "ustar")
+	if _, err := Parse(tar); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "tar format") {
+		t.Errorf("tar: %v", err)
+	}
+}
