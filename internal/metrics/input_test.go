@@ -77,6 +77,6 @@ func TestRecordSize(t *testing.T) {
 	}
 	t.Logf("one full-precision record: %d bytes", st.Size())
 	if st.Size() > 400 {
-		t.Errorf("a record takes %d bytes, MaxFileBytes assumes about 300", st.Size())
+		t.Errorf("a record takes %d bytes, MaxFileBytes assumes under 400", st.Size())
 	}
 }
