@@ -20,6 +20,7 @@ import (
 
 	"zoomtrain/internal/imageio"
 	"zoomtrain/internal/inputfile"
+	"zoomtrain/internal/termsafe"
 )
 
 // Policies that bring an image of any size to the square source resolution.
@@ -168,7 +169,7 @@ func OpenFolders(o FolderOptions) (train, val *Folder, err error) {
 		}
 	} else {
 		if isDir(valDir) {
-			return nil, nil, fmt.Errorf("%s has val/ but no train/", o.Root)
+			return nil, nil, fmt.Errorf("%s has val/ but no train/", termsafe.Quote(o.Root))
 		}
 		trainDir, valDir = o.Root, o.Root
 		if classes, err = classDirs(o.Root); err != nil {
@@ -180,7 +181,7 @@ func OpenFolders(o FolderOptions) (train, val *Folder, err error) {
 		trainEntries, valEntries = splitEntries(trainEntries, len(classes), o.ValFraction, o.Seed)
 	}
 	if len(trainEntries) == 0 {
-		return nil, nil, fmt.Errorf("no images (%s) in the class folders of %s", imageExts, trainDir)
+		return nil, nil, fmt.Errorf("no images (%s) in the class folders of %s", imageExts, termsafe.Quote(trainDir))
 	}
 	if train, err = newFolder(trainDir, classes, trainEntries, o); err != nil {
 		return nil, nil, err
@@ -222,7 +223,7 @@ func openSplit(dir string, classes []string, o FolderOptions) (*Folder, error) {
 		return nil, err
 	}
 	if len(entries) == 0 {
-		return nil, fmt.Errorf("no images (%s) in the class folders of %s", imageExts, dir)
+		return nil, fmt.Errorf("no images (%s) in the class folders of %s", imageExts, termsafe.Quote(dir))
 	}
 	return newFolder(dir, slices.Clone(classes), entries, o)
 }
@@ -250,7 +251,7 @@ func requireDir(dir string) error {
 		return fmt.Errorf("image folder: %w", err)
 	}
 	if !st.IsDir() {
-		return fmt.Errorf("image folder %s is not a directory", dir)
+		return fmt.Errorf("image folder %s is not a directory", termsafe.Quote(dir))
 	}
 	return nil
 }
@@ -276,7 +277,8 @@ func classDirs(dir string) ([]string, error) {
 		}
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("no class folders in %s (want %s/<class>/<image> or %s/train/<class>/<image>)", dir, dir, dir)
+		q := termsafe.Quote(dir)
+		return nil, fmt.Errorf("no class folders in %s (want %s/<class>/<image> or %s/train/<class>/<image>)", q, q, q)
 	}
 	slices.Sort(names)
 	return names, nil
@@ -289,7 +291,7 @@ func scanClasses(dir string, present, classes []string) ([]entry, error) {
 	for _, c := range present {
 		label := slices.Index(classes, c)
 		if label < 0 {
-			return nil, fmt.Errorf("class folder %s is not one of the %d training classes", filepath.Join(dir, c), len(classes))
+			return nil, fmt.Errorf("class folder %s is not one of the %d training classes", termsafe.Quote(filepath.Join(dir, c)), len(classes))
 		}
 		ents, err := os.ReadDir(filepath.Join(dir, c))
 		if err != nil {
@@ -369,7 +371,7 @@ func checkHeader(path string, maxPixels int64) error {
 	}
 	defer f.Close()
 	if _, err := imageio.DecodeConfig(f, maxPixels); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", termsafe.Quote(path), err)
 	}
 	return nil
 }

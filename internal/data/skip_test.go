@@ -277,3 +277,21 @@ func TestFolderPixelLimit(t *testing.T) {
 		t.Error("negative pixel limit accepted")
 	}
 }
+
+// TestFolderErrorsQuoteNames: a class folder or file named with ESC or a newline is
+// quoted in errors, so the error stays one line and sends no escape to the terminal.
+func TestFolderErrorsQuoteNames(t *testing.T) {
+	root := skipTree(t)
+	bad := filepath.Join(root, "a", "\x1b[31mx\n.png")
+	writeFile(t, bad, []byte("not an image"))
+	_, _, err := OpenFolders(FolderOptions{Root: root, Resolution: 8})
+	if err == nil || strings.ContainsAny(err.Error(), "\x1b\n") || !strings.Contains(err.Error(), `\x1b[31mx\n.png"`) {
+		t.Errorf("got error %q, want one with the file name quoted", err)
+	}
+	split := t.TempDir()
+	writePNG(t, filepath.Join(split, "evil\x1b]0;t\x07", "x.png"), uniform("gray", 8, 8, color.NRGBA{1, 1, 1, 255}))
+	_, err = OpenFolderSplit(split, []string{"a"}, FolderOptions{Resolution: 8})
+	if err == nil || strings.ContainsAny(err.Error(), "\x1b\x07") || !strings.Contains(err.Error(), `evil\x1b]0;t\a"`) {
+		t.Errorf("got error %q, want one with the class folder quoted", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"zoomtrain/internal/atomicfile"
 	"zoomtrain/internal/inputfile"
+	"zoomtrain/internal/termsafe"
 )
 
 // MaxPixels is the default bound on the pixels an image header may claim before it is
@@ -62,7 +63,7 @@ func ReadImage(path string, maxPixels int64) (image.Image, error) {
 	defer f.Close()
 	img, err := DecodeImage(f, maxPixels)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", termsafe.Quote(path), err)
 	}
 	return img, nil
 }

@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"zoomtrain/internal/termsafe"
 )
 
 // ErrNotRegular is wrapped into the error for a path that names a directory, FIFO,
@@ -42,7 +44,7 @@ func Kind(m fs.FileMode) string {
 }
 
 func notRegular(path string, m fs.FileMode) error {
-	return fmt.Errorf("%s is %s: %w", path, Kind(m), ErrNotRegular)
+	return fmt.Errorf("%s is %s: %w", termsafe.Quote(path), Kind(m), ErrNotRegular)
 }
 
 // Open opens path for reading if it is a regular file, following symbolic links. The
@@ -96,16 +98,16 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", termsafe.Quote(path), err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: %w: it grew past the limit of %d bytes while being read", path, ErrTooLarge, limit)
+		return nil, fmt.Errorf("%s: %w: it grew past the limit of %d bytes while being read", termsafe.Quote(path), ErrTooLarge, limit)
 	}
 	return b, nil
 }
 
 func tooLarge(path string, size, limit int64) error {
-	return fmt.Errorf("%s: %w: %d bytes, the limit is %d", path, ErrTooLarge, size, limit)
+	return fmt.Errorf("%s: %w: %d bytes, the limit is %d", termsafe.Quote(path), ErrTooLarge, size, limit)
 }
 
 // CheckSize returns an error wrapping ErrTooLarge when the open file f holds more than
