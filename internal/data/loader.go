@@ -54,7 +54,7 @@ type Batch struct {
 	N       int
 	X       []float32 // N*3*R*R, NCHW, values in [0, 1]
 	Labels  []int
-	Indices []int // dataset index of each example
+	Indices []int // dataset index of each example (a stand-in for a skipped file repeats one)
 	// Resized[k] is N*3*s*s, NCHW: the images downsampled to LoaderOptions.Resized[k].
 	Resized [][]float32
 }
