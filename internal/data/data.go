@@ -35,7 +35,7 @@ var ErrSkipped = errors.New("skipped unreadable image")
 type SkippedFile struct {
 	Index int    // the example's dataset index; -1 for a file left out when opening
 	Path  string // "" for a dataset without files
-	Err   error  // the error that named the file
+	Err   error  // wraps ErrSkipped and the cause; its text names the file
 }
 
 // knownUnreadable is implemented by datasets that remember which examples failed, so

@@ -118,7 +118,7 @@ type Folder struct {
 	failed        []atomic.Bool // skip mode: example found undecodable
 	failedCount   atomic.Int64
 	failedMu      sync.Mutex
-	failedErr     map[int]error // why each failed example failed, first error kept
+	failedErr     map[int]error // the first error of each failed example
 }
 
 type entry struct {
@@ -354,7 +354,7 @@ func checkHeaders(entries []entry, skip bool, maxPixels int64) (kept []entry, sk
 		case errs[k] == nil:
 			kept = append(kept, e)
 		case skip:
-			skipped = append(skipped, SkippedFile{Index: -1, Path: e.path, Err: errs[k]})
+			skipped = append(skipped, SkippedFile{Index: -1, Path: e.path, Err: fmt.Errorf("%w: %w", ErrSkipped, errs[k])})
 		default:
 			return nil, nil, errs[k]
 		}
@@ -469,6 +469,7 @@ func (f *Folder) fail(i int, err error) error {
 	if !f.skip {
 		return err
 	}
+	err = fmt.Errorf("%w: %w", ErrSkipped, err)
 	if !f.failed[i].Swap(true) {
 		f.failedMu.Lock()
 		if f.failedErr == nil {
@@ -478,7 +479,7 @@ func (f *Folder) fail(i int, err error) error {
 		f.failedMu.Unlock()
 		f.failedCount.Add(1)
 	}
-	return fmt.Errorf("%w: %w", ErrSkipped, err)
+	return err
 }
 
 // fitSquare brings img to r x r RGBA by policy. Alpha is premultiplied, so transparent

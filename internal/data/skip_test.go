@@ -251,7 +251,7 @@ func TestFolderNonRegularFiles(t *testing.T) {
 				t.Fatalf("skip mode: %v", err)
 			}
 			got := ds.SkippedFiles()
-			if ds.Len() != 12 || len(got) != 1 || got[0].Path != p || got[0].Index != -1 || !strings.Contains(got[0].Err.Error(), tt.want) {
+			if ds.Len() != 12 || len(got) != 1 || got[0].Path != p || got[0].Index != -1 || !strings.Contains(got[0].Err.Error(), tt.want) || !errors.Is(got[0].Err, ErrSkipped) {
 				t.Errorf("skip mode: %d images, skipped %+v; want 12 and %s", ds.Len(), got, p)
 			}
 		})
