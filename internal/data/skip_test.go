@@ -154,6 +154,16 @@ func TestLoaderNamesEverySkippedFile(t *testing.T) {
 		if wantN := map[bool]int{true: 14, false: 12}[dropLast]; n != wantN {
 			t.Errorf("DropLast %v: served %d examples, want %d", dropLast, n, wantN)
 		}
+		// The folder keeps the same list, with each file's example index.
+		files := ds.SkippedFiles()
+		if got := skippedPaths(files); !slices.Equal(got, want) || ds.Skipped() != 2 {
+			t.Errorf("DropLast %v: folder lists %v (counts %d), want %v", dropLast, got, ds.Skipped(), want)
+		}
+		for _, f := range files {
+			if f.Index < 0 || ds.Path(f.Index) != f.Path || !errors.Is(f.Err, ErrSkipped) || !strings.Contains(f.Err.Error(), f.Path) {
+				t.Errorf("DropLast %v: skipped file %+v, want its index and an error naming it", dropLast, f)
+			}
+		}
 	}
 }
 
