@@ -40,7 +40,7 @@ func Kind(m fs.FileMode) string {
 	case m&fs.ModeDevice != 0:
 		return "a block device"
 	}
-	return "not a regular file"
+	return "a special file"
 }
 
 func notRegular(path string, m fs.FileMode) error {
