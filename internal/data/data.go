@@ -27,9 +27,22 @@ type Dataset interface {
 }
 
 // ErrSkipped is wrapped into the error for an example whose file could not be decoded
-// when the folder was opened with OnError "skip": the Loader leaves such examples out of
-// their batch and the folder counts them.
+// when the folder was opened with OnError "skip": the Loader fills its slot with another
+// example (DropLast) or leaves it out of its batch, and the folder counts it.
 var ErrSkipped = errors.New("skipped unreadable image")
+
+// A SkippedFile is a file left out in skip mode, and why.
+type SkippedFile struct {
+	Index int    // the example's dataset index; -1 for a file left out when opening
+	Path  string // "" for a dataset without files
+	Err   error  // wraps ErrSkipped and the cause; its text names the file
+}
+
+// knownUnreadable is implemented by datasets that remember which examples failed, so
+// that the Loader does not try them again when it looks for a stand-in.
+type knownUnreadable interface {
+	unreadable(i int) bool
+}
 
 // Skipped returns how many files ds has skipped so far (files left out when it was opened
 // and files found undecodable since), or 0 for a dataset that never skips.
@@ -115,4 +128,5 @@ const (
 	saltShuffle
 	saltAugment
 	saltSplit
+	saltStandIn
 )

@@ -37,7 +37,11 @@ type LoaderOptions struct {
 	// first kept. 0 turns the cache off.
 	CacheBytes int64
 	Augment    Augment
-	DropLast   bool // leave out the last, short batch
+	// DropLast serves only full batches of BatchSize: the last, short batch is left out,
+	// and the slot of a file skipped as unreadable (data.on_error: skip) is filled with
+	// a stand-in, the first readable example of the epoch's order from a seeded
+	// position. Without it a skipped file's slot is left out and a batch may be short.
+	DropLast bool
 	// Inputs are the model's low-resolution copies of the images (stage 1), which each
 	// batch carries in Batch.LowRes, made from the augmented images here, ahead of the
 	// step. A cached image keeps its copies too. The zero value makes none.
@@ -49,7 +53,7 @@ type Batch struct {
 	N       int
 	X       []float32 // N*3*R*R, NCHW, values in [0, 1]
 	Labels  []int
-	Indices []int // dataset index of each example
+	Indices []int // dataset index of each example (a stand-in for a skipped file repeats one)
 	// LowRes[k] is N*3*s*s, NCHW: the model's low-resolution copy k of the images
 	// (lowres.Inputs, side s = Sides[k]).
 	LowRes [][]float32
@@ -124,8 +128,8 @@ func NewLoader(ds Dataset, o LoaderOptions) (*Loader, error) {
 	return l, nil
 }
 
-// BatchesPerEpoch is the number of batches an epoch yields (fewer if whole batches of
-// files are skipped as undecodable).
+// BatchesPerEpoch is the number of batches an epoch yields (without DropLast, fewer if
+// whole batches of files are skipped as undecodable).
 func (l *Loader) BatchesPerEpoch() int {
 	n := l.ds.Len()
 	if l.o.DropLast {
@@ -188,7 +192,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 			}
 			for s := range idx {
 				select {
-				case jobs <- job{p, s}:
+				case jobs <- job{p, s, k*bs + s}:
 				case <-ictx.Done():
 					return
 				}
@@ -200,7 +204,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 			var scratch []float32
 			for j := range jobs {
 				if ictx.Err() == nil {
-					l.fill(j, epoch, &scratch)
+					l.fill(j, epoch, order, &scratch)
 				}
 				if j.p.left.Add(-1) == 0 {
 					close(j.p.done)
@@ -240,6 +244,7 @@ func (l *Loader) Release(b *Batch) {
 type job struct {
 	p    *pending
 	slot int
+	pos  int // position in the epoch's order
 }
 
 // pending is a batch being filled by the workers.
@@ -251,6 +256,23 @@ type pending struct {
 	mu      sync.Mutex
 	err     error
 	errSlot int
+	skipped []slotSkip
+}
+
+// slotSkip is a file found unreadable while filling a slot.
+type slotSkip struct {
+	slot int
+	file SkippedFile
+}
+
+func (p *pending) noteSkipped(l *Loader, slot, i int, err error) {
+	f := SkippedFile{Index: i, Err: err}
+	if ps, ok := l.ds.(interface{ Path(int) string }); ok {
+		f.Path = ps.Path(i)
+	}
+	p.mu.Lock()
+	p.skipped = append(p.skipped, slotSkip{slot, f})
+	p.mu.Unlock()
 }
 
 // fail records the error of slot s (dataset example i). The lowest failing slot wins,
@@ -264,7 +286,7 @@ func (p *pending) fail(s, i int, err error) {
 }
 
 // fill loads, augments and labels one slot of a batch.
-func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
+func (l *Loader) fill(j job, epoch int, order []int, scratch *[]float32) {
 	p, s := j.p, j.slot
 	i := p.b.Indices[s]
 	sz := 3 * l.res * l.res
@@ -275,11 +297,20 @@ func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 		n := l.o.Inputs.Size(k, 1)
 		small[k] = p.b.LowRes[k][s*n : (s+1)*n]
 	}
-	if err := l.loadSafely(i, epoch, dst, small); err != nil {
-		if errors.Is(err, ErrSkipped) {
+	err := l.loadSafely(i, epoch, dst, small)
+	if errors.Is(err, ErrSkipped) {
+		p.noteSkipped(l, s, i, err)
+		if !l.o.DropLast {
 			p.skip[s] = true
 			return
 		}
+		var in int
+		if in, err = l.standIn(p, s, j.pos, epoch, order, dst, small); err == nil {
+			i = in
+			p.b.Indices[s], p.b.Labels[s] = i, l.ds.Label(i)
+		}
+	}
+	if err != nil {
 		p.fail(s, i, err)
 		return
 	}
@@ -306,6 +337,29 @@ func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 			hflip(small[k], side)
 		}
 	}
+}
+
+// standIn loads, for the skipped example at position pos of the epoch's order, the
+// first readable example of that order from a position drawn from (Seed, epoch, pos),
+// and returns its index. The choice depends on nothing but that and which files are
+// unreadable, so a resumed run fills a batch the same way. Examples found unreadable on
+// the way are noted as skipped.
+func (l *Loader) standIn(p *pending, s, pos, epoch int, order []int, dst []float32, small [][]float32) (int, error) {
+	n := len(order)
+	start := int(newRand(uint64(l.o.Seed), saltStandIn, uint64(int64(epoch)), uint64(pos)).Uint64N(uint64(n)))
+	known, _ := l.ds.(knownUnreadable)
+	for k := range n {
+		i := order[(start+k)%n]
+		if known != nil && known.unreadable(i) {
+			continue
+		}
+		err := l.loadSafely(i, epoch, dst, small)
+		if !errors.Is(err, ErrSkipped) {
+			return i, err
+		}
+		p.noteSkipped(l, s, i, err)
+	}
+	return -1, fmt.Errorf("no readable image is left to fill the batch: all %d examples failed", n)
 }
 
 // loadSafely is load with a panic in a decoder or a caller's Dataset turned into an
@@ -361,10 +415,13 @@ type EpochIter struct {
 	wg       sync.WaitGroup
 	err      error
 	finished bool
+	skipped  []SkippedFile
+	seen     map[int]bool // indices in skipped
 }
 
 // Next returns the next batch, or false at the end of the epoch or on an error (see Err).
-// Examples skipped as undecodable are left out, so a batch may be short.
+// Examples skipped as undecodable are filled with stand-ins (DropLast) or left out, so
+// that without DropLast a batch may be short; Skipped names them.
 func (it *EpochIter) Next() (*Batch, bool) {
 	for !it.finished {
 		var p *pending
@@ -383,6 +440,7 @@ func (it *EpochIter) Next() (*Batch, bool) {
 			it.stop(it.parent.Err())
 			return nil, false
 		}
+		it.noteSkipped(p)
 		if p.err != nil {
 			it.stop(p.err)
 			return nil, false
@@ -401,6 +459,26 @@ func (it *EpochIter) stop(err error) {
 	}
 	it.cancel()
 }
+
+// noteSkipped adds the files batch p skipped, in slot order, each file once an epoch.
+func (it *EpochIter) noteSkipped(p *pending) {
+	slices.SortStableFunc(p.skipped, func(a, b slotSkip) int { return a.slot - b.slot })
+	for _, s := range p.skipped {
+		if it.seen[s.file.Index] {
+			continue
+		}
+		if it.seen == nil {
+			it.seen = map[int]bool{}
+		}
+		it.seen[s.file.Index] = true
+		it.skipped = append(it.skipped, s.file)
+	}
+}
+
+// Skipped names the files the batches served so far in this epoch have skipped as
+// unreadable, each once, in the order they were met; after the last batch it is the
+// epoch's list, for the caller to report. Call it from the goroutine that calls Next.
+func (it *EpochIter) Skipped() []SkippedFile { return slices.Clone(it.skipped) }
 
 // Err returns the error that ended the epoch early: a load error naming the example and
 // its file, or the context's error. It is nil after a complete epoch or a Close.
