@@ -174,7 +174,7 @@ func TestOfficialFixtureConventions(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := make([]float64, n*grid*grid*2)
-	gen.GridBatch64(f64(saliency), n, g)
+	sampler.Grid(gen, f64(saliency), n, g)
 	small := make([]float32, len(g)) // the fixture's [n 2 h w] as the sampler's [n h w 2]
 	var shift float64
 	for b := range n {
@@ -208,7 +208,7 @@ func TestOfficialFixtureConventions(t *testing.T) {
 	}
 	check("grid = upsample(grid_small, align_corners=False)", maxDiff(nhwc, gridFull), 1e-6)
 	aligned := make([]float64, task*task*2)
-	sampler.UpsampleGrid64(g[:grid*grid*2], grid, grid, task, task, aligned)
+	sampler.Upsample(g[:grid*grid*2], grid, grid, task, task, aligned)
 	if d := maxDiff(aligned, gridFull[:task*task*2]); d < 1e-3 {
 		t.Errorf("align_corners=True upsampling matches the fixture too (%.2g): the test cannot tell them apart", d)
 	}
@@ -216,7 +216,7 @@ func TestOfficialFixtureConventions(t *testing.T) {
 	// grid_sample with align_corners=True (the sampler's convention; its border
 	// padding is never reached, the grid being clamped).
 	out := make([]float64, n*3*task*task)
-	sampler.SampleBatch64(sampler.SampleShape{N: n, C: 3, H: src, W: src, Ho: task, Wo: task}, x, f64(gridFull), out)
+	sampler.SampleBatch(sampler.SampleShape{N: n, C: 3, H: src, W: src, Ho: task, Wo: task}, x, f64(gridFull), out)
 	check("warped = grid_sample(normalised image, grid, align_corners=True)", maxDiff(out, warped), 1e-5)
 
 	// probs = softmax(logits).
