@@ -115,4 +115,6 @@ const (
 	saltShuffle
 	saltAugment
 	saltSplit
+	saltGazeTrain
+	saltGazeVal
 )

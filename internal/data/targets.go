@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"math"
 	"os"
@@ -292,14 +293,9 @@ func parseTargets(r io.Reader, name string) (targetTable, error) {
 			return targetTable{}, fmt.Errorf("%s:%d: %d columns, the header has %d", name, line, len(rec), len(header))
 		}
 		file := strings.TrimSpace(rec[0])
-		local := filepath.Clean(filepath.FromSlash(file))
-		switch {
-		case file == "":
-			return targetTable{}, fmt.Errorf("%s:%d: empty file name", name, line)
-		case strings.Contains(file, `\`):
-			return targetTable{}, fmt.Errorf("%s:%d: file %q: separate folders with /", name, line, file)
-		case !filepath.IsLocal(local):
-			return targetTable{}, fmt.Errorf("%s:%d: file %q is not a path inside the csv's folder", name, line, file)
+		local, err := checkTargetFile(file)
+		if err != nil {
+			return targetTable{}, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
 		if first, ok := firstLine[local]; ok {
 			return targetTable{}, fmt.Errorf("%s:%d: file %q is listed twice (first on line %d)", name, line, file, first)
@@ -307,16 +303,9 @@ func parseTargets(r io.Reader, name string) (targetTable, error) {
 		firstLine[local] = line
 		values := make([]float32, len(t.names))
 		for j, s := range rec[1:] {
-			v, err := strconv.ParseFloat(strings.TrimSpace(s), 32)
-			switch {
-			case errors.Is(err, strconv.ErrRange):
-				return targetTable{}, fmt.Errorf("%s:%d: %s value %q is out of float32 range", name, line, t.names[j], s)
-			case err != nil:
-				return targetTable{}, fmt.Errorf("%s:%d: %s value %q is not a number", name, line, t.names[j], s)
-			case math.IsNaN(v) || math.IsInf(v, 0):
-				return targetTable{}, fmt.Errorf("%s:%d: %s value %q is not finite", name, line, t.names[j], s)
+			if values[j], err = parseTarget(s); err != nil {
+				return targetTable{}, fmt.Errorf("%s:%d: %s value %w", name, line, t.names[j], err)
 			}
-			values[j] = float32(v)
 		}
 		t.files = append(t.files, local)
 		t.values = append(t.values, values)
@@ -326,6 +315,102 @@ func parseTargets(r io.Reader, name string) (targetTable, error) {
 		return targetTable{}, fmt.Errorf("%s: no rows below the header", name)
 	}
 	return t, nil
+}
+
+// checkTargetFile returns a targets.csv file name as a local path in the OS's form, or
+// why it is not one.
+func checkTargetFile(file string) (string, error) {
+	local := filepath.Clean(filepath.FromSlash(file))
+	switch {
+	case file == "":
+		return "", errors.New("empty file name")
+	case strings.Contains(file, `\`):
+		return "", fmt.Errorf("file %q: separate folders with /", file)
+	case !filepath.IsLocal(local):
+		return "", fmt.Errorf("file %q is not a path inside the csv's folder", file)
+	}
+	return local, nil
+}
+
+// parseTarget reads one target value: a finite float32.
+func parseTarget(s string) (float32, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 32)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		return 0, fmt.Errorf("%q is out of float32 range", s)
+	case err != nil:
+		return 0, fmt.Errorf("%q is not a number", s)
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return 0, fmt.Errorf("%q is not finite", s)
+	}
+	return float32(v), nil
+}
+
+// A TargetRow is one row of a targets.csv: a file, slash-separated and relative to the
+// csv's folder, and its targets.
+type TargetRow struct {
+	File    string
+	Targets []float32
+}
+
+// A TargetFile is one image of a regression split as it is written out.
+type TargetFile struct {
+	TargetRow
+	Image image.Image
+}
+
+// A TargetSource is a generated regression split that can be written out as a folder
+// (the images, then WriteTargetsCSV over their rows); TargetFile is safe for concurrent
+// use, for a writer's pool.
+type TargetSource interface {
+	Len() int
+	TargetNames() []string
+	TargetFile(i int) (TargetFile, error)
+}
+
+// WriteTargetsCSV writes the targets.csv of rows, checked as the reader checks them.
+// Values are written in the shortest form that reads back as the same float32.
+func WriteTargetsCSV(w io.Writer, names []string, rows []TargetRow) error {
+	if len(names) == 0 {
+		return errors.New("targets.csv: no targets")
+	}
+	cw := csv.NewWriter(w)
+	rec := append([]string{"file"}, names...)
+	if err := cw.Write(rec); err != nil {
+		return fmt.Errorf("write targets.csv: %w", err)
+	}
+	seen := make(map[string]bool, len(rows))
+	for k, row := range rows {
+		local, err := checkTargetFile(row.File)
+		if err == nil && row.File != strings.TrimSpace(row.File) {
+			err = fmt.Errorf("file %q starts or ends with a space, which the reader drops", row.File)
+		}
+		if err != nil {
+			return fmt.Errorf("targets.csv row %d: %w", k, err)
+		}
+		if seen[local] {
+			return fmt.Errorf("targets.csv row %d: file %q is listed twice", k, row.File)
+		}
+		seen[local] = true
+		if len(row.Targets) != len(names) {
+			return fmt.Errorf("targets.csv row %d: %d targets, want %d", k, len(row.Targets), len(names))
+		}
+		rec = append(rec[:0], row.File)
+		for _, v := range row.Targets {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("targets.csv row %d: target %v is not finite", k, v)
+			}
+			rec = append(rec, strconv.FormatFloat(float64(v), 'g', -1, 32))
+		}
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("write targets.csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("write targets.csv: %w", err)
+	}
+	return nil
 }
 
 func csvError(name string, err error) error {
