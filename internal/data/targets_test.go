@@ -1,8 +1,11 @@
 package data
 
 import (
+	"bytes"
 	"image"
 	"image/png"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -310,4 +313,166 @@ func TestOpenTargetSplit(t *testing.T) {
 	if _, ok := r.(byteImager); !ok {
 		t.Errorf("a TargetFolder lost the byte cache path of Folder")
 	}
+}
+
+// writeTargetSplit writes src into dir as a folder writer would: each file's PNG, then
+// targets.csv over their rows.
+func writeTargetSplit(t *testing.T, dir string, src TargetSource) {
+	t.Helper()
+	rows := make([]TargetRow, src.Len())
+	for i := range rows {
+		f, err := src.TargetFile(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, filepath.FromSlash(f.File))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := png.Encode(&b, f.Image); err != nil {
+			t.Fatal(err)
+		}
+		writeTestFile(t, path, b.String())
+		rows[i] = f.TargetRow
+	}
+	var b bytes.Buffer
+	if err := WriteTargetsCSV(&b, src.TargetNames(), rows); err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, filepath.Join(dir, TargetsFile), b.String())
+}
+
+// A written needle-gaze set read back as a regression folder has the generator's pixels
+// and targets, bit for bit.
+func TestGazeFolderReadsBack(t *testing.T) {
+	o := GazeOptions{Canvas: 64, EyeMin: 4, EyeMax: 9, Clutter: 3, Noise: 0.2, Train: 12, Val: 5, Seed: 9, FreshEachEpoch: true}
+	tr, va, err := NewGaze(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeTargetSplit(t, filepath.Join(dir, "train"), tr)
+	writeTargetSplit(t, filepath.Join(dir, "val"), va)
+	rtr, rva, err := OpenTargetFolders(FolderOptions{Root: dir, Resolution: o.Canvas})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := make([]float32, 3*64*64), make([]float32, 3*64*64)
+	for _, sp := range []struct {
+		gen  *GazeSet
+		read *TargetFolder
+	}{{tr, rtr}, {va, rva}} {
+		if sp.read.Len() != sp.gen.Len() || !slices.Equal(sp.read.TargetNames(), GazeTargetNames()) {
+			t.Fatalf("read %d examples with targets %q, want %d with %q", sp.read.Len(), sp.read.TargetNames(), sp.gen.Len(), GazeTargetNames())
+		}
+		for i := 0; i < sp.gen.Len(); i++ {
+			// A fresh training set is written as its epoch 0.
+			if err := sp.gen.Image(i, 0, want); err != nil {
+				t.Fatal(err)
+			}
+			if err := sp.read.Image(i, 3, got); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s: pixels differ from the generator's", sp.read.Path(i))
+			}
+			wt, gt := make([]float32, 2), make([]float32, 2)
+			if err := sp.gen.Targets(i, 0, wt); err != nil {
+				t.Fatal(err)
+			}
+			if err := sp.read.Targets(i, 0, gt); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(gt, wt) {
+				t.Fatalf("%s: targets %v, generated %v", sp.read.Path(i), gt, wt)
+			}
+		}
+	}
+	if f, _ := tr.TargetFile(11); f.File != "images/00011.png" {
+		t.Errorf("file 11 is %q, want images/00011.png", f.File)
+	}
+}
+
+func TestWriteTargetsCSV(t *testing.T) {
+	// Awkward names and values that must survive the text exactly.
+	rows := []TargetRow{
+		{`a,b "c".png`, []float32{0.1, -3e-38}},
+		{"sub/d.png", []float32{math.MaxFloat32, 1.0000001}},
+		{"e.png", []float32{float32(math.Nextafter32(0, 1)), -0}},
+	}
+	var b bytes.Buffer
+	if err := WriteTargetsCSV(&b, []string{"x", "y,z"}, rows); err != nil {
+		t.Fatal(err)
+	}
+	tab, err := parseTargets(&b, "t.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tab.names, []string{"x", "y,z"}) {
+		t.Errorf("names %q, want [x y,z]", tab.names)
+	}
+	for k, r := range rows {
+		if filepath.ToSlash(tab.files[k]) != r.File || !slices.Equal(tab.values[k], r.Targets) {
+			t.Errorf("row %d read back as %q %v, want %q %v", k, tab.files[k], tab.values[k], r.File, r.Targets)
+		}
+	}
+	bad := []struct {
+		name    string
+		names   []string
+		rows    []TargetRow
+		wantErr string
+	}{
+		{"no names", nil, nil, "no targets"},
+		{"escaping", []string{"v"}, []TargetRow{{"../a.png", []float32{1}}}, "row 0: file \"../a.png\" is not a path inside"},
+		{"absolute", []string{"v"}, []TargetRow{{"/a.png", []float32{1}}}, "not a path inside"},
+		{"duplicate", []string{"v"}, []TargetRow{{"a.png", []float32{1}}, {"./a.png", []float32{1}}}, "row 1: file \"./a.png\" is listed twice"},
+		{"wrong count", []string{"v", "w"}, []TargetRow{{"a.png", []float32{1}}}, "row 0: 1 targets, want 2"},
+		{"NaN", []string{"v"}, []TargetRow{{"a.png", []float32{float32(math.NaN())}}}, "not finite"},
+		{"leading space", []string{"v"}, []TargetRow{{" a.png", []float32{1}}}, "space"},
+	}
+	for _, tt := range bad {
+		if err := WriteTargetsCSV(io.Discard, tt.names, tt.rows); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%s: got error %v, want one containing %q", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+// FuzzParseTargets: any input parses or fails with one line, never panics, and a table
+// that parses writes back to the same table.
+func FuzzParseTargets(f *testing.F) {
+	for _, s := range []string{
+		"file,gx,gy\na.png,0.5,-1\nsub/b.png,1e-3,2\n",
+		"\ufeff File , age \r\n\r\n\"x y.png\", 42 \r\n",
+		"file,v\na.png,1\n../a.png,1\n",
+		"file,v\na\"b.png,1\n",
+		"file\n",
+		"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tab, err := parseTargets(strings.NewReader(s), "t.csv")
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error of several lines: %q", err)
+			}
+			return
+		}
+		rows := make([]TargetRow, len(tab.files))
+		for k := range rows {
+			rows[k] = TargetRow{filepath.ToSlash(tab.files[k]), tab.values[k]}
+		}
+		var b bytes.Buffer
+		if err := WriteTargetsCSV(&b, tab.names, rows); err != nil {
+			t.Fatalf("a table that parsed does not write: %v", err)
+		}
+		back, err := parseTargets(&b, "t.csv")
+		if err != nil {
+			t.Fatalf("written table does not parse: %v\n%s", err, b.String())
+		}
+		if !slices.Equal(back.names, tab.names) || !slices.Equal(back.files, tab.files) || !slices.EqualFunc(back.values, tab.values, slices.Equal) {
+			t.Fatalf("table changed through writing: %v, then %v", tab, back)
+		}
+	})
 }
