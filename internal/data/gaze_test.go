@@ -373,3 +373,19 @@ func TestGazeImageMatchesCanvas(t *testing.T) {
 		t.Errorf("a regression set has label %d and classes %v, want -1 and none", tr.Label(0), tr.Classes())
 	}
 }
+
+// BenchmarkGazeCanvas measures generating one default canvas, as a fresh training set
+// does for every example of every epoch.
+func BenchmarkGazeCanvas(b *testing.B) {
+	tr, _, err := NewGaze(DefaultGazeOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		if _, _, err := tr.Canvas(i%tr.Len(), 0); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
