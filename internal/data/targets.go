@@ -40,7 +40,7 @@ func TargetNames(ds Dataset) []string {
 // IsTargetFolder reports whether root is a regression folder: it holds ROOT/targets.csv or
 // ROOT/train/targets.csv.
 func IsTargetFolder(root string) bool {
-	return root != "" && exists(filepath.Join(root, TargetsFile)) || exists(filepath.Join(root, "train", TargetsFile))
+	return root != "" && (exists(filepath.Join(root, TargetsFile)) || exists(filepath.Join(root, "train", TargetsFile)))
 }
 
 func exists(path string) bool {

@@ -230,6 +230,23 @@ func TestOpenTargetFolders(t *testing.T) {
 	}
 }
 
+// An empty root is no folder, even where the working directory holds a targets file.
+func TestIsTargetFolderEmptyRoot(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "train", TargetsFile), "file,v\na.png,1\n")
+	writeTestFile(t, filepath.Join(dir, TargetsFile), "file,v\na.png,1\n")
+	t.Chdir(dir)
+	if IsTargetFolder("") {
+		t.Errorf("IsTargetFolder(\"\") = true")
+	}
+	if !IsTargetFolder(".") {
+		t.Errorf("IsTargetFolder(\".\") = false")
+	}
+	if _, _, err := OpenFolder(FolderOptions{Resolution: 4}); err == nil || !strings.Contains(err.Error(), "root is empty") {
+		t.Errorf("OpenFolder with an empty root: got error %v", err)
+	}
+}
+
 func TestOpenTargetFoldersErrors(t *testing.T) {
 	tests := []struct {
 		name    string
