@@ -268,16 +268,8 @@ func parseTargets(r io.Reader, name string) (targetTable, error) {
 		return targetTable{}, fmt.Errorf("%s:%d: header starts with %q, want file,<target>,...", name, line, header[0])
 	}
 	t := targetTable{names: header[1:]}
-	if len(t.names) == 0 {
-		return targetTable{}, fmt.Errorf("%s:%d: header names no targets, want file,<target>,...", name, line)
-	}
-	for k, n := range t.names {
-		switch {
-		case n == "":
-			return targetTable{}, fmt.Errorf("%s:%d: target %d has an empty name", name, line, k+1)
-		case slices.Index(t.names, n) < k || strings.EqualFold(n, "file"):
-			return targetTable{}, fmt.Errorf("%s:%d: target name %q is used twice", name, line, n)
-		}
+	if err := checkTargetNames(t.names); err != nil {
+		return targetTable{}, fmt.Errorf("%s:%d: %w", name, line, err)
 	}
 	firstLine := map[string]int{}
 	for {
@@ -315,6 +307,24 @@ func parseTargets(r io.Reader, name string) (targetTable, error) {
 		return targetTable{}, fmt.Errorf("%s: no rows below the header", name)
 	}
 	return t, nil
+}
+
+// checkTargetNames reports a header's target names that a reader could not tell apart.
+func checkTargetNames(names []string) error {
+	if len(names) == 0 {
+		return errors.New("header names no targets, want file,<target>,...")
+	}
+	for k, n := range names {
+		switch {
+		case n == "":
+			return fmt.Errorf("target %d has an empty name", k+1)
+		case n != strings.TrimSpace(n):
+			return fmt.Errorf("target name %q starts or ends with a space", n)
+		case slices.Index(names, n) < k || strings.EqualFold(n, "file"):
+			return fmt.Errorf("target name %q is used twice", n)
+		}
+	}
+	return nil
 }
 
 // checkTargetFile returns a targets.csv file name as a local path in the OS's form, or
@@ -371,8 +381,8 @@ type TargetSource interface {
 // WriteTargetsCSV writes the targets.csv of rows, checked as the reader checks them.
 // Values are written in the shortest form that reads back as the same float32.
 func WriteTargetsCSV(w io.Writer, names []string, rows []TargetRow) error {
-	if len(names) == 0 {
-		return errors.New("targets.csv: no targets")
+	if err := checkTargetNames(names); err != nil {
+		return fmt.Errorf("targets.csv: %w", err)
 	}
 	cw := csv.NewWriter(w)
 	rec := append([]string{"file"}, names...)

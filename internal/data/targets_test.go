@@ -440,7 +440,10 @@ func TestWriteTargetsCSV(t *testing.T) {
 		rows    []TargetRow
 		wantErr string
 	}{
-		{"no names", nil, nil, "no targets"},
+		{"no names", nil, nil, "names no targets"},
+		{"name twice", []string{"v", "v"}, nil, `target name "v" is used twice`},
+		{"name file", []string{"FILE"}, nil, `target name "FILE" is used twice`},
+		{"name with a space", []string{" v"}, nil, "starts or ends with a space"},
 		{"escaping", []string{"v"}, []TargetRow{{"../a.png", []float32{1}}}, "row 0: file \"../a.png\" is not a path inside"},
 		{"absolute", []string{"v"}, []TargetRow{{"/a.png", []float32{1}}}, "not a path inside"},
 		{"duplicate", []string{"v"}, []TargetRow{{"a.png", []float32{1}}, {"./a.png", []float32{1}}}, "row 1: file \"./a.png\" is listed twice"},
