@@ -69,6 +69,10 @@ func TestGazeCanvasHoldsItsEye(t *testing.T) {
 		{"large eyes, no clutter, no noise", GazeOptions{Canvas: 96, EyeMin: 12, EyeMax: 30, Train: 30, Val: 30}},
 		{"heavy clutter", GazeOptions{Canvas: 128, EyeMin: 4, EyeMax: 10, Clutter: 16, Noise: 0.3, Train: 30, Val: 30, Seed: 5}},
 	}
+	canvases := 30
+	if testing.Short() {
+		canvases = 10
+	}
 	for _, tt := range tests {
 		tr, va, err := NewGaze(tt.o)
 		if err != nil {
@@ -80,7 +84,7 @@ func TestGazeCanvasHoldsItsEye(t *testing.T) {
 			set  *GazeSet
 		}{{"train", tr}, {"val", va}} {
 			clutterSeen, whole := 0, [3]int{}
-			for i := 0; i < 30; i++ {
+			for i := 0; i < canvases; i++ {
 				where := tt.name + " " + split.name
 				g, p, err := split.set.Canvas(i, 2)
 				if err != nil {
@@ -136,8 +140,8 @@ func TestGazeCanvasHoldsItsEye(t *testing.T) {
 					}
 				}
 			}
-			if tt.o.Clutter > 0 && clutterSeen < 30*tt.o.Clutter/2 {
-				t.Errorf("%s %s: only %d fragments placed on 30 canvases of %d", tt.name, split.name, clutterSeen, tt.o.Clutter)
+			if tt.o.Clutter > 0 && clutterSeen < canvases*tt.o.Clutter/2 {
+				t.Errorf("%s %s: only %d fragments placed on %d canvases of %d", tt.name, split.name, clutterSeen, canvases, tt.o.Clutter)
 			}
 			if whole[0] == 0 || whole[1] == 0 || (tt.o.EyeMin >= 8 && whole[2] == 0) {
 				t.Errorf("%s %s: pixels wholly in sclera, iris and pupil: %v", tt.name, split.name, whole)
