@@ -3,6 +3,10 @@
 // "needle" set of MNIST digits on large cluttered canvases, and a Loader that decodes,
 // caches, augments and batches them as float32 NCHW ahead of the training step.
 //
+// Regression sets (see Regression) carry real-valued targets instead of classes: folders
+// with a targets.csv (targets.go) and the built-in "needle-gaze" set of synthetic eyes
+// (gaze.go); a Standardiser maps their targets to unit scale.
+//
 // Everything random is a pure function of a seed and the example's coordinates (split,
 // index, epoch), never of goroutine scheduling, so a resumed run replays its batches
 // exactly and a batch's bytes do not depend on the number of workers.
@@ -129,4 +133,6 @@ const (
 	saltAugment
 	saltSplit
 	saltStandIn
+	saltGazeTrain
+	saltGazeVal
 )

@@ -130,7 +130,13 @@ type entry struct {
 // *Folder). Class names are the training class folders' names, sorted; an empty class
 // folder is still a class. It is an error for the root to hold no class folders or no
 // images, or for ROOT/val to hold a class that ROOT/train lacks.
+//
+// A root with a targets.csv (see IsTargetFolder) is a regression set instead: both
+// splits are then *TargetFolder (see OpenTargetFolders).
 func OpenFolder(o FolderOptions) (train, val Dataset, err error) {
+	if IsTargetFolder(o.Root) {
+		return openTargets(o)
+	}
 	tr, va, err := OpenFolders(o)
 	if err != nil {
 		return nil, nil, err
