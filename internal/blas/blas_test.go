@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // engines returns every backend this machine has, by name.
@@ -273,12 +275,53 @@ func BenchmarkSgemmConv(b *testing.B) {
 				if tB {
 					ldb = s.k
 				}
+				m := startFlops(b)
 				for b.Loop() {
 					e.sgemm(false, tB, s.m, s.n, s.k, 1, a, s.k, bb, ldb, 0, c, s.n)
 				}
-				flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				m.report(2 * float64(s.m) * float64(s.n) * float64(s.k))
 			})
 		}
+	}
+}
+
+// TestInfo checks that the engine in use describes itself consistently with
+// Backend, and logs the description (go test -v shows what was chosen).
+func TestInfo(t *testing.T) {
+	info, err := Info()
+	if err != nil {
+		t.Fatalf("Info() error: %v", err)
+	}
+	name, _ := Backend()
+	if info.Engine == "" || info.Kernel == "" || info.CPU == "" || !strings.HasPrefix(name, info.Engine) {
+		t.Errorf("Info() = %+v for backend %q: engine, kernel and cpu must be set and match", info, name)
+	}
+	t.Logf("%+v", info)
+}
+
+// flopMeter reports a benchmark's GFLOP/s by wall time and by the CPU time
+// of its thread (GFLOP/s-cpu), which a busy shared machine inflates less,
+// and both as a fraction of this CPU's single-core peak when that is known.
+type flopMeter struct {
+	b   *testing.B
+	cpu time.Duration
+}
+
+func startFlops(b *testing.B) flopMeter {
+	runtime.LockOSThread() // threadCPU measures this thread
+	b.Cleanup(runtime.UnlockOSThread)
+	return flopMeter{b: b, cpu: threadCPU()}
+}
+
+// report takes the flops of one iteration.
+func (m flopMeter) report(flops float64) {
+	total := flops * float64(m.b.N) / 1e9
+	wall := total / m.b.Elapsed().Seconds()
+	m.b.ReportMetric(wall, "GFLOP/s")
+	if cpu := (threadCPU() - m.cpu).Seconds(); cpu > 0 {
+		m.b.ReportMetric(total/cpu, "GFLOP/s-cpu")
+	}
+	if peak := peakGFLOPS(); peak > 0 {
+		m.b.ReportMetric(wall/peak, "of-peak")
 	}
 }

@@ -3,19 +3,20 @@ package blas
 import "golang.org/x/sys/cpu"
 
 // The micro-kernels compute one mr x nr tile of C from a packed A panel (kc
-// groups of mr values) and a packed B panel (kc groups of nr values), with C
-// row-major at stride ldc (in elements): C = alpha*A*B, plus beta*C when load
-// is non-zero (so that beta = 0 never reads C). Vectors run along the rows
-// of C, the values of A are broadcast.
+// groups of mr values) and a B panel of kc rows of nr values, ldb elements
+// apart (packed, or B itself when it is not transposed), with C row-major at
+// stride ldc: C = A*B, plus beta*C when load is non-zero (so that
+// beta = 0 never reads C). Vectors run along the rows of C, the values of A
+// are broadcast. alpha is applied when A is packed.
 //
 // AVX-512: 8 x 48, 24 zmm accumulators, 3 zmm of B per k step.
 // AVX2+FMA: 6 x 16, 12 ymm accumulators, 2 ymm of B per k step.
 
 //go:noescape
-func kernelAVX512x8x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, load int)
+func kernelAVX512x8x48(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
 
 //go:noescape
-func kernelAVX2x6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, load int)
+func kernelAVX2x6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
 
 // hostFeatures reads the CPU's features (x/sys/cpu has checked that the OS
 // saves the vector registers).
@@ -43,3 +44,20 @@ func microKernels(f features) []microKernel {
 	}
 	return ks
 }
+
+// addChain runs n x 8 dependent one-cycle adds and returns 8n; the
+// benchmarks use it to measure the clock.
+//
+//go:noescape
+func addChain(n int) int
+
+// transpose8 writes the transposes of blocks 8 x 8 blocks of src, side by
+// side along its rows, to dst, one under the other: dst[c*ldd+r] =
+// src[r*lds+c] for r < 8, c < 8*blocks (AVX).
+//
+//go:noescape
+func transpose8(src *float32, lds int, dst *float32, ldd int, blocks int)
+
+// hasTranspose8 reports whether transpose8 can run (AVX, implied by the
+// kernels' AVX2).
+func hasTranspose8() bool { return cpu.X86.HasAVX2 }

@@ -2,19 +2,21 @@
 
 #include "textflag.h"
 
-// Both kernels compute an mr x nr tile C = alpha*A*B (+ beta*C when load != 0)
-// from packed panels: a holds kc groups of mr floats (one column of the A
-// panel each), b holds kc groups of nr floats (one row of the B panel each).
+// Both kernels compute an mr x nr tile C = A*B (+ beta*C when load != 0)
+// from panels: a holds kc groups of mr floats (one column of the A panel
+// each), b holds kc rows of nr floats, ldb floats apart (nr when packed).
 // Each k step broadcasts the mr values of A and multiplies them into the
 // nr-wide row of B held in vector registers.
 
-// func kernelAVX512x8x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, load int)
-TEXT ·kernelAVX512x8x48(SB), NOSPLIT, $0-56
+// func kernelAVX512x8x48(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
+TEXT ·kernelAVX512x8x48(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ ldb+24(FP), R9
+	SHLQ $2, R9
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
@@ -79,9 +81,9 @@ loop2:
 	VFMADD231PS Z4, Z0, Z29
 	VFMADD231PS Z4, Z1, Z30
 	VFMADD231PS Z4, Z2, Z31
-	VMOVUPS 192(DI), Z0
-	VMOVUPS 256(DI), Z1
-	VMOVUPS 320(DI), Z2
+	VMOVUPS 0(DI)(R9*1), Z0
+	VMOVUPS 64(DI)(R9*1), Z1
+	VMOVUPS 128(DI)(R9*1), Z2
 	VBROADCASTSS 32(SI), Z3
 	VFMADD231PS Z3, Z0, Z8
 	VFMADD231PS Z3, Z1, Z9
@@ -115,7 +117,7 @@ loop2:
 	VFMADD231PS Z4, Z1, Z30
 	VFMADD231PS Z4, Z2, Z31
 	ADDQ $64, SI
-	ADDQ $384, DI
+	LEAQ (DI)(R9*2), DI
 	DECQ BX
 	JNZ loop2
 tail:
@@ -157,35 +159,10 @@ tail:
 	VFMADD231PS Z4, Z1, Z30
 	VFMADD231PS Z4, Z2, Z31
 done:
-	VBROADCASTSS alpha+40(FP), Z0
-	VMULPS Z0, Z8, Z8
-	VMULPS Z0, Z9, Z9
-	VMULPS Z0, Z10, Z10
-	VMULPS Z0, Z11, Z11
-	VMULPS Z0, Z12, Z12
-	VMULPS Z0, Z13, Z13
-	VMULPS Z0, Z14, Z14
-	VMULPS Z0, Z15, Z15
-	VMULPS Z0, Z16, Z16
-	VMULPS Z0, Z17, Z17
-	VMULPS Z0, Z18, Z18
-	VMULPS Z0, Z19, Z19
-	VMULPS Z0, Z20, Z20
-	VMULPS Z0, Z21, Z21
-	VMULPS Z0, Z22, Z22
-	VMULPS Z0, Z23, Z23
-	VMULPS Z0, Z24, Z24
-	VMULPS Z0, Z25, Z25
-	VMULPS Z0, Z26, Z26
-	VMULPS Z0, Z27, Z27
-	VMULPS Z0, Z28, Z28
-	VMULPS Z0, Z29, Z29
-	VMULPS Z0, Z30, Z30
-	VMULPS Z0, Z31, Z31
-	MOVQ load+48(FP), AX
+	MOVQ load+56(FP), AX
 	TESTQ AX, AX
 	JZ store
-	VBROADCASTSS beta+44(FP), Z1
+	VBROADCASTSS beta+48(FP), Z1
 	VFMADD231PS 0(DX), Z1, Z8
 	VMOVUPS Z8, 0(DX)
 	VFMADD231PS 64(DX), Z1, Z9
@@ -280,13 +257,15 @@ store:
 	VZEROUPPER
 	RET
 
-// func kernelAVX2x6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, load int)
-TEXT ·kernelAVX2x6x16(SB), NOSPLIT, $0-56
+// func kernelAVX2x6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
+TEXT ·kernelAVX2x6x16(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ ldb+24(FP), R9
+	SHLQ $2, R9
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
@@ -324,8 +303,8 @@ loop2:
 	VBROADCASTSS 20(SI), Y3
 	VFMADD231PS Y3, Y0, Y14
 	VFMADD231PS Y3, Y1, Y15
-	VMOVUPS 64(DI), Y0
-	VMOVUPS 96(DI), Y1
+	VMOVUPS 0(DI)(R9*1), Y0
+	VMOVUPS 32(DI)(R9*1), Y1
 	VBROADCASTSS 24(SI), Y2
 	VFMADD231PS Y2, Y0, Y4
 	VFMADD231PS Y2, Y1, Y5
@@ -345,7 +324,7 @@ loop2:
 	VFMADD231PS Y3, Y0, Y14
 	VFMADD231PS Y3, Y1, Y15
 	ADDQ $48, SI
-	ADDQ $128, DI
+	LEAQ (DI)(R9*2), DI
 	DECQ BX
 	JNZ loop2
 tail:
@@ -372,23 +351,10 @@ tail:
 	VFMADD231PS Y3, Y0, Y14
 	VFMADD231PS Y3, Y1, Y15
 done:
-	VBROADCASTSS alpha+40(FP), Y0
-	VMULPS Y0, Y4, Y4
-	VMULPS Y0, Y5, Y5
-	VMULPS Y0, Y6, Y6
-	VMULPS Y0, Y7, Y7
-	VMULPS Y0, Y8, Y8
-	VMULPS Y0, Y9, Y9
-	VMULPS Y0, Y10, Y10
-	VMULPS Y0, Y11, Y11
-	VMULPS Y0, Y12, Y12
-	VMULPS Y0, Y13, Y13
-	VMULPS Y0, Y14, Y14
-	VMULPS Y0, Y15, Y15
-	MOVQ load+48(FP), AX
+	MOVQ load+56(FP), AX
 	TESTQ AX, AX
 	JZ store
-	VBROADCASTSS beta+44(FP), Y1
+	VBROADCASTSS beta+48(FP), Y1
 	VFMADD231PS 0(DX), Y1, Y4
 	VMOVUPS Y4, 0(DX)
 	VFMADD231PS 32(DX), Y1, Y5
@@ -440,5 +406,95 @@ store:
 	VMOVUPS Y14, 0(DX)
 	VMOVUPS Y15, 32(DX)
 	ADDQ R8, DX
+	VZEROUPPER
+	RET
+
+// func addChain(n int) int
+// addChain runs n iterations of 8 dependent one-cycle adds: the benchmarks
+// time it to measure the core's clock, which /proc/cpuinfo does not report
+// under boost or in a virtual machine.
+TEXT ·addChain(SB), NOSPLIT, $0-16
+	MOVQ n+0(FP), CX
+	XORQ AX, AX
+chain:
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	DECQ CX
+	JNZ chain
+	MOVQ AX, ret+8(FP)
+	RET
+
+// func transpose8(src *float32, lds int, dst *float32, ldd int, blocks int)
+// transpose8 writes the transposes of blocks 8 x 8 blocks of src, side by
+// side along its rows, to dst, one under the other: dst[c*ldd + r] =
+// src[r*lds + c] for r < 8 and c < 8*blocks. Strides are in floats.
+TEXT ·transpose8(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ lds+8(FP), AX
+	SHLQ $2, AX
+	MOVQ dst+16(FP), DI
+	MOVQ ldd+24(FP), BX
+	SHLQ $2, BX
+	MOVQ blocks+32(FP), CX
+	LEAQ (AX)(AX*2), R8 // 3 rows
+	LEAQ (BX)(BX*2), R9
+	TESTQ CX, CX
+	JZ tdone
+tloop:
+	MOVQ SI, R10
+	VMOVUPS (R10), Y0
+	VMOVUPS (R10)(AX*1), Y1
+	VMOVUPS (R10)(AX*2), Y2
+	VMOVUPS (R10)(R8*1), Y3
+	LEAQ (R10)(AX*4), R10
+	VMOVUPS (R10), Y4
+	VMOVUPS (R10)(AX*1), Y5
+	VMOVUPS (R10)(AX*2), Y6
+	VMOVUPS (R10)(R8*1), Y7
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	MOVQ DI, R11
+	VMOVUPS Y8, (R11)
+	VMOVUPS Y9, (R11)(BX*1)
+	VMOVUPS Y10, (R11)(BX*2)
+	VMOVUPS Y11, (R11)(R9*1)
+	LEAQ (R11)(BX*4), R11
+	VMOVUPS Y12, (R11)
+	VMOVUPS Y13, (R11)(BX*1)
+	VMOVUPS Y14, (R11)(BX*2)
+	VMOVUPS Y15, (R11)(R9*1)
+	ADDQ $32, SI
+	LEAQ (DI)(BX*8), DI
+	DECQ CX
+	JNZ tloop
+tdone:
 	VZEROUPPER
 	RET

@@ -36,7 +36,7 @@ func TestMicroKernel(t *testing.T) {
 				const ldc = 61 // odd, wider than any tile
 				c := randSlice[float32](r, mr*ldc)
 				want := append([]float32(nil), c...)
-				const alpha, beta = 0.75, -1.25
+				const alpha, beta = 1, -1.25 // alpha is applied in packing
 				for i := range mr {
 					for j := range nr {
 						var s float64
@@ -50,7 +50,7 @@ func TestMicroKernel(t *testing.T) {
 						want[i*ldc+j] = float32(v)
 					}
 				}
-				e.k.fn(kc, &a[0], &b[0], &c[0], ldc, alpha, beta, load)
+				e.k.fn(kc, &a[0], &b[0], nr, &c[0], ldc, beta, load)
 				name := fmt.Sprintf("%s/kc=%d/load=%d", e.k.name, kc, load)
 				compare(t, name, c, want, want, mr, nr, ldc, 1e-5)
 			}
@@ -187,6 +187,30 @@ func TestNativeNoAlloc(t *testing.T) {
 		e.sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
 		if got := testing.AllocsPerRun(10, func() { e.sgemm(false, true, m, n, k, 1, a, k, b, k, 1, c, n) }); got > 0 {
 			t.Errorf("%s: %v allocations per call, want 0", e.k.name, got)
+		}
+	}
+}
+
+// TestTransposeInto checks the packing transpose, whose whole 8 x 8 blocks
+// run in assembly, against the definition on sizes around the block.
+func TestTransposeInto(t *testing.T) {
+	for _, rows := range []int{1, 7, 8, 9, 16, 23} {
+		for _, cols := range []int{1, 7, 8, 9, 17, 40} {
+			lds, ldd := cols+3, rows+5
+			src := patterned(rows*lds, rows+cols)
+			dst := patterned(cols*ldd, 9)
+			want := append([]float32(nil), dst...)
+			for r := range rows {
+				for c := range cols {
+					want[c*ldd+r] = src[r*lds+c]
+				}
+			}
+			transposeInto(src, lds, rows, cols, dst, ldd)
+			for i := range want {
+				if dst[i] != want[i] {
+					t.Fatalf("%dx%d: dst[%d] = %v, want %v", rows, cols, i, dst[i], want[i])
+				}
+			}
 		}
 	}
 }
