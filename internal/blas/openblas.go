@@ -91,7 +91,8 @@ func fortranOp(t bool) byte {
 // OPENBLAS_CORETYPE first unless the user has set it.
 func openOpenBLAS() (engine, error) {
 	f := hostFeatures()
-	userValue, userSet := os.LookupEnv(coreTypeEnv)
+	userValue := os.Getenv(coreTypeEnv)
+	userSet := userValue != "" // OpenBLAS ignores an empty value too
 	by := ""
 	if userSet {
 		by = "user"

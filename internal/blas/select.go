@@ -115,6 +115,18 @@ func choose(env string, cs candidates) (selection, error) {
 			best = i
 		}
 	}
+	for i, e := range usable {
+		if i == best {
+			continue
+		}
+		var probe EngineInfo
+		e.describe(&probe)
+		note := fmt.Sprintf("%s %s not used: %.1f GFLOP/s against %.1f", probe.Engine, probe.Kernel, rates[i], rates[best])
+		if probe.Warning != "" {
+			note += "; " + probe.Warning
+		}
+		info.Notes = append(info.Notes, note)
+	}
 	return pick(usable[best])
 }
 
