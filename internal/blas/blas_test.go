@@ -19,7 +19,9 @@ func engines(t testing.TB) map[string]engine {
 		es["native-"+strings.Fields(k.name)[0]] = newNative(k)
 	}
 	if e, err := openOpenBLAS(); err == nil {
-		es["openblas"] = e
+		var i EngineInfo
+		e.describe(&i)
+		es["openblas-"+i.Kernel] = e
 	} else {
 		t.Logf("openblas not tested: %v", err)
 	}

@@ -11,10 +11,12 @@ import (
 // it: op(A) is cut into mc x kc blocks and op(B) into kc x nc blocks, each
 // packed into contiguous panels of mr rows (A) and nr columns (B).
 type microKernel struct {
-	name           string
-	mr, nr         int
-	mc, kc, nc     int
-	fn             func(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
+	name       string
+	mr, nr     int
+	mc, kc, nc int
+	fn         func(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
+	// fnPack is fn that also stores the B panel it reads, packed, to bp.
+	fnPack         func(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int, bp *float32)
 	packedA, packB int // sizes of the packing buffers, set by newNative
 }
 
@@ -123,28 +125,43 @@ func (e *nativeEngine) macroKernel(blk *block, ws *workspace, c []float32, ldc i
 	tile := ws.tile
 	for jr := 0; jr < blk.nc; jr += nr {
 		nrr := min(nr, blk.nc-jr)
-		var bp *float32
+		var bp, pack *float32
 		ldb := nr
 		switch {
 		case blk.b == nil:
 			bp = &ws.b[jr*kc]
 		case nrr == nr:
+			// B in place: the first tile reads it and packs it on the way,
+			// the others read the packed copy. Rows of B a power of two
+			// apart (as in every convolution) would collide in the caches'
+			// sets and be read from memory by every tile.
 			bp, ldb = &blk.b[jr], blk.ldb
+			if blk.mc > mr {
+				pack = &ws.b[0]
+			}
 		default:
-			// The right edge of an unpacked B: pack it, padded with zeros.
+			// The right edge of B in place: pack it, padded with zeros.
 			packBRows(blk.b[jr:], blk.ldb, kc, nrr, nr, ws.b)
 			bp = &ws.b[0]
 		}
 		for ir := 0; ir < blk.mc; ir += mr {
 			mrr := min(mr, blk.mc-ir)
 			ap := &ws.a[ir*kc]
+			ct, ldct, betat, loadt := &tile[0], nr, float32(0), 0
 			if mrr == mr && nrr == nr {
-				mk.fn(kc, ap, bp, ldb, &c[ir*ldc+jr], ldc, beta, load)
+				ct, ldct, betat, loadt = &c[ir*ldc+jr], ldc, beta, load
+			}
+			if pack != nil {
+				mk.fnPack(kc, ap, bp, ldb, ct, ldct, betat, loadt, pack)
+				bp, ldb, pack = pack, nr, nil
+			} else {
+				mk.fn(kc, ap, bp, ldb, ct, ldct, betat, loadt)
+			}
+			if ct != &tile[0] {
 				continue
 			}
-			// An edge tile: compute the whole tile from the zero-padded
-			// panels, then merge only its valid part into C.
-			mk.fn(kc, ap, bp, ldb, &tile[0], nr, 0, 0)
+			// An edge tile, computed whole from the zero-padded panels:
+			// merge only its valid part into C.
 			for i := range mrr {
 				row := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nrr]
 				t := tile[i*nr : i*nr+nrr]

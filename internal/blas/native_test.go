@@ -60,9 +60,21 @@ func TestMicroKernel(t *testing.T) {
 
 // TestNativeBlocking covers shapes that cross every blocking boundary (mc,
 // kc, nc and the tile edges), slices that start off any alignment, and
-// beta = 0 with NaN in C, which must not be read.
+// beta = 0 with NaN in C, which must not be read. Each kernel also runs
+// with tiny blocks, which cross the boundaries at small (fast) sizes; -short
+// keeps only those.
 func TestNativeBlocking(t *testing.T) {
+	var es []*nativeEngine
 	for _, e := range nativeEngines(t) {
+		tiny := e.k
+		tiny.name += " tiny blocks"
+		tiny.mc, tiny.kc, tiny.nc = 2*tiny.mr, 9, 2*tiny.nr
+		es = append(es, newNative(tiny))
+		if !testing.Short() {
+			es = append(es, e)
+		}
+	}
+	for _, e := range es {
 		k := e.k
 		shapes := []struct{ m, n, k int }{
 			{k.mc + 1, k.nc + k.nr + 1, k.kc + 1},
@@ -70,9 +82,6 @@ func TestNativeBlocking(t *testing.T) {
 			{2*k.mc + k.mr + 1, 2*k.nc - 1, 5},
 			{1, 2*k.nc + 1, 1},
 			{k.mc, k.nc, k.kc},
-		}
-		if testing.Short() {
-			shapes = shapes[:3]
 		}
 		for _, s := range shapes {
 			for _, tA := range []bool{false, true} {
@@ -212,5 +221,25 @@ func TestTransposeInto(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkMicroKernel runs each micro-kernel alone on packed panels that
+// stay in cache: the ceiling of the native SGEMM.
+func BenchmarkMicroKernel(b *testing.B) {
+	for _, e := range nativeEngines(b) {
+		k := e.k
+		b.Run(strings.ReplaceAll(k.name, " ", "_"), func(b *testing.B) {
+			const kc = 256
+			pa, pb := aligned(k.mr*kc), aligned(k.nr*kc)
+			copy(pa, patterned(len(pa), 1))
+			copy(pb, patterned(len(pb), 2))
+			c := aligned(k.mr * k.nr)
+			m := startFlops(b)
+			for b.Loop() {
+				k.fn(kc, &pa[0], &pb[0], k.nr, &c[0], k.nr, 1, 1)
+			}
+			m.report(2 * float64(k.mr*k.nr*kc))
+		})
 	}
 }
