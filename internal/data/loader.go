@@ -382,10 +382,7 @@ func (l *Loader) load(i, epoch int, dst []float32, small [][]float32) error {
 		return l.o.Inputs.Make(dst, 1, small)
 	}
 	if c, ok := l.cache.get(i); ok {
-		bytesToFloat(dst, c.pix)
-		for k := range small {
-			copy(small[k], c.resized[k])
-		}
+		c.expand(dst, small)
 		return nil
 	}
 	b := make([]uint8, len(dst))
@@ -397,11 +394,7 @@ func (l *Loader) load(i, epoch int, dst []float32, small [][]float32) error {
 		return err
 	}
 	if l.cache != nil {
-		c := &cachedImage{pix: b, resized: make([][]float32, len(small))}
-		for k := range small {
-			c.resized[k] = slices.Clone(small[k])
-		}
-		l.cache.put(i, c)
+		l.cache.put(i, newCachedImage(b, small))
 	}
 	return nil
 }
@@ -528,15 +521,67 @@ type imageCache struct {
 }
 
 // cachedImage is a decoded image and its downsamples; it is not changed once cached.
+// An image whose three planes are equal (a gray image, as every needle canvas is)
+// keeps one plane of each: a third of the memory.
 type cachedImage struct {
 	pix     []uint8
 	resized [][]float32 // one per side of LoaderOptions.Inputs, before augmentation
+	gray    bool        // pix and resized hold one plane each
 }
 
+// newCachedImage keeps pix (planar RGB, which the caller hands over) and copies of the
+// downsamples small, one plane each when all three planes of every one are equal.
+func newCachedImage(pix []uint8, small [][]float32) *cachedImage {
+	gray := equalPlanes(pix)
+	for _, r := range small {
+		gray = gray && equalPlanes(r)
+	}
+	c := &cachedImage{pix: pix, resized: make([][]float32, len(small)), gray: gray}
+	if gray {
+		c.pix = append(make([]uint8, 0, len(pix)/3), pix[:len(pix)/3]...)
+	}
+	for k, r := range small {
+		if gray {
+			r = r[:len(r)/3]
+		}
+		c.resized[k] = append(make([]float32, 0, len(r)), r...)
+	}
+	return c
+}
+
+// equalPlanes reports whether the three planes of a planar image are equal, element
+// for element (bit for bit: the test is ==, and the copies are of finite values).
+func equalPlanes[T uint8 | float32](x []T) bool {
+	p := len(x) / 3
+	return slices.Equal(x[:p], x[p:2*p]) && slices.Equal(x[:p], x[2*p:3*p])
+}
+
+// expand writes the image, as [0, 1] floats, to dst and its downsamples to small.
+func (c *cachedImage) expand(dst []float32, small [][]float32) {
+	if !c.gray {
+		bytesToFloat(dst, c.pix)
+		for k := range small {
+			copy(small[k], c.resized[k])
+		}
+		return
+	}
+	p := len(c.pix)
+	bytesToFloat(dst[:p], c.pix)
+	copy(dst[p:2*p], dst[:p])
+	copy(dst[2*p:3*p], dst[:p])
+	for k, r := range c.resized {
+		for ch := range 3 {
+			copy(small[k][ch*len(r):(ch+1)*len(r)], r)
+		}
+	}
+}
+
+// bytes is the memory the entry's pixels and downsamples take: what it keeps, not the
+// size of the images it stands for.
 func (c *cachedImage) bytes() int64 {
-	n := int64(len(c.pix))
+	n := int64(cap(c.pix))
 	for _, r := range c.resized {
-		n += 4 * int64(len(r))
+		n += 4 * int64(cap(r))
 	}
 	return n
 }

@@ -262,7 +262,8 @@ func TestLoaderCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const img = 3 * 8 * 8
+	// The images are gray: the cache keeps one plane of each.
+	const img = 8 * 8
 	tests := []struct {
 		budget     int64
 		wantCached int64
@@ -383,20 +384,29 @@ func TestLoaderLowRes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	o := DefaultNeedleOptions()
+	o.Canvas, o.DigitMin, o.DigitMax, o.Clutter, o.Train, o.Val, o.FreshEachEpoch = 16, 6, 8, 1, 6, 1, false
+	needle, _, err := Needle(o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sides := []int{5, 3}
 	tests := []struct {
 		name    string
 		ds      Dataset
 		augment Augment
 		cache   int64
+		planes  int64 // planes of each cached image (gray: one)
 	}{
-		{"plain", rampSet{n: 7, r: 12, failAt: -1}, Augment{}, 0},
-		{"flip and crop", rampSet{n: 7, r: 12, failAt: -1}, Augment{HFlip: true, CropScaleMin: 0.5}, 0},
-		{"folder, cached", folder, Augment{}, 1 << 20},
-		{"folder, cached and flipped", folder, Augment{HFlip: true}, 1 << 20},
+		{"plain", rampSet{n: 7, r: 12, failAt: -1}, Augment{}, 0, 3},
+		{"flip and crop", rampSet{n: 7, r: 12, failAt: -1}, Augment{HFlip: true, CropScaleMin: 0.5}, 0, 3},
+		{"folder, cached", folder, Augment{}, 1 << 20, 3},
+		{"folder, cached and flipped", folder, Augment{HFlip: true}, 1 << 20, 3},
+		{"needle (gray), cached and flipped", needle, Augment{HFlip: true}, 1 << 20, 1},
 	}
 	for _, tt := range tests {
-		l, err := NewLoader(tt.ds, LoaderOptions{BatchSize: 3, Workers: 2, Shuffle: true, Seed: 5, Augment: tt.augment, CacheBytes: tt.cache, Inputs: lowres.Inputs{Resolution: 12, Sides: sides}})
+		r := tt.ds.Resolution()
+		l, err := NewLoader(tt.ds, LoaderOptions{BatchSize: 3, Workers: 2, Shuffle: true, Seed: 5, Augment: tt.augment, CacheBytes: tt.cache, Inputs: lowres.Inputs{Resolution: r, Sides: sides}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,7 +423,7 @@ func TestLoaderLowRes(t *testing.T) {
 					}
 					want := make([]float32, n)
 					for i := range b.N {
-						kernels.ResizePlain32(b.X[i*3*144:(i+1)*3*144], 3, 12, 12, side, side, want)
+						kernels.ResizePlain32(b.X[i*3*r*r:(i+1)*3*r*r], 3, r, r, side, side, want)
 						for j, w := range want {
 							if g := b.LowRes[k][i*n+j]; math.Abs(float64(g-w)) > 1e-6 {
 								t.Fatalf("%s, epoch %d, image %d, side %d, value %d: got %v, want %v", tt.name, epoch, b.Indices[i], side, j, g, w)
@@ -429,7 +439,7 @@ func TestLoaderLowRes(t *testing.T) {
 		}
 		if tt.cache > 0 {
 			// The downsamples count against the cache budget.
-			if got, want := l.CachedBytes(), int64(5*(3*144+4*3*(25+9))); got != want {
+			if got, want := l.CachedBytes(), int64(tt.ds.Len())*tt.planes*int64(r*r+4*(25+9)); got != want {
 				t.Errorf("%s: got %d bytes cached, want %d", tt.name, got, want)
 			}
 		}
