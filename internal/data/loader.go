@@ -36,7 +36,10 @@ type LoaderOptions struct {
 	// epoch (folders, fixed needle sets); images are kept as bytes, 3*R*R each, first come
 	// first kept. 0 turns the cache off.
 	CacheBytes int64
-	Augment    Augment
+	// Cache, when set, is a budget the loader's cache shares with other loaders' (the
+	// training and the validation set of one run) in place of CacheBytes.
+	Cache   *CacheBudget
+	Augment Augment
 	// DropLast serves only full batches of BatchSize: the last, short batch is left out,
 	// and the slot of a file skipped as unreadable (data.on_error: skip) is filled with
 	// a stand-in, the first readable example of the epoch's order from a seeded
@@ -87,6 +90,8 @@ type Loader struct {
 	bytes byteImager // non-nil for 8-bit datasets
 	cache *imageCache
 	free  chan []float32 // batch buffers handed back with Release
+	// freeLowRes are the low-resolution copies' buffers handed back with Release.
+	freeLowRes chan [][]float32
 }
 
 // NewLoader checks the options and returns a loader over ds.
@@ -118,11 +123,15 @@ func NewLoader(ds Dataset, o LoaderOptions) (*Loader, error) {
 	if o.Prefetch == 0 {
 		o.Prefetch = 2
 	}
-	l := &Loader{ds: ds, o: o, res: ds.Resolution(), free: make(chan []float32, o.Prefetch+2)}
+	l := &Loader{ds: ds, o: o, res: ds.Resolution(), free: make(chan []float32, o.Prefetch+2), freeLowRes: make(chan [][]float32, o.Prefetch+2)}
 	if b, ok := ds.(byteImager); ok {
 		l.bytes = b
-		if o.CacheBytes > 0 && b.epochInvariant() {
-			l.cache = &imageCache{budget: o.CacheBytes, m: map[int]*cachedImage{}}
+		budget := o.Cache
+		if budget == nil && o.CacheBytes > 0 {
+			budget = NewCacheBudget(o.CacheBytes)
+		}
+		if budget != nil && budget.limit > 0 && b.epochInvariant() {
+			l.cache = &imageCache{budget: budget, m: map[int]*cachedImage{}}
 		}
 	}
 	return l, nil
@@ -181,9 +190,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 				b:    &Batch{N: len(idx), X: l.buffer(len(idx) * sz), Labels: make([]int, len(idx)), Indices: slices.Clone(idx)},
 				done: make(chan struct{}), skip: make([]bool, len(idx)), errSlot: -1,
 			}
-			for k := range l.o.Inputs.Sides {
-				p.b.LowRes = append(p.b.LowRes, make([]float32, l.o.Inputs.Size(k, len(idx))))
-			}
+			p.b.LowRes = l.lowResBuffers(len(idx))
 			p.left.Store(int32(len(idx)))
 			select {
 			case it.ready <- p:
@@ -228,8 +235,31 @@ func (l *Loader) buffer(n int) []float32 {
 	return make([]float32, n)
 }
 
-// Release hands a batch's memory back for reuse by later batches of this loader, saving
-// an allocation of N*3*R*R floats per batch. It is optional; b must not be used after.
+// lowResBuffers returns the buffers of n images' low-resolution copies, reusing
+// released ones when they are free.
+func (l *Loader) lowResBuffers(n int) [][]float32 {
+	if len(l.o.Inputs.Sides) == 0 {
+		return nil
+	}
+	var bufs [][]float32
+	select {
+	case bufs = <-l.freeLowRes:
+	default:
+		bufs = make([][]float32, len(l.o.Inputs.Sides))
+	}
+	for k := range bufs {
+		if size := l.o.Inputs.Size(k, n); cap(bufs[k]) >= size {
+			bufs[k] = bufs[k][:size]
+		} else {
+			bufs[k] = make([]float32, size)
+		}
+	}
+	return bufs
+}
+
+// Release hands a batch's memory (its images and low-resolution copies) back for reuse
+// by later batches of this loader, saving the allocation of N*3*R*R floats and more per
+// batch. It is optional; b must not be used after.
 func (l *Loader) Release(b *Batch) {
 	if b == nil || b.X == nil {
 		return
@@ -238,7 +268,13 @@ func (l *Loader) Release(b *Batch) {
 	case l.free <- b.X[:cap(b.X)]:
 	default:
 	}
-	b.X, b.N = nil, 0
+	if len(b.LowRes) == len(l.o.Inputs.Sides) && len(b.LowRes) > 0 {
+		select {
+		case l.freeLowRes <- b.LowRes:
+		default:
+		}
+	}
+	b.X, b.N, b.LowRes = nil, 0, nil
 }
 
 type job struct {
@@ -515,9 +551,37 @@ func (p *pending) compact() *Batch {
 // keeping the first ones costs no bookkeeping.
 type imageCache struct {
 	mu     sync.Mutex
-	budget int64
+	budget *CacheBudget
 	used   int64
 	m      map[int]*cachedImage
+}
+
+// CacheBudget is the memory for decoded images that the caches of one or more loaders
+// draw on together; safe for concurrent use.
+type CacheBudget struct {
+	mu          sync.Mutex
+	limit, used int64
+}
+
+// NewCacheBudget returns a budget of the given bytes (0 or less caches nothing).
+func NewCacheBudget(bytes int64) *CacheBudget { return &CacheBudget{limit: bytes} }
+
+// take reserves n bytes, or reports that they do not fit.
+func (b *CacheBudget) take(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.limit {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+// Used reports the bytes the caches drawing on b hold.
+func (b *CacheBudget) Used() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
 }
 
 // cachedImage is a decoded image and its downsamples; it is not changed once cached.
@@ -603,7 +667,7 @@ func (c *imageCache) put(i int, im *cachedImage) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[i]; ok || c.used+im.bytes() > c.budget {
+	if _, ok := c.m[i]; ok || !c.budget.take(im.bytes()) {
 		return
 	}
 	c.m[i] = im

@@ -453,12 +453,14 @@ func TestLoaderLowRes(t *testing.T) {
 
 func TestLoaderRelease(t *testing.T) {
 	ds := rampSet{n: 20, r: 4, failAt: -1}
-	l, err := NewLoader(ds, LoaderOptions{BatchSize: 4, Shuffle: true, Workers: 2, Prefetch: 1})
+	in := lowres.Inputs{Resolution: 4, Sides: []int{2}}
+	l, err := NewLoader(ds, LoaderOptions{BatchSize: 4, Shuffle: true, Workers: 2, Prefetch: 1, Inputs: in})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := make([]float32, 3*4*4)
-	reused := 0
+	wantSmall := [][]float32{make([]float32, 3*2*2)}
+	reused, reusedSmall := 0, 0
 	seen := map[*float32]bool{}
 	for epoch := 0; epoch < 3; epoch++ {
 		it := l.Epoch(context.Background(), epoch)
@@ -466,15 +468,24 @@ func TestLoaderRelease(t *testing.T) {
 			if seen[&b.X[0]] {
 				reused++
 			}
-			seen[&b.X[0]] = true
+			if seen[&b.LowRes[0][0]] {
+				reusedSmall++
+			}
+			seen[&b.X[0]], seen[&b.LowRes[0][0]] = true, true
 			for s, i := range b.Indices {
 				ds.Image(i, epoch, want)
 				if !slices.Equal(b.X[s*len(want):(s+1)*len(want)], want) {
 					t.Fatalf("epoch %d: slot %d does not hold example %d", epoch, s, i)
 				}
+				if err := in.Make(want, 1, wantSmall); err != nil {
+					t.Fatal(err)
+				}
+				if n := len(wantSmall[0]); !slices.Equal(b.LowRes[0][s*n:(s+1)*n], wantSmall[0]) {
+					t.Fatalf("epoch %d: slot %d does not hold the downsample of example %d", epoch, s, i)
+				}
 			}
 			l.Release(b)
-			if b.X != nil || b.N != 0 {
+			if b.X != nil || b.N != 0 || b.LowRes != nil {
 				t.Fatalf("a released batch still has data")
 			}
 		}
@@ -483,7 +494,48 @@ func TestLoaderRelease(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if reused == 0 {
-		t.Errorf("no batch buffer was reused in 15 batches")
+	if reused == 0 || reusedSmall == 0 {
+		t.Errorf("%d image and %d downsample buffers reused in 15 batches, want some of each", reused, reusedSmall)
+	}
+}
+
+// TestCacheBudgetShared checks that two loaders drawing on one budget cache no more
+// than it holds between them, and that each serves the same images cached or not.
+func TestCacheBudgetShared(t *testing.T) {
+	o := DefaultNeedleOptions()
+	o.Canvas, o.DigitMin, o.DigitMax, o.Clutter, o.Train, o.Val, o.FreshEachEpoch = 16, 6, 8, 1, 6, 4, false
+	train, val, err := Needle(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const img = 16 * 16 // one plane of a gray canvas
+	budget := NewCacheBudget(7*img + 3)
+	var loaders []*Loader
+	for _, ds := range []Dataset{train, val} {
+		l, err := NewLoader(ds, LoaderOptions{BatchSize: 2, Workers: 2, Cache: budget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		loaders = append(loaders, l)
+	}
+	var first [][]float32
+	for _, l := range loaders {
+		var x []float32
+		for _, b := range collect(t, l, 0) {
+			x = append(x, b.X...)
+		}
+		first = append(first, x)
+	}
+	if got, sum := budget.Used(), loaders[0].CachedBytes()+loaders[1].CachedBytes(); got != 7*img || sum != got {
+		t.Errorf("got %d bytes used of the budget, %d held by the loaders, want %d for both", got, sum, 7*img)
+	}
+	for k, l := range loaders {
+		var x []float32
+		for _, b := range collect(t, l, 1) {
+			x = append(x, b.X...)
+		}
+		if !slices.Equal(x, first[k]) {
+			t.Errorf("loader %d: the second epoch differs from the first", k)
+		}
 	}
 }

@@ -23,17 +23,42 @@ type Result struct {
 
 // Evaluate runs f over every image of ds, without augmentation, in order.
 func Evaluate(ctx context.Context, f *Forward, ds data.Dataset, workers int, cacheBytes int64) (*Result, error) {
-	if ds.Len() == 0 {
-		return nil, fmt.Errorf("evaluation set is empty")
-	}
-	k := f.Model.Spec.Classes
-	if len(ds.Classes()) != k {
-		return nil, fmt.Errorf("data has %d classes, the model %d", len(ds.Classes()), k)
-	}
-	ld, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: f.Model.Batch, Workers: workers, CacheBytes: cacheBytes, Inputs: f.Model.Spec.Inputs()})
+	e, err := NewEvaluator(f, ds, workers, data.NewCacheBudget(cacheBytes))
 	if err != nil {
 		return nil, err
 	}
+	return e.Run(ctx)
+}
+
+// Evaluator evaluates a model on one data set again and again (after each epoch of
+// training): its loader, and the cache of decoded images it keeps, last across runs
+// instead of being rebuilt for each.
+type Evaluator struct {
+	f  *Forward
+	ds data.Dataset
+	ld *data.Loader
+}
+
+// NewEvaluator checks ds against f's model and makes the loader Run reads it with,
+// caching decoded images within cache (nil: none).
+func NewEvaluator(f *Forward, ds data.Dataset, workers int, cache *data.CacheBudget) (*Evaluator, error) {
+	if ds.Len() == 0 {
+		return nil, fmt.Errorf("evaluation set is empty")
+	}
+	if k := f.Model.Spec.Classes; len(ds.Classes()) != k {
+		return nil, fmt.Errorf("data has %d classes, the model %d", len(ds.Classes()), k)
+	}
+	ld, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: f.Model.Batch, Workers: workers, Cache: cache, Inputs: f.Model.Spec.Inputs()})
+	if err != nil {
+		return nil, err
+	}
+	return &Evaluator{f: f, ds: ds, ld: ld}, nil
+}
+
+// Run runs the model over every image of the set, without augmentation, in order.
+func (e *Evaluator) Run(ctx context.Context) (*Result, error) {
+	f, ds, ld := e.f, e.ds, e.ld
+	k := f.Model.Spec.Classes
 	it := ld.Epoch(ctx, 0)
 	defer it.Close()
 	r := &Result{Classes: ds.Classes(), PerClass: make([]float64, k), ClassN: make([]int, k), Confusion: make([][]int, k)}
@@ -66,6 +91,7 @@ func Evaluate(ctx context.Context, f *Forward, ds data.Dataset, workers int, cac
 			r.ClassN[y]++
 		}
 		r.N += b.N
+		ld.Release(b) // Run copied it
 	}
 	if err := it.Err(); err != nil {
 		return nil, err

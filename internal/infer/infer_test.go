@@ -124,3 +124,31 @@ func TestEvaluateMatchesOneByOne(t *testing.T) {
 		t.Errorf("Run of a batch without its copies: err = %v", err)
 	}
 }
+
+func TestBatchForMemory(t *testing.T) {
+	spec := graph.Spec{Classes: 10, Resolution: 64, Sampler: "uniform", TaskInput: 16, SaliencyInput: 16, Grid: 7, FWHM: 5, Padding: 4, PaddingMode: "replicate", Temperature: 1, TaskNet: "reference"}
+	one, err := BatchForMemory(spec, 1000, 1<<40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one != 1000 {
+		t.Errorf("with room for everything: got batch %d, want the 1000 asked for", one)
+	}
+	// The source batch alone is 3*64*64*4 bytes an image: a budget of 10 of them
+	// leaves room for fewer than 10 images, and never fewer than 1.
+	for _, tt := range []struct {
+		budget int64
+		lo, hi int
+	}{{10 * 3 * 64 * 64 * 4, 1, 9}, {1, 1, 1}} {
+		got, err := BatchForMemory(spec, 1000, tt.budget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got < tt.lo || got > tt.hi {
+			t.Errorf("budget %d: got batch %d, want %d..%d", tt.budget, got, tt.lo, tt.hi)
+		}
+	}
+	if _, err := BatchForMemory(spec, 0, 1<<20); err == nil {
+		t.Error("BatchForMemory accepted a batch of 0")
+	}
+}

@@ -119,7 +119,11 @@ func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build training graph: %w", err)
 	}
-	em, err := graph.Build(spec, graph.Options{Batch: cfg.Train.EvalBatchSize, Dtype: tensor.Float32, Seed: uint64(cfg.Seed), Share: m})
+	evalBatch, err := infer.BatchForMemory(spec, cfg.Train.EvalBatchSize, infer.EvalMemoryBytes)
+	if err != nil {
+		return nil, err
+	}
+	em, err := graph.Build(spec, graph.Options{Batch: evalBatch, Dtype: tensor.Float32, Seed: uint64(cfg.Seed), Share: m})
 	if err != nil {
 		return nil, fmt.Errorf("build evaluation graph: %w", err)
 	}
@@ -263,9 +267,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, err
 	}
 	m := t.model
+	// One budget for the decoded images of both sets, kept across epochs.
+	cache := data.NewCacheBudget(int64(cfg.Data.CacheMB) << 20)
 	loader, err := data.NewLoader(o.Train, data.LoaderOptions{
 		BatchSize: cfg.Train.BatchSize, Shuffle: true, Seed: cfg.Seed, Workers: cfg.Data.Workers,
-		CacheBytes: int64(cfg.Data.CacheMB) << 20, DropLast: true,
+		Cache: cache, DropLast: true,
 		Augment: data.Augment{HFlip: cfg.Data.Augment.HFlip, CropScaleMin: cfg.Data.Augment.CropScaleMin},
 		Inputs:  m.Spec.Inputs(),
 	})
@@ -275,6 +281,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	nb := loader.BatchesPerEpoch()
 	if nb == 0 {
 		return nil, fmt.Errorf("training set of %d images holds no full batch of %d", o.Train.Len(), cfg.Train.BatchSize)
+	}
+	evaluator, err := infer.NewEvaluator(t.eval, o.Val, cfg.Data.Workers, cache)
+	if err != nil {
+		return nil, err
 	}
 	cfgYAML, err := cfg.YAML()
 	if err != nil {
@@ -336,6 +346,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 				break
 			}
 			if b < pos.Batch {
+				loader.Release(batch)
 				continue // replaying a resumed epoch up to where it stopped
 			}
 			tEp := float64(pos.Epoch) + float64(b)/float64(nb)
@@ -359,6 +370,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			pos.LossSum += loss * float64(batch.N)
 			pos.Correct += correct
 			pos.Seen += batch.N
+			// The graph reads the batch's buffers in place; the next step binds its own.
+			loader.Release(batch)
 			obs.Step(StepInfo{Epoch: pos.Epoch, Batch: b + 1, Batches: nb, Step: pos.Step, Loss: loss, BlurSigma: sigma})
 			if o.Hook != nil {
 				o.Hook(pos.Step)
@@ -382,7 +395,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		it.Close()
 		trainSeconds := time.Since(epochStart).Seconds()
 		obs.Evaluating()
-		res, err := infer.Evaluate(ctx, t.eval, o.Val, cfg.Data.Workers, int64(cfg.Data.CacheMB)<<20)
+		res, err := evaluator.Run(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				// The epoch's training is complete; keep it, and evaluate on resume.

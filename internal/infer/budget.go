@@ -1,0 +1,44 @@
+package infer
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/graph"
+)
+
+// EvalMemoryBytes is the memory an evaluation batch may take: the values of its
+// forward graph (sources, activations, outputs), the loader's copies of the sources
+// on top. At 128 px sources with the reference networks it allows the default 100
+// images; at 512 px with a residual task network, about 20.
+const EvalMemoryBytes = 256 << 20
+
+// BatchForMemory returns the largest batch, at most want, whose forward graph of spec
+// holds no more than budget bytes of values, and at least 1. It sizes the graph by
+// building it for one image.
+func BatchForMemory(spec graph.Spec, want int, budget int64) (int, error) {
+	if want < 1 {
+		return 0, fmt.Errorf("evaluation batch %d is below 1", want)
+	}
+	m, err := graph.Build(spec, graph.Options{Batch: 1, Dtype: tensor.Float32})
+	if err != nil {
+		return 0, fmt.Errorf("size the evaluation graph: %w", err)
+	}
+	params := map[*G.Node]bool{}
+	for _, n := range m.Learnables() {
+		params[n] = true // the same for any batch, and shared with the trainer's
+	}
+	var per int64
+	for _, n := range m.G.AllNodes() {
+		if params[n] || n.IsScalar() || n.Shape() == nil {
+			continue
+		}
+		per += int64(n.Shape().TotalSize()) * int64(n.Dtype().Size())
+	}
+	if per <= 0 {
+		return want, nil
+	}
+	return int(max(1, min(int64(want), budget/per))), nil
+}
