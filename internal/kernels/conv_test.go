@@ -146,11 +146,28 @@ func TestConvGradWeightCache(t *testing.T) {
 	g := c.geom(t)
 	x, w, b := convInputs(c)
 	dy := fdRandom(4, g.n*g.outSize(), -1, 1)
+	// Without a weight-gradient op the forward pass keeps no im2col matrices, and
+	// computes the same.
+	kept := &convState{geom: g, weightGrad: true}
 	st := &convState{geom: g}
 	out := make([]float64, g.n*g.outSize())
 	if err := convForward(st, x, w, b, out, 1234); err != nil {
 		t.Fatalf("forward: %v", err)
 	}
+	if st.s64.colsOf != 0 || len(st.s64.cols.s) != 0 {
+		t.Errorf("a convolution without weight gradient kept %d im2col values", len(st.s64.cols.s))
+	}
+	outKept := make([]float64, len(out))
+	if err := convForward(kept, x, w, b, outKept, 1234); err != nil {
+		t.Fatalf("forward: %v", err)
+	}
+	if d, at := maxAbsDiff(outKept, out); d != 0 {
+		t.Errorf("forward keeping the im2col matrices: out[%d] = %v, want %v", at, outKept[at], out[at])
+	}
+	if kept.s64.colsOf != 1234 {
+		t.Fatalf("the forward pass kept no im2col matrices for the weight gradient")
+	}
+	st = kept
 	cached := make([]float64, len(w))
 	if err := convGradWeight(st, x, dy, cached, 1234); err != nil {
 		t.Fatalf("cached weight gradient: %v", err)
