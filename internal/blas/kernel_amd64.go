@@ -35,7 +35,24 @@ func hostFeatures() features {
 		avx512bw:   cpu.X86.HasAVX512BW,
 		avx512vl:   cpu.X86.HasAVX512VL,
 		avx512bf16: cpu.X86.HasAVX512BF16,
+		amd:        isAMD(),
 	}
+}
+
+// cpuidVendor returns CPUID leaf 0's vendor string, four bytes per register.
+//
+//go:noescape
+func cpuidVendor() (ebx, edx, ecx uint32)
+
+// isAMD reports an AMD (or Hygon, the same cores) CPU.
+func isAMD() bool {
+	b, d, c := cpuidVendor()
+	var v [12]byte
+	for i, r := range [3]uint32{b, d, c} {
+		v[4*i], v[4*i+1], v[4*i+2], v[4*i+3] = byte(r), byte(r>>8), byte(r>>16), byte(r>>24)
+	}
+	s := string(v[:])
+	return s == "AuthenticAMD" || s == "HygonGenuine"
 }
 
 // microKernels lists the kernels this build has, best first, for CPUs with

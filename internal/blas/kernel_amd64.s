@@ -932,3 +932,14 @@ tloop:
 tdone:
 	VZEROUPPER
 	RET
+
+// func cpuidVendor() (ebx, edx, ecx uint32)
+// cpuidVendor returns the vendor string of CPUID leaf 0 in its three registers.
+TEXT ·cpuidVendor(SB), NOSPLIT, $0-12
+	XORL AX, AX
+	XORL CX, CX
+	CPUID
+	MOVL BX, ebx+0(FP)
+	MOVL DX, edx+4(FP)
+	MOVL CX, ecx+8(FP)
+	RET
