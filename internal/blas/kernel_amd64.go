@@ -60,7 +60,7 @@ func isAMD() bool {
 func microKernels(f features) []microKernel {
 	var ks []microKernel
 	if f.avx512f && f.fma {
-		ks = append(ks, microKernel{name: "avx512 8x48", mr: 8, nr: 48, mc: 128, kc: 256, nc: 480, fn: kernelAVX512x8x48, fnPack: kernelAVX512x8x48Pack})
+		ks = append(ks, microKernel{name: "avx512 8x48", mr: 8, nr: 48, mc: 128, kc: 384, nc: 336, fn: kernelAVX512x8x48, fnPack: kernelAVX512x8x48Pack})
 	}
 	if f.avx2 && f.fma {
 		ks = append(ks, microKernel{name: "avx2 6x16", mr: 6, nr: 16, mc: 120, kc: 256, nc: 480, fn: kernelAVX2x6x16, fnPack: kernelAVX2x6x16Pack})
