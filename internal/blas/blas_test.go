@@ -200,7 +200,7 @@ func TestChoose(t *testing.T) {
 	absent := func() (engine, error) { return nil, fmt.Errorf("%w: not here", ErrUnavailable) }
 	libFaster := func(es []engine) []float64 { return []float64{50, 70}[:len(es)] }
 	nativeFaster := func(es []engine) []float64 { return []float64{70, 50}[:len(es)] }
-	nearTie := func(es []engine) []float64 { return []float64{70, 71}[:len(es)] }
+	nearTie := func(es []engine) []float64 { return []float64{70, 70 * switchMargin}[:len(es)] }
 	tests := []struct {
 		env       string
 		native    engine
