@@ -1,5 +1,7 @@
 package blas
 
+//go:generate go run gen_kernels.go
+
 import "golang.org/x/sys/cpu"
 
 // The micro-kernels compute one mr x nr tile of C from a packed A panel (kc
