@@ -41,6 +41,11 @@ func main() {
 		{"kernelAVX512x8x48Pack", 8, 3, 64, "Z", 8, []int{0, 1, 2}, []int{3, 4}, true},
 		{"kernelAVX2x6x16", 6, 2, 32, "Y", 4, []int{0, 1}, []int{2, 3}, false},
 		{"kernelAVX2x6x16Pack", 6, 2, 32, "Y", 4, []int{0, 1}, []int{2, 3}, true},
+		// Narrower tiles for the right edge of B, so that a last panel of
+		// 16 or 32 columns does not cost a whole 48-wide tile.
+		{"kernelAVX512x8x16", 8, 1, 64, "Z", 8, []int{0, 1}, []int{3, 4}, false},
+		{"kernelAVX512x8x32", 8, 2, 64, "Z", 8, []int{0, 1}, []int{3, 4}, false},
+		{"kernelAVX2x6x8", 6, 1, 32, "Y", 4, []int{0, 1}, []int{2, 3}, false},
 	} {
 		k.write(&b)
 	}

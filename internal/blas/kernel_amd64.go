@@ -18,6 +18,15 @@ import "golang.org/x/sys/cpu"
 func kernelAVX512x8x48(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
 
 //go:noescape
+func kernelAVX512x8x16(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
+
+//go:noescape
+func kernelAVX512x8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
+
+//go:noescape
+func kernelAVX2x6x8(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
+
+//go:noescape
 func kernelAVX512x8x48Pack(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int, bp *float32)
 
 //go:noescape
@@ -62,10 +71,12 @@ func isAMD() bool {
 func microKernels(f features) []microKernel {
 	var ks []microKernel
 	if f.avx512f && f.fma {
-		ks = append(ks, microKernel{name: "avx512 8x48", mr: 8, nr: 48, mc: 128, kc: 384, nc: 336, fn: kernelAVX512x8x48, fnPack: kernelAVX512x8x48Pack})
+		ks = append(ks, microKernel{name: "avx512 8x48", mr: 8, nr: 48, mc: 128, kc: 384, nc: 336, fn: kernelAVX512x8x48, fnPack: kernelAVX512x8x48Pack,
+			vec: 16, edge: []kernelFunc{kernelAVX512x8x16, kernelAVX512x8x32}})
 	}
 	if f.avx2 && f.fma {
-		ks = append(ks, microKernel{name: "avx2 6x16", mr: 6, nr: 16, mc: 120, kc: 256, nc: 480, fn: kernelAVX2x6x16, fnPack: kernelAVX2x6x16Pack})
+		ks = append(ks, microKernel{name: "avx2 6x16", mr: 6, nr: 16, mc: 120, kc: 256, nc: 480, fn: kernelAVX2x6x16, fnPack: kernelAVX2x6x16Pack,
+			vec: 8, edge: []kernelFunc{kernelAVX2x6x8}})
 	}
 	return ks
 }
