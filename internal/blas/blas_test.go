@@ -332,3 +332,43 @@ func (m flopMeter) report(flops float64) {
 		}
 	}
 }
+
+// BenchmarkSgemmImage runs the GEMMs the convolution kernels make per image
+// (internal/kernels/conv.go): forward W * cols, the column gradient W^T * dy
+// and the weight gradient dy * cols^T accumulated into dW.
+func BenchmarkSgemmImage(b *testing.B) {
+	shapes := []struct {
+		name    string
+		tA, tB  bool
+		m, n, k int
+		beta    float32
+	}{
+		{"fwd_conv1", false, false, 32, 4096, 27, 0},
+		{"fwd_conv2", false, false, 64, 1024, 288, 0},
+		{"fwd_conv3", false, false, 64, 256, 576, 0},
+		{"dcols_conv2", true, false, 288, 1024, 64, 0},
+		{"dcols_conv3", true, false, 576, 256, 64, 0},
+		{"dW_conv2", false, true, 64, 288, 1024, 1},
+		{"dW_conv3", false, true, 64, 576, 256, 1},
+	}
+	for name, e := range engines(b) {
+		for _, s := range shapes {
+			ar, ac := s.m, s.k
+			if s.tA {
+				ar, ac = s.k, s.m
+			}
+			br, bc := s.k, s.n
+			if s.tB {
+				br, bc = s.n, s.k
+			}
+			a, bb, c := patterned(ar*ac, 1), patterned(br*bc, 2), make([]float32, s.m*s.n)
+			b.Run(name+"/"+s.name, func(b *testing.B) {
+				m := startFlops(b)
+				for b.Loop() {
+					e.sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, ac, bb, bc, s.beta, c, s.n)
+				}
+				m.report(2 * float64(s.m*s.n*s.k))
+			})
+		}
+	}
+}
