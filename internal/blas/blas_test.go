@@ -200,7 +200,7 @@ func TestChoose(t *testing.T) {
 	absent := func() (engine, error) { return nil, fmt.Errorf("%w: not here", ErrUnavailable) }
 	libFaster := func(es []engine) []float64 { return []float64{50, 70}[:len(es)] }
 	nativeFaster := func(es []engine) []float64 { return []float64{70, 50}[:len(es)] }
-	nearTie := func(es []engine) []float64 { return []float64{70, 71}[:len(es)] }
+	nearTie := func(es []engine) []float64 { return []float64{70, 70 * switchMargin}[:len(es)] }
 	tests := []struct {
 		env       string
 		native    engine
@@ -310,6 +310,7 @@ type flopMeter struct {
 }
 
 func startFlops(b *testing.B) flopMeter {
+	peakGFLOPS()           // measured once, before this thread's clock starts
 	runtime.LockOSThread() // threadCPU measures this thread
 	b.Cleanup(runtime.UnlockOSThread)
 	return flopMeter{b: b, cpu: threadCPU()}
@@ -320,10 +321,54 @@ func (m flopMeter) report(flops float64) {
 	total := flops * float64(m.b.N) / 1e9
 	wall := total / m.b.Elapsed().Seconds()
 	m.b.ReportMetric(wall, "GFLOP/s")
+	peak := peakGFLOPS()
+	if peak > 0 {
+		m.b.ReportMetric(wall/peak, "of-peak")
+	}
 	if cpu := (threadCPU() - m.cpu).Seconds(); cpu > 0 {
 		m.b.ReportMetric(total/cpu, "GFLOP/s-cpu")
+		if peak > 0 {
+			m.b.ReportMetric(total/cpu/peak, "of-peak-cpu")
+		}
 	}
-	if peak := peakGFLOPS(); peak > 0 {
-		m.b.ReportMetric(wall/peak, "of-peak")
+}
+
+// BenchmarkSgemmImage runs the GEMMs the convolution kernels make per image
+// (internal/kernels/conv.go): forward W * cols, the column gradient W^T * dy
+// and the weight gradient dy * cols^T accumulated into dW.
+func BenchmarkSgemmImage(b *testing.B) {
+	shapes := []struct {
+		name    string
+		tA, tB  bool
+		m, n, k int
+		beta    float32
+	}{
+		{"fwd_conv1", false, false, 32, 4096, 27, 0},
+		{"fwd_conv2", false, false, 64, 1024, 288, 0},
+		{"fwd_conv3", false, false, 64, 256, 576, 0},
+		{"dcols_conv2", true, false, 288, 1024, 64, 0},
+		{"dcols_conv3", true, false, 576, 256, 64, 0},
+		{"dW_conv2", false, true, 64, 288, 1024, 1},
+		{"dW_conv3", false, true, 64, 576, 256, 1},
+	}
+	for name, e := range engines(b) {
+		for _, s := range shapes {
+			ar, ac := s.m, s.k
+			if s.tA {
+				ar, ac = s.k, s.m
+			}
+			br, bc := s.k, s.n
+			if s.tB {
+				br, bc = s.n, s.k
+			}
+			a, bb, c := patterned(ar*ac, 1), patterned(br*bc, 2), make([]float32, s.m*s.n)
+			b.Run(name+"/"+s.name, func(b *testing.B) {
+				m := startFlops(b)
+				for b.Loop() {
+					e.sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, ac, bb, bc, s.beta, c, s.n)
+				}
+				m.report(2 * float64(s.m*s.n*s.k))
+			})
+		}
 	}
 }

@@ -6,7 +6,8 @@ import (
 )
 
 var (
-	zen4    = features{avx2: true, fma: true, avx512f: true, avx512dq: true, avx512bw: true, avx512vl: true, avx512bf16: true}
+	sprX    = features{avx2: true, fma: true, avx512f: true, avx512dq: true, avx512bw: true, avx512vl: true, avx512bf16: true}
+	zen4    = features{avx2: true, fma: true, avx512f: true, avx512dq: true, avx512bw: true, avx512vl: true, avx512bf16: true, amd: true}
 	haswell = features{avx2: true, fma: true}
 	old     = features{}
 )
@@ -21,11 +22,12 @@ func TestCoreTypeToSet(t *testing.T) {
 		userSet   bool
 		want      string
 	}{
-		{"avx512 unset", zen4, "", false, "SkylakeX"},
+		{"intel avx512 unset", sprX, "", false, "SkylakeX"},
+		{"amd avx512 unset", zen4, "", false, "Haswell"},
 		{"avx512 without bw", features{avx2: true, fma: true, avx512f: true}, "", false, "Haswell"},
 		{"avx2 unset", haswell, "", false, "Haswell"},
 		{"sse only", old, "", false, ""},
-		{"user wins", zen4, "Prescott", true, ""},
+		{"user wins", sprX, "Prescott", true, ""},
 		{"user wins on avx2", haswell, "Zen", true, ""},
 	}
 	for _, tc := range tests {
@@ -47,13 +49,16 @@ func TestCoreWarning(t *testing.T) {
 		userSet   bool
 		want      string // substring; "" for no warning
 	}{
-		{"prescott on avx512", zen4, "Prescott", "", false, "Prescott kernels although this CPU supports SkylakeX"},
-		{"haswell on avx512", zen4, "Haswell", "", false, "supports SkylakeX"},
-		{"skylakex on avx512", zen4, "SkylakeX", "", false, ""},
-		{"cooperlake on avx512", zen4, "Cooperlake", "", false, ""},
+		{"prescott on avx512", sprX, "Prescott", "", false, "Prescott kernels although this CPU supports SkylakeX"},
+		{"haswell on intel avx512", sprX, "Haswell", "", false, "supports SkylakeX"},
+		{"skylakex on avx512", sprX, "SkylakeX", "", false, ""},
+		{"cooperlake on avx512", sprX, "Cooperlake", "", false, ""},
+		{"prescott on zen4", zen4, "Prescott", "", false, "supports Haswell"},
+		{"haswell on zen4", zen4, "Haswell", "", false, ""},
+		{"cooperlake on zen4", zen4, "Cooperlake", "", false, ""},
 		{"zen on avx2", haswell, "Zen", "", false, ""},
 		{"sandybridge on avx2", haswell, "Sandybridge", "", false, "supports Haswell"},
-		{"user set prescott", zen4, "Prescott", "Prescott", true, "OPENBLAS_CORETYPE=Prescott is set"},
+		{"user set prescott", sprX, "Prescott", "Prescott", true, "OPENBLAS_CORETYPE=Prescott is set"},
 		{"unknown core", zen4, "Neoverse", "", false, ""},
 		{"old cpu", old, "Prescott", "", false, ""},
 		{"no corename", zen4, "", "", false, ""},

@@ -8,6 +8,7 @@ type features struct {
 	avx2, fma                             bool
 	avx512f, avx512dq, avx512bw, avx512vl bool
 	avx512bf16                            bool
+	amd                                   bool // AuthenticAMD or HygonGenuine
 }
 
 // hasAVX512 reports the AVX-512 subsets OpenBLAS's SkylakeX kernels need.
@@ -29,7 +30,11 @@ func (f features) String() string {
 		}
 	}
 	if len(names) == 0 {
-		return "no avx2/fma"
+		names = append(names, "no avx2/fma")
 	}
-	return strings.Join(names, " ")
+	vendor := "intel-compatible"
+	if f.amd {
+		vendor = "amd"
+	}
+	return vendor + ": " + strings.Join(names, " ")
 }

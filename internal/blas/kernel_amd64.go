@@ -1,5 +1,7 @@
 package blas
 
+//go:generate go run gen_kernels.go
+
 import "golang.org/x/sys/cpu"
 
 // The micro-kernels compute one mr x nr tile of C from a packed A panel (kc
@@ -14,6 +16,15 @@ import "golang.org/x/sys/cpu"
 
 //go:noescape
 func kernelAVX512x8x48(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
+
+//go:noescape
+func kernelAVX512x8x16(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
+
+//go:noescape
+func kernelAVX512x8x32(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
+
+//go:noescape
+func kernelAVX2x6x8(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
 
 //go:noescape
 func kernelAVX512x8x48Pack(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int, bp *float32)
@@ -35,7 +46,24 @@ func hostFeatures() features {
 		avx512bw:   cpu.X86.HasAVX512BW,
 		avx512vl:   cpu.X86.HasAVX512VL,
 		avx512bf16: cpu.X86.HasAVX512BF16,
+		amd:        isAMD(),
 	}
+}
+
+// cpuidVendor returns CPUID leaf 0's vendor string, four bytes per register.
+//
+//go:noescape
+func cpuidVendor() (ebx, edx, ecx uint32)
+
+// isAMD reports an AMD (or Hygon, the same cores) CPU.
+func isAMD() bool {
+	b, d, c := cpuidVendor()
+	var v [12]byte
+	for i, r := range [3]uint32{b, d, c} {
+		v[4*i], v[4*i+1], v[4*i+2], v[4*i+3] = byte(r), byte(r>>8), byte(r>>16), byte(r>>24)
+	}
+	s := string(v[:])
+	return s == "AuthenticAMD" || s == "HygonGenuine"
 }
 
 // microKernels lists the kernels this build has, best first, for CPUs with
@@ -43,10 +71,12 @@ func hostFeatures() features {
 func microKernels(f features) []microKernel {
 	var ks []microKernel
 	if f.avx512f && f.fma {
-		ks = append(ks, microKernel{name: "avx512 8x48", mr: 8, nr: 48, mc: 128, kc: 256, nc: 480, fn: kernelAVX512x8x48, fnPack: kernelAVX512x8x48Pack})
+		ks = append(ks, microKernel{name: "avx512 8x48", mr: 8, nr: 48, mc: 128, kc: 384, nc: 336, fn: kernelAVX512x8x48, fnPack: kernelAVX512x8x48Pack,
+			vec: 16, edge: []kernelFunc{kernelAVX512x8x16, kernelAVX512x8x32}})
 	}
 	if f.avx2 && f.fma {
-		ks = append(ks, microKernel{name: "avx2 6x16", mr: 6, nr: 16, mc: 120, kc: 256, nc: 480, fn: kernelAVX2x6x16, fnPack: kernelAVX2x6x16Pack})
+		ks = append(ks, microKernel{name: "avx2 6x16", mr: 6, nr: 16, mc: 120, kc: 256, nc: 480, fn: kernelAVX2x6x16, fnPack: kernelAVX2x6x16Pack,
+			vec: 8, edge: []kernelFunc{kernelAVX2x6x8}})
 	}
 	return ks
 }

@@ -14,11 +14,18 @@ type microKernel struct {
 	name       string
 	mr, nr     int
 	mc, kc, nc int
-	fn         func(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
+	fn         kernelFunc
+	// edge[i] is fn for the first (i+1)*vec columns only, for the right
+	// edge of B; vec is the floats in one vector register.
+	edge []kernelFunc
+	vec  int
 	// fnPack is fn that also stores the B panel it reads, packed, to bp.
 	fnPack         func(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int, bp *float32)
 	packedA, packB int // sizes of the packing buffers, set by newNative
 }
+
+// kernelFunc is a micro-kernel; see kernel_amd64.go.
+type kernelFunc func(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int)
 
 // nativeEngine is the packed, cache-blocked SGEMM on our own micro-kernel,
 // single-threaded per call (callers parallelise over the batch). Dgemm goes
@@ -144,18 +151,23 @@ func (e *nativeEngine) macroKernel(blk *block, ws *workspace, c []float32, ldc i
 			packBRows(blk.b[jr:], blk.ldb, kc, nrr, nr, ws.b)
 			bp = &ws.b[0]
 		}
+		// A narrower kernel for the right edge, when there is one.
+		fn, width := mk.fn, nr
+		if nv := ceilDiv(nrr, max(mk.vec, 1)); nrr < nr && nv <= len(mk.edge) {
+			fn, width = mk.edge[nv-1], nv*mk.vec
+		}
 		for ir := 0; ir < blk.mc; ir += mr {
 			mrr := min(mr, blk.mc-ir)
 			ap := &ws.a[ir*kc]
 			ct, ldct, betat, loadt := &tile[0], nr, float32(0), 0
-			if mrr == mr && nrr == nr {
+			if mrr == mr && nrr == width {
 				ct, ldct, betat, loadt = &c[ir*ldc+jr], ldc, beta, load
 			}
 			if pack != nil {
 				mk.fnPack(kc, ap, bp, ldb, ct, ldct, betat, loadt, pack)
 				bp, ldb, pack = pack, nr, nil
 			} else {
-				mk.fn(kc, ap, bp, ldb, ct, ldct, betat, loadt)
+				fn(kc, ap, bp, ldb, ct, ldct, betat, loadt)
 			}
 			if ct != &tile[0] {
 				continue

@@ -23,11 +23,24 @@ func nativeEngines(t testing.TB) []*nativeEngine {
 	return es
 }
 
-// TestMicroKernel runs each assembly kernel alone on packed panels against
-// a plain loop, for k from 1 to past the unrolling, with and without C loaded.
+// TestMicroKernel runs each assembly kernel (and its narrower edge
+// variants) alone on packed panels against a plain loop, for k from 1 to
+// past the unrolling, with and without C loaded.
 func TestMicroKernel(t *testing.T) {
+	type variant struct {
+		name   string
+		mr, nr int
+		fn     kernelFunc
+	}
+	var vs []variant
 	for _, e := range nativeEngines(t) {
-		mr, nr := e.k.mr, e.k.nr
+		vs = append(vs, variant{e.k.name, e.k.mr, e.k.nr, e.k.fn})
+		for i, fn := range e.k.edge {
+			vs = append(vs, variant{fmt.Sprintf("%s edge %d", e.k.name, (i+1)*e.k.vec), e.k.mr, (i + 1) * e.k.vec, fn})
+		}
+	}
+	for _, e := range vs {
+		mr, nr := e.mr, e.nr
 		for _, kc := range []int{1, 2, 3, 4, 7, 64, 257} {
 			for _, load := range []int{0, 1} {
 				r := rand.New(rand.NewPCG(uint64(kc), uint64(load)))
@@ -50,8 +63,8 @@ func TestMicroKernel(t *testing.T) {
 						want[i*ldc+j] = float32(v)
 					}
 				}
-				e.k.fn(kc, &a[0], &b[0], nr, &c[0], ldc, beta, load)
-				name := fmt.Sprintf("%s/kc=%d/load=%d", e.k.name, kc, load)
+				e.fn(kc, &a[0], &b[0], nr, &c[0], ldc, beta, load)
+				name := fmt.Sprintf("%s/kc=%d/load=%d", e.name, kc, load)
 				compare(t, name, c, want, want, mr, nr, ldc, 1e-5)
 			}
 		}
@@ -82,6 +95,10 @@ func TestNativeBlocking(t *testing.T) {
 			{2*k.mc + k.mr + 1, 2*k.nc - 1, 5},
 			{1, 2*k.nc + 1, 1},
 			{k.mc, k.nc, k.kc},
+			// Right edges of exactly one and two vectors, and between.
+			{2 * k.mr, k.vec, 7},
+			{k.mr + 3, k.nr + 2*k.vec, 9},
+			{k.mr, 2*k.nr + k.vec + 3, 11},
 		}
 		for _, s := range shapes {
 			for _, tA := range []bool{false, true} {

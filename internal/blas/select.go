@@ -2,6 +2,7 @@ package blas
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -28,6 +29,10 @@ type Calibration struct {
 	Engine string  `json:"engine"`
 	GFLOPS float64 `json:"gflops"`
 }
+
+// switchMargin is how much faster than native (the first candidate)
+// another engine must be to replace it.
+const switchMargin = 1.25
 
 // selection is the engine in use and its description.
 type selection struct {
@@ -110,8 +115,12 @@ func choose(env string, cs candidates) (selection, error) {
 		var probe EngineInfo
 		usable[i].describe(&probe)
 		info.Calibration = append(info.Calibration, Calibration{Engine: probe.Engine + " " + probe.Kernel, GFLOPS: r})
-		// Native comes first and wins ties within 3%: no library to depend on.
-		if r > rates[best]*1.03 {
+		// Native comes first and keeps the job unless another engine is
+		// clearly faster: the choice must not flip between processes with
+		// the timing noise, or a run resumed from a checkpoint would not
+		// reproduce the uninterrupted one bit for bit (engines round
+		// differently).
+		if r > rates[best]*switchMargin {
 			best = i
 		}
 	}
@@ -131,8 +140,10 @@ func choose(env string, cs candidates) (selection, error) {
 }
 
 // calibrate returns each engine's GFLOP/s on the task network's convolution
-// GEMMs (those of BenchmarkSgemmConv) cut to a few megaflops each, the best
-// of three runs per shape after a warm-up: a few milliseconds per engine.
+// GEMMs (those of BenchmarkSgemmConv) cut to a few megaflops each: the best
+// of three runs per shape after a warm-up, engines interleaved shape by
+// shape, timed by the thread's CPU time where the OS gives it (a few
+// milliseconds per engine).
 func calibrate(es []engine) []float64 {
 	calibrationShapes := [...]struct {
 		m, n, k int
@@ -143,31 +154,42 @@ func calibrate(es []engine) []float64 {
 		{64, 512, 576, false},  // conv3 forward
 		{64, 288, 1024, true},  // conv2 weight gradient
 	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	clock := func() time.Duration {
+		if t := threadCPU(); t > 0 {
+			return t
+		}
+		return time.Duration(time.Now().UnixNano())
+	}
 	var na, nb, nc int
 	for _, s := range calibrationShapes {
 		na, nb, nc = max(na, s.m*s.k), max(nb, s.k*s.n), max(nc, s.m*s.n)
 	}
 	a, b, c := patterned(na, 4), patterned(nb, 5), make([]float32, nc)
-	rates := make([]float64, len(es))
-	for i, e := range es {
-		var flops, secs float64
-		for _, s := range calibrationShapes {
-			ldb := s.n
-			if s.tB {
-				ldb = s.k
-			}
+	flops := 0.0
+	secs := make([]float64, len(es))
+	for _, s := range calibrationShapes {
+		ldb := s.n
+		if s.tB {
+			ldb = s.k
+		}
+		flops += 2 * float64(s.m*s.n*s.k)
+		for i, e := range es {
 			best := time.Duration(1<<63 - 1)
 			for r := range 4 {
-				t0 := time.Now()
+				t0 := clock()
 				e.sgemm(false, s.tB, s.m, s.n, s.k, 1, a, s.k, b, ldb, 0, c, s.n)
-				if d := time.Since(t0); r > 0 && d < best {
-					best = d
+				if d := clock() - t0; r > 0 && d < best {
+					best = max(d, time.Microsecond)
 				}
 			}
-			flops += 2 * float64(s.m*s.n*s.k)
-			secs += best.Seconds()
+			secs[i] += best.Seconds()
 		}
-		rates[i] = flops / secs / 1e9
+	}
+	rates := make([]float64, len(es))
+	for i := range es {
+		rates[i] = flops / secs[i] / 1e9
 	}
 	return rates
 }
