@@ -11,9 +11,10 @@ import (
 
 // EvalMemoryBytes is the memory an evaluation batch may take: the values of its
 // forward graph (sources, activations, outputs), the loader's copies of the sources
-// on top. At 128 px sources with the reference networks it allows the default 100
-// images; at 512 px with a residual task network, about 20.
-const EvalMemoryBytes = 256 << 20
+// on top. With the reference networks on 128 px sources (0.9 MB an image) it allows
+// the default 100 images; with configs/folder-512.yaml (a residual task network on
+// 512 px sources, about 20 MB an image) 4. A larger batch gains little speed there.
+const EvalMemoryBytes = 96 << 20
 
 // BatchForMemory returns the largest batch, at most want, whose forward graph of spec
 // holds no more than budget bytes of values, and at least 1. It sizes the graph by

@@ -10,8 +10,9 @@ import (
 	"zoomtrain/internal/blas"
 )
 
-// taskConvs are the task network's convolutions at batch 32 on a 64x64
-// input (after 2x2 max pools before the second and third).
+// taskConvs are the reference networks' convolutions at batch 32: the task
+// network's on a 64x64 input (after 2x2 max pools before the second and third),
+// then the saliency network's.
 var taskConvs = []struct {
 	name             string
 	cin, h, cout, k  int
@@ -20,6 +21,10 @@ var taskConvs = []struct {
 	{"conv1_3to32_64", 3, 64, 32, 3, 1, 1, 32},
 	{"conv2_32to64_32", 32, 32, 64, 3, 1, 1, 32},
 	{"conv3_64to64_16", 64, 16, 64, 3, 1, 1, 32},
+	// The saliency network's, on its 64x64 input.
+	{"saliency1_3to16_64s2", 3, 64, 16, 3, 2, 1, 32},
+	{"saliency2_16to32_32s2", 16, 32, 32, 3, 2, 1, 32},
+	{"saliency3_32to32_16", 32, 16, 32, 3, 1, 1, 32},
 }
 
 type convBuilder func(x, w *gorgonia.Node, stride, pad int) (*gorgonia.Node, error)
