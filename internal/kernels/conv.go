@@ -9,6 +9,7 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"zoomtrain/internal/blas"
 	"zoomtrain/internal/opkit"
 )
 
@@ -133,9 +134,13 @@ func col2im[T Float](g convGeom, cols, dx []T) {
 	}
 }
 
-// addTo adds src to dst (of equal length), four elements a step so that the
-// bounds checks fall out of the loop.
+// addTo adds src to dst (of equal length): blas.AddTo's vector loop in float32,
+// else four elements a step so that the bounds checks fall out of the loop.
 func addTo[T Float](dst, src []T) {
+	if d, ok := any(dst).([]float32); ok {
+		blas.AddTo(d, any(src).([]float32))
+		return
+	}
 	src = src[:len(dst)]
 	i := 0
 	for ; i+4 <= len(dst); i += 4 {

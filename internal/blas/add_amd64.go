@@ -1,0 +1,9 @@
+package blas
+
+import "golang.org/x/sys/cpu"
+
+//go:noescape
+func addAVX2(dst, src *float32, n int)
+
+// hasVectorAdd reports whether addAVX2 can run.
+func hasVectorAdd() bool { return cpu.X86.HasAVX2 }

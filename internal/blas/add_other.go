@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package blas
+
+func addAVX2(*float32, *float32, int) { panic("blas: addAVX2 off amd64") }
+
+func hasVectorAdd() bool { return false }
