@@ -140,11 +140,11 @@ func runBench(ctx context.Context, o *benchOptions, s streams) error {
 		if len(r.Parts) == 0 {
 			continue
 		}
-		fmt.Fprintf(s.Out, "%-9s parts, forward + backward, median ms:", v)
+		fmt.Fprintf(s.Out, "%-9s parts, forward + backward, median ms (MB held):", v)
 		// The saliency model has every part, in pipeline order.
 		for _, name := range (graph.Spec{Sampler: graph.SamplerSaliency}).PartNames() {
 			if p, ok := r.Parts[name]; ok {
-				fmt.Fprintf(s.Out, "  %s %.1f", name, p.MsPerStep)
+				fmt.Fprintf(s.Out, "  %s %.1f (%.0f)", name, p.MsPerStep, p.HeapMB)
 			}
 		}
 		fmt.Fprintln(s.Out)

@@ -74,6 +74,11 @@ type PartResult struct {
 	MsPerStep float64 `json:"ms_per_step"` // median
 	MsMin     float64 `json:"ms_min"`
 	MsMax     float64 `json:"ms_max"`
+	// HeapMB is the memory the part holds after its runs (values, gradients, kept
+	// buffers and scratch: the Go heap it added, measured after a collection). The
+	// kernels keep every buffer between runs, so it is the part's peak, less what a
+	// run allocates and drops.
+	HeapMB float64 `json:"heap_mb"`
 }
 
 // InputsNote is Result.Inputs.
@@ -181,6 +186,7 @@ func timeRuns(ctx context.Context, n int, run func() error) ([]float64, error) {
 // timePart times the forward and backward passes of one part of the model on random
 // inputs.
 func timePart(ctx context.Context, spec graph.Spec, name string, batch int, o Options) (PartResult, error) {
+	heap0 := liveHeap()
 	p, err := graph.BuildPart(spec, name, graph.Options{Batch: batch, Dtype: tensor.Float32, Seed: 1})
 	if err != nil {
 		return PartResult{}, err
@@ -216,7 +222,18 @@ func timePart(ctx context.Context, spec graph.Spec, name string, batch int, o Op
 	if err != nil {
 		return PartResult{}, err
 	}
-	return PartResult{MsPerStep: quantile(times, 0.5), MsMin: times[0], MsMax: times[len(times)-1]}, nil
+	held := float64(liveHeap()-heap0) / (1 << 20)
+	runtime.KeepAlive(vm)
+	runtime.KeepAlive(p)
+	return PartResult{MsPerStep: quantile(times, 0.5), MsMin: times[0], MsMax: times[len(times)-1], HeapMB: max(held, 0)}, nil
+}
+
+// liveHeap is the bytes of live heap objects, after a collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }
 
 // loadProbe measures the CPU time other processes use over an interval.

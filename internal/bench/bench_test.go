@@ -32,6 +32,10 @@ func TestRunSmall(t *testing.T) {
 				t.Errorf("%s: part %s timing %+v", variant, name, p)
 			}
 		}
+		// The task network keeps its activations and gradients between runs.
+		if p := r.Parts[graph.PartNameTaskNet]; p.HeapMB <= 0 {
+			t.Errorf("%s: the task network holds %v MB", variant, p.HeapMB)
+		}
 	}
 	if _, err := Run(context.Background(), Options{Config: Reference(graph.SamplerUniform), Steps: 0}); err == nil {
 		t.Error("Run accepted zero steps")
