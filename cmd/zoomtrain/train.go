@@ -196,6 +196,10 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 	if err != nil {
 		return err
 	}
+	if data.TargetNames(trainSet) != nil {
+		fmt.Fprintf(s.Out, "run %s: %d epochs, %d steps, best val MAE %.4f\n", dir.Path(), sum.Epochs, sum.Steps, sum.BestMAE)
+		return nil
+	}
 	fmt.Fprintf(s.Out, "run %s: %d epochs, %d steps, best val top-1 %.2f%%\n", dir.Path(), sum.Epochs, sum.Steps, 100*sum.BestTop1)
 	return nil
 }
@@ -269,6 +273,12 @@ func (t *trainObserver) Epoch(r metrics.Record) {
 		if v, ok := r.LR[k]; ok {
 			lrs = append(lrs, fmt.Sprintf("%s %.2g", k, v))
 		}
+	}
+	if e := r.Regression; e != nil {
+		fmt.Fprintf(t.w, "epoch %3d/%d  train loss %.4f MAE %.4f  val loss %.4f MAE %.4f RMSE %.4f  blur %.2f  lr %s  %.0fs (%.0f img/s)\n",
+			r.Epoch, t.cfg.Train.Epochs, r.TrainLoss, e.TrainMAE, r.ValLoss, e.ValMAE, e.ValRMSE,
+			r.BlurSigma, strings.Join(lrs, ", "), r.Seconds, r.ImagesPerS)
+		return
 	}
 	fmt.Fprintf(t.w, "epoch %3d/%d  train loss %.4f acc %5.1f%%  val loss %.4f top-1 %5.1f%% top-5 %5.1f%%  blur %.2f  lr %s  %.0fs (%.0f img/s)\n",
 		r.Epoch, t.cfg.Train.Epochs, r.TrainLoss, 100*r.TrainAcc, r.ValLoss, 100*r.ValTop1, 100*r.ValTop5,

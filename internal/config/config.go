@@ -15,8 +15,9 @@ import "zoomtrain/internal/sampler"
 
 // Enumerated values of the string settings.
 const (
-	SourceNeedle = "needle"
-	SourceFolder = "folder"
+	SourceNeedle     = "needle"
+	SourceNeedleGaze = "needle-gaze"
+	SourceFolder     = "folder"
 
 	PolicyResize    = "resize"
 	PolicyLetterbox = "letterbox"
@@ -39,6 +40,10 @@ const (
 	ScheduleConstant = "constant"
 	ScheduleStep     = "step"
 	ScheduleCosine   = "cosine"
+
+	LossL2       = "l2"
+	LossL1       = "l1"
+	LossSmoothL1 = "smooth_l1"
 
 	BlurLinear = "linear"
 	BlurCosine = "cosine"
@@ -69,6 +74,7 @@ type Data struct {
 	Workers     int     `mapstructure:"workers"`
 	Augment     Augment `mapstructure:"augment"`
 	Needle      Needle  `mapstructure:"needle"`
+	Gaze        Gaze    `mapstructure:"gaze"`
 }
 
 // Augment is the training-time augmentation.
@@ -92,6 +98,20 @@ type Needle struct {
 	Seed int64 `mapstructure:"seed"`
 }
 
+// Gaze configures the built-in needle-gaze regression set: one small synthetic eye on
+// the needle set's cluttered canvas, its gaze (gx, gy) the targets.
+type Gaze struct {
+	Canvas         int     `mapstructure:"canvas"`
+	EyeMin         float64 `mapstructure:"eye_min"` // eye radius range, pixels
+	EyeMax         float64 `mapstructure:"eye_max"`
+	Clutter        int     `mapstructure:"clutter"`
+	Train          int     `mapstructure:"train"`
+	Val            int     `mapstructure:"val"`
+	Noise          float64 `mapstructure:"noise"`
+	FreshEachEpoch bool    `mapstructure:"fresh_each_epoch"`
+	Seed           int64   `mapstructure:"seed"` // of the canvases, apart from the training seed
+}
+
 // Model configures the saliency sampler and the two networks.
 type Model struct {
 	Sampler       string  `mapstructure:"sampler"`        // saliency | uniform
@@ -109,7 +129,10 @@ type Model struct {
 
 // Train configures the optimiser, the schedules and the loop.
 type Train struct {
-	Epochs         int     `mapstructure:"epochs"`
+	Epochs int `mapstructure:"epochs"`
+	// Loss of a regression set (l2 | l1 | smooth_l1), on standardised targets; a
+	// classification set always uses cross-entropy.
+	Loss           string  `mapstructure:"loss"`
 	BatchSize      int     `mapstructure:"batch_size"`
 	Optimizer      string  `mapstructure:"optimizer"` // adam | sgd
 	LR             float64 `mapstructure:"lr"`
@@ -160,6 +183,11 @@ func Default() Config {
 				Val:      1000,
 				Noise:    0.1,
 			},
+			// DefaultGazeOptions of package data.
+			Gaze: Gaze{
+				Canvas: 128, EyeMin: 6, EyeMax: 8, Clutter: 4,
+				Train: 9000, Val: 1000, Noise: 0.1, FreshEachEpoch: true,
+			},
 		},
 		Model: Model{
 			Sampler:       SamplerSaliency,
@@ -178,6 +206,7 @@ func Default() Config {
 		},
 		Train: Train{
 			Epochs:         12,
+			Loss:           LossL2,
 			BatchSize:      32,
 			Optimizer:      OptimizerAdam,
 			LR:             0.001,

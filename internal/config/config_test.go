@@ -232,7 +232,7 @@ func TestValidate(t *testing.T) {
 		{"empty out", func(c *Config) { c.Out = " " }, "out must not be empty"},
 		{"name with slash", func(c *Config) { c.Name = "a/b" }, "name must be a plain folder name"},
 		{"name dotdot", func(c *Config) { c.Name = ".." }, "name must be a plain folder name"},
-		{"source", func(c *Config) { c.Data.Source = "web" }, `data.source must be one of needle, folder, got "web"`},
+		{"source", func(c *Config) { c.Data.Source = "web" }, `data.source must be one of needle, needle-gaze, folder, got "web"`},
 		{"folder path", func(c *Config) { c.Data.Source = SourceFolder }, "data.path is required"},
 		{"resolution", func(c *Config) { c.Data.Source, c.Data.Path, c.Data.Resolution = SourceFolder, "x", 0 }, "data.resolution must be positive"},
 		{"policy", func(c *Config) { c.Data.Policy = "crop" }, "data.policy must be one of resize, letterbox"},

@@ -102,6 +102,9 @@ func resolve(path string, file []byte, env []string, overrides map[string]any) (
 	if c.Data.Source == SourceNeedle && !setIn("data.resolution", fileLayer, envLayer, flagLayer) {
 		c.Data.Resolution = c.Data.Needle.Canvas
 	}
+	if c.Data.Source == SourceNeedleGaze && !setIn("data.resolution", fileLayer, envLayer, flagLayer) {
+		c.Data.Resolution = c.Data.Gaze.Canvas
+	}
 	// Not prefixed with the file: the bad value may come from any layer.
 	if err := c.Validate(); err != nil {
 		return Config{}, err

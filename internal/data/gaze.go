@@ -131,6 +131,10 @@ func (s *GazeSet) Label(int) int         { return -1 }
 func (s *GazeSet) TargetNames() []string { return GazeTargetNames() }
 func (s *GazeSet) epochInvariant() bool  { return !s.fresh }
 
+// MirroredTargets says that a mirrored canvas looks the other way horizontally: gx
+// changes sign, gy does not.
+func (s *GazeSet) MirroredTargets() []bool { return []bool{true, false} }
+
 // Options returns the options the set was made with.
 func (s *GazeSet) Options() GazeOptions { return s.o }
 
