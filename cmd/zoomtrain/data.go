@@ -24,10 +24,12 @@ func newDataCmd(s streams) *cobra.Command {
 
 zoomtrain trains on image folders (ROOT/train/<class>/*, ROOT/val/<class>/*, or
 ROOT/<class>/* with a seeded split) or on the built-in needle set, which needs no
-download. 'zoomtrain data needle' writes the needle set out as such a folder.`,
+download. 'zoomtrain data needle' writes the needle set out as such a folder;
+'zoomtrain data needle-gaze' writes the built-in regression set as a folder with a
+targets.csv per split.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newDataNeedleCmd(s))
+	cmd.AddCommand(newDataNeedleCmd(s), newDataGazeCmd(s))
 	return cmd
 }
 

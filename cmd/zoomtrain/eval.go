@@ -58,6 +58,9 @@ func runEval(ctx context.Context, o *evalOptions, s streams) error {
 	if err != nil {
 		return err
 	}
+	if ld.Standardiser != nil {
+		return runEvalRegression(ctx, o, s, ld)
+	}
 	ds, err := evalSet(ld, o.Data)
 	if err != nil {
 		return err

@@ -65,6 +65,9 @@ func runPredict(o *predictOptions, s streams) error {
 			return err
 		}
 	}
+	if ld.Standardiser != nil {
+		return predictRegression(o, s.Out, ld, pix)
+	}
 	enc := json.NewEncoder(s.Out)
 	for i, p := range o.Images {
 		b, err := data.NewBatch(pix[i], nil, ld.Model.Spec.Inputs())

@@ -6,6 +6,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -71,6 +72,8 @@ type example struct {
 	name  string
 	pix   []float32 // 3 x R x R
 	label int       // -1 when unknown
+	// targets are a regression example's true targets, nil when unknown.
+	targets []float32
 }
 
 func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
@@ -90,7 +93,12 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 			exs = append(exs, example{name: filepath.Base(p), pix: pix, label: -1})
 		}
 	} else {
-		ds, err := evalSet(ld, o.Data)
+		var ds data.Dataset
+		if ld.Standardiser != nil {
+			ds, err = regressionEvalSet(ld, o.Data)
+		} else {
+			ds, err = evalSet(ld, o.Data)
+		}
 		if err != nil {
 			return err
 		}
@@ -103,7 +111,14 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 			if f, ok := ds.(interface{ Path(int) string }); ok {
 				name = filepath.Base(f.Path(i))
 			}
-			exs = append(exs, example{name: name, pix: pix, label: ds.Label(i)})
+			ex := example{name: name, pix: pix, label: ds.Label(i)}
+			if reg, ok := ds.(data.Regression); ok {
+				ex.targets = make([]float32, len(reg.TargetNames()))
+				if err := reg.Targets(i, 0, ex.targets); err != nil {
+					return err
+				}
+			}
+			exs = append(exs, ex)
 		}
 	}
 	if len(exs) == 0 {
@@ -127,13 +142,9 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 		if err != nil {
 			return err
 		}
-		p := infer.Softmax(out.Logits)
-		pred := infer.TopK(p, 1)[0]
-		title := fmt.Sprintf("%s: predicted %s (%.2f)", ex.name, ld.Classes[pred], p[pred])
-		caption := fmt.Sprintf("pred %s %.2f", ld.Classes[pred], p[pred])
-		if ex.label >= 0 {
-			title = fmt.Sprintf("%s: true %s, predicted %s (%.2f)", ex.name, ld.Classes[ex.label], ld.Classes[pred], p[pred])
-			caption = fmt.Sprintf("true %s, pred %s %.2f", ld.Classes[ex.label], ld.Classes[pred], p[pred])
+		title, caption, err := describe(ld, ex, out.Logits)
+		if err != nil {
+			return err
 		}
 		uni := imageio.New(3, t, t)
 		// The uniform baseline's view: its task input, the same stage 1 as its model's.
@@ -199,4 +210,41 @@ func prepareOutDir(dir string) error {
 // writeMap writes an h x w float32 map as .npy, atomically.
 func writeMap(path string, v []float32, h, w int) error {
 	return npyfile.WriteFile(path, v, h, w)
+}
+
+// describe is the title of an example's panel and its caption on the contact sheet: the
+// predicted class and its probability, or the predicted targets, with the truth when known.
+func describe(ld *infer.Loaded, ex example, logits []float32) (title, caption string, err error) {
+	if ld.Standardiser != nil {
+		v, err := infer.Predictions(*ld.Standardiser, logits)
+		if err != nil {
+			return "", "", err
+		}
+		pred := "pred " + targetList(ld.Standardiser.Names, v)
+		if ex.targets == nil {
+			return ex.name + ": " + pred, pred, nil
+		}
+		truth := "true " + targetList(ld.Standardiser.Names, ex.targets)
+		return ex.name + ": " + truth + ", " + pred, truth + ", " + pred, nil
+	}
+	p := infer.Softmax(logits)
+	pred := infer.TopK(p, 1)[0]
+	if ex.label >= 0 {
+		return fmt.Sprintf("%s: true %s, predicted %s (%.2f)", ex.name, ld.Classes[ex.label], ld.Classes[pred], p[pred]),
+			fmt.Sprintf("true %s, pred %s %.2f", ld.Classes[ex.label], ld.Classes[pred], p[pred]), nil
+	}
+	return fmt.Sprintf("%s: predicted %s (%.2f)", ex.name, ld.Classes[pred], p[pred]),
+		fmt.Sprintf("pred %s %.2f", ld.Classes[pred], p[pred]), nil
+}
+
+// targetList writes targets as "gx 0.31 gy -0.12".
+func targetList(names []string, v []float32) string {
+	var b strings.Builder
+	for j, n := range names {
+		if j > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s %.2f", n, v[j])
+	}
+	return b.String()
 }

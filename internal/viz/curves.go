@@ -278,17 +278,30 @@ func Curves(records []metrics.Record, title string) ([]byte, error) {
 	blurS := []series{{"blur sigma", func(r metrics.Record) float64 { return r.BlurSigma }}}
 	lrS := []series{{"task", lr("task")}, {"saliency", lr("saliency")}}
 
-	loss, _, err := panelPlot(rs, "loss", "cross-entropy", 1, lossS)
+	lossLabel := "cross-entropy"
+	if regression(rs) {
+		lossLabel = "on standardised targets"
+	}
+	loss, _, err := panelPlot(rs, "loss", lossLabel, 1, lossS)
 	if err != nil {
 		return nil, fmt.Errorf("curves: %w", err)
 	}
-	acc, hasAcc, err := panelPlot(rs, "accuracy", "%", 100, accS)
-	if err != nil {
-		return nil, fmt.Errorf("curves: %w", err)
-	}
-	if hasAcc {
-		acc.Y.Min, acc.Y.Max = 0, 100
-		acc.Legend.Top, acc.Legend.Left = false, false
+	var acc *plot.Plot
+	if regression(rs) {
+		// The regression measure in the accuracy's place: errors in the targets' units.
+		if acc, _, err = panelPlot(rs, "error", "targets' units", 1, regressionS); err != nil {
+			return nil, fmt.Errorf("curves: %w", err)
+		}
+		fromZero(acc, rs, regressionS, 0)
+	} else {
+		var hasAcc bool
+		if acc, hasAcc, err = panelPlot(rs, "accuracy", "%", 100, accS); err != nil {
+			return nil, fmt.Errorf("curves: %w", err)
+		}
+		if hasAcc {
+			acc.Y.Min, acc.Y.Max = 0, 100
+			acc.Legend.Top, acc.Legend.Left = false, false
+		}
 	}
 	blur, _, err := panelPlot(rs, "blur schedule", "sigma (pixels)", 1, blurS)
 	if err != nil {
@@ -309,6 +322,32 @@ func Curves(records []metrics.Record, title string) ([]byte, error) {
 	return png, nil
 }
 
+// regressionS are a regression run's error curves.
+var regressionS = []series{
+	{"train MAE", regressionValue(func(e *metrics.RegressionErrors) float64 { return e.TrainMAE })},
+	{"val MAE", regressionValue(func(e *metrics.RegressionErrors) float64 { return e.ValMAE })},
+	{"val RMSE", regressionValue(func(e *metrics.RegressionErrors) float64 { return e.ValRMSE })},
+}
+
+func regressionValue(get func(*metrics.RegressionErrors) float64) func(metrics.Record) float64 {
+	return func(r metrics.Record) float64 {
+		if r.Regression == nil {
+			return math.NaN()
+		}
+		return get(r.Regression)
+	}
+}
+
+// regression reports whether records are a regression run's: any of them has errors.
+func regression(rs []metrics.Record) bool {
+	for _, r := range rs {
+		if r.Regression != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Run is one training run's records under the name shown in a legend.
 type Run struct {
 	Name    string
@@ -317,10 +356,23 @@ type Run struct {
 
 // CompareRuns plots the validation top-1 accuracy of several runs on one set of axes,
 // best value in the legend, so that a saliency model and its uniform baseline can be
-// told apart at a glance. A run without validation results is listed as "no data".
+// told apart at a glance; for regression runs (all of them) it plots the validation
+// MAE, lowest in the legend. A run without validation results is listed as "no data".
 func CompareRuns(runs []Run) ([]byte, error) {
 	if len(runs) == 0 {
 		return nil, errors.New("compare runs: no runs")
+	}
+	reg := 0
+	for _, run := range runs {
+		if regression(run.Records) {
+			reg++
+		}
+	}
+	switch {
+	case reg == len(runs):
+		return compareMAE(runs)
+	case reg > 0:
+		return nil, errors.New("compare runs: regression and classification runs have no common measure")
 	}
 	p := newPlot()
 	p.Title.Text = "validation top-1 accuracy"
@@ -359,6 +411,46 @@ func CompareRuns(runs []Run) ([]byte, error) {
 		return nil, errors.New("compare runs: no run has validation top-1 results")
 	}
 	p.Y.Min, p.Y.Max = 0, 100
+	png, err := render([][]*plot.Plot{{p}}, "", compareW, compareH)
+	if err != nil {
+		return nil, fmt.Errorf("compare runs: %w", err)
+	}
+	return png, nil
+}
+
+// compareMAE is CompareRuns for regression runs: val MAE per epoch, lowest in the legend.
+func compareMAE(runs []Run) ([]byte, error) {
+	p := newPlot()
+	p.Title.Text = "validation mean absolute error"
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = "MAE (targets' units)"
+	p.X.Tick.Marker = integerTicks{}
+	p.Add(plotter.NewGrid())
+	seen := map[string]bool{}
+	val := regressionS[1].get
+	for i, run := range runs {
+		if run.Name == "" {
+			return nil, fmt.Errorf("compare runs: run %d has no name", i)
+		}
+		if seen[run.Name] {
+			return nil, fmt.Errorf("compare runs: run name %q repeated", run.Name)
+		}
+		seen[run.Name] = true
+		xy := points(byEpoch(run.Records), val)
+		if len(xy) == 0 {
+			l := &plotter.Line{LineStyle: draw.LineStyle{Color: palette(i), Width: vg.Points(1.5)}}
+			p.Legend.Add(run.Name+" (no data)", l)
+			continue
+		}
+		best := xy[0].Y
+		for _, v := range xy {
+			best = math.Min(best, v.Y)
+		}
+		if err := addLine(p, fmt.Sprintf("%s (best %.4f)", run.Name, best), xy, i); err != nil {
+			return nil, fmt.Errorf("compare runs: %w", err)
+		}
+	}
+	p.Y.Min = 0
 	png, err := render([][]*plot.Plot{{p}}, "", compareW, compareH)
 	if err != nil {
 		return nil, fmt.Errorf("compare runs: %w", err)
