@@ -35,7 +35,7 @@ mkdir -p "$OUT"
 
 score() { # checkpoint -> val top-1 in percent, or val MAE
   if [ "$METRIC" = mae ]; then
-    "$BIN" eval --checkpoint "$1" --json | sed -n 's/.*"mae":\([0-9.eE+-]*\),"rmse".*/\1/p' | awk '{printf "%.4f", $1}'
+    "$BIN" eval --checkpoint "$1" --json | sed -n 's/.*"loss":[^,]*,"mae":\([0-9.eE+-]*\).*/\1/p' | awk '{printf "%.4f", $1}'
   else
     "$BIN" eval --checkpoint "$1" --json | sed -n 's/.*"top1":\([0-9.eE+-]*\).*/\1/p' | awk '{printf "%.1f", 100*$1}'
   fi
