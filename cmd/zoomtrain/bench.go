@@ -104,6 +104,15 @@ func runBench(ctx context.Context, o *benchOptions, s streams) error {
 			return usageErrorf("unknown variant %q (want saliency or uniform)", v)
 		}
 	}
+	for _, v := range o.Variants {
+		c, err := o.config(v)
+		if err != nil {
+			return err
+		}
+		if err := checkTrainingMemory(c, 10, c.Train.BatchSize); err != nil {
+			return fmt.Errorf("bench %s: %w", v, err)
+		}
+	}
 	results := map[string]*bench.Result{}
 	for _, v := range o.Variants {
 		var r *bench.Result

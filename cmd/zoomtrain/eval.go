@@ -55,6 +55,9 @@ func runEval(ctx context.Context, o *evalOptions, s streams) error {
 	if o.Batch < 1 {
 		return usageErrorf("--batch-size must be positive")
 	}
+	if err := checkForwardMemory(o.Checkpoint, o.Batch); err != nil {
+		return err
+	}
 	ld, err := infer.LoadForward(o.Checkpoint, o.Batch, false)
 	if err != nil {
 		return err

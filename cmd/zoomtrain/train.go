@@ -213,6 +213,9 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := checkTrainingMemory(cfg, len(trainSet.Classes()), trainSet.Len()+valSet.Len()); err != nil {
+		return err
+	}
 	if dir == nil {
 		if dir, err = train.CreateRunDir(cfg, o.Force); err != nil {
 			return err
