@@ -84,8 +84,12 @@ func (l Limit) Check(what string, need int64) error {
 	if l.Bytes <= 0 || need <= l.Bytes {
 		return nil
 	}
-	return fmt.Errorf("%w: %s needs an estimated %s, more than the %s available (%s; %s overrides it)",
-		ErrTooMuch, what, Format(need), Format(l.Bytes), l.Source, EnvVar)
+	src := l.Source + "; " + EnvVar + " overrides it"
+	if l.Source == EnvVar {
+		src = "set by " + EnvVar
+	}
+	return fmt.Errorf("%w: %s needs an estimated %s, more than the %s available (%s)",
+		ErrTooMuch, what, Format(need), Format(l.Bytes), src)
 }
 
 // Format writes n bytes for people: "3.8 TB", "512 MB".
