@@ -55,6 +55,9 @@ With neither --data nor --image, the run's own validation images are drawn.`,
 			if o.Cols < 1 {
 				return usageErrorf("--cols must be positive")
 			}
+			if o.TileSize < 1 {
+				return usageErrorf("--tile must be positive")
+			}
 			if err := (viz.PanelOptions{TileSize: o.TileSize}).Check(); err != nil {
 				return usageErrorf("--tile: %w", err)
 			}
