@@ -82,7 +82,8 @@ func TestRunDirectoryLock(t *testing.T) {
 		t.Skip("starts 40 training processes")
 	}
 	tmp := t.TempDir()
-	cfg := relConfig(t, tmp, 1, 6)
+	// Runs long enough (25 steps) that the two processes of a round always overlap.
+	cfg := relConfig(t, tmp, 1, 25)
 	dir := filepath.Join(tmp, "run")
 	if code, _, stderr := zt(t, "train", "--config", cfg, "--out", tmp, "--name", "run", "--no-plot"); code != 0 {
 		t.Fatalf("first run: exit %d: %s", code, stderr)
@@ -109,12 +110,12 @@ func TestRunDirectoryLock(t *testing.T) {
 			case codes[i] == 0:
 				ran++
 			case codes[i] == 1 && strings.Contains(logs[i], "zoomtrain: run directory in use: "+dir+" is held by pid ") &&
-				strings.Contains(logs[i], " on host ") && strings.Contains(logs[i], " since ") && strings.Contains(logs[i], ": "+args[0]):
+				strings.Contains(logs[i], " on host ") && strings.Contains(logs[i], " since ") && strings.Contains(logs[i], "zoomtrain "+strings.Join(args[:2], " ")):
 				refused++
 			}
 		}
 		if ran != 1 || refused != 1 {
-			t.Fatalf("round %d (%v): exits %v, want one run and one refusal naming the holder; stderr:\n%s\n---\n%s", round, args, codes, logs[0], logs[1])
+			t.Fatalf("round %d (%v): exits %v, want one run and one refusal naming the holder; stderr:\n%s\n---\n%s\nstdout %q %q", round, args, codes, logs[0], logs[1], cs[0].stdout.String(), cs[1].stdout.String())
 		}
 	}
 	for r := range rounds {

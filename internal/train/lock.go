@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -35,7 +36,7 @@ func lockRunDir(dir, path string) (*runLock, error) {
 			return nil, fmt.Errorf("lock run directory: %w", err)
 		}
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-			holder, _ := io.ReadAll(io.LimitReader(f, 1024))
+			holder := readHolder(f)
 			f.Close()
 			if errors.Is(err, syscall.EWOULDBLOCK) {
 				who := strings.TrimSpace(string(holder))
@@ -64,6 +65,19 @@ func lockRunDir(dir, path string) (*runLock, error) {
 		return &runLock{f: f, path: path}, nil
 	}
 	return nil, fmt.Errorf("lock run directory %s: its lock file keeps changing", dir)
+}
+
+// readHolder reads the holder's line from the lock file, giving a holder that has just
+// taken the lock a moment to write it.
+func readHolder(f *os.File) []byte {
+	for range 20 {
+		b, _ := io.ReadAll(io.NewSectionReader(f, 0, 1024))
+		if bytes.HasSuffix(b, []byte("\n")) {
+			return b
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
 }
 
 // samePath reports whether the open file f is still the file at path.
