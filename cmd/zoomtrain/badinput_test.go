@@ -180,6 +180,8 @@ func TestBadInputs(t *testing.T) {
 	}
 	bigNeedleCfg := writeFile(t, p("bigneedle.yaml"), []byte("data:\n  workers: 1\n  cache_mb: 16\n  needle:\n    train: 1000000000\n"))
 	res4096Cfg := writeFile(t, p("res4096.yaml"), []byte("data:\n  resolution: 4096\n"))
+	maxPixelsCfg := writeFile(t, p("maxpixels.yaml"), []byte("data:\n  resolution: 32\n  workers: 1\n  cache_mb: 16\n  max_pixels: 1000\n"+smallModelYAML+
+		"train:\n  epochs: 1\n  batch_size: 2\n  eval_batch_size: 2\n"))
 	const memKB = 4 << 20 // 4 GiB of address space
 	cases := []bad{
 		{"truncated PNG in the training data", folderRun(truncPNG), 1, "epoch 1: example 4: ", 0},
@@ -208,6 +210,10 @@ func TestBadInputs(t *testing.T) {
 		{"full disk (1 MiB tmpfs)", func(t *testing.T) []string {
 			return []string{"train", "--config", needleCfg, "--out", mountTmpfs(t, "size=1m"), "--name", "run", "--no-plot"}
 		}, 1, "disk full", 0},
+		{"image larger than data.max_pixels", func(t *testing.T) []string {
+			root := imageFolder(t, filepath.Join(t.TempDir(), "data"), nil)
+			return []string{"train", "--config", maxPixelsCfg, "--data", root, "--out", t.TempDir(), "--no-plot"}
+		}, 1, "image of 40x36 is larger than the limit of 1000 pixels", 0},
 		{"run name of one space", func(t *testing.T) []string {
 			return []string{"train", "--config", needleCfg, "--out", t.TempDir(), "--name", " ", "--no-plot"}
 		}, 1, "name must be a plain folder name", 0},

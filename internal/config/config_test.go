@@ -233,6 +233,8 @@ func TestValidate(t *testing.T) {
 		{"name with slash", func(c *Config) { c.Name = "a/b" }, "name must be a plain folder name"},
 		{"name dotdot", func(c *Config) { c.Name = ".." }, "name must be a plain folder name"},
 		{"name of a space", func(c *Config) { c.Name = " " }, "name must be a plain folder name"},
+		{"max_pixels zero", func(c *Config) { c.Data.MaxPixels = 0 }, "data.max_pixels must be in [1, 268435456], got 0"},
+		{"max_pixels beyond the bound", func(c *Config) { c.Data.MaxPixels = 1 << 40 }, "data.max_pixels must be in"},
 		{"name with trailing space", func(c *Config) { c.Name = "run " }, "name must be a plain folder name"},
 		{"name with a newline", func(c *Config) { c.Name = "a\nb" }, "name must be a plain folder name"},
 		{"source", func(c *Config) { c.Data.Source = "web" }, `data.source must be one of needle, folder, got "web"`},

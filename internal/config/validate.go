@@ -86,6 +86,9 @@ func (c Config) Validate() error {
 	ch.oneOf("data.policy", d.Policy, PolicyResize, PolicyLetterbox)
 	ch.interval("data.val_fraction", d.ValFraction, 0, 1, true, true)
 	ch.oneOf("data.on_error", d.OnError, OnErrorFail, OnErrorSkip)
+	if d.MaxPixels < 1 || d.MaxPixels > MaxImagePixels {
+		ch.fail("data.max_pixels", "must be in [1, %d], got %d", int64(MaxImagePixels), d.MaxPixels)
+	}
 	ch.nonNegative("data.cache_mb", d.CacheMB)
 	ch.positive("data.workers", d.Workers)
 	ch.interval("data.augment.crop_scale_min", d.Augment.CropScaleMin, 0, 1, true, false)
