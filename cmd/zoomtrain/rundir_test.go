@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"zoomtrain/internal/checkpoint"
 	"zoomtrain/internal/metrics"
 )
 
@@ -229,7 +230,7 @@ func TestResumeNeverTouchesOthersFiles(t *testing.T) {
 
 	t.Run("checkpoint file elsewhere", func(t *testing.T) {
 		elsewhere := t.TempDir()
-		b, err := os.ReadFile(filepath.Join(dir, "last.ckpt"))
+		b, err := os.ReadFile(filepath.Join(dir, "best.ckpt"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,8 +245,13 @@ func TestResumeNeverTouchesOthersFiles(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
 		sameSnapshot(t, "the checkpoint's folder", snapshot(t, elsewhere), before)
+		// best.ckpt is at epoch 1 or 2: its history, then the epochs after it, are 1, 2, 3.
 		if e := epochsOf(t, filepath.Join(out, "cont", "metrics.jsonl")); fmt.Sprint(e) != "[1 2 3]" {
-			t.Errorf("new run's metrics epochs %v, want [1 2 3] (the checkpoint's history, then epoch 3)", e)
+			t.Errorf("new run's metrics epochs %v, want [1 2 3] (the checkpoint's history, then the epochs after it)", e)
+		}
+		// The checkpoint was its run's best, so the new run starts with it as its best.
+		if _, err := checkpoint.Load(filepath.Join(out, "cont", "best.ckpt")); err != nil {
+			t.Errorf("new run directory's best.ckpt: %v", err)
 		}
 		if !strings.Contains(stderr, "in the new run directory "+filepath.Join(out, "cont")) {
 			t.Errorf("stderr does not name the new run directory:\n%s", stderr)

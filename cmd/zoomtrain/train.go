@@ -225,6 +225,9 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 			if _, err := train.ReconcileMetrics(dir, resume); err != nil {
 				return err
 			}
+			if _, err := train.SeedBest(dir, resume, o.Resume); err != nil {
+				return err
+			}
 			fmt.Fprintf(s.Err, "resuming %s in the new run directory %s\n", o.Resume, dir.Path())
 		}
 	}

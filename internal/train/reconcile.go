@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	"zoomtrain/internal/atomicfile"
 	"zoomtrain/internal/checkpoint"
@@ -107,4 +108,32 @@ func ReconcileMetrics(d *RunDir, c *checkpoint.Checkpoint) (notes []string, err 
 		return notes, fmt.Errorf("rebuild metrics: %w", err)
 	}
 	return append(notes, fmt.Sprintf("%s %s: rebuilt its %d record(s) from the checkpoint", path, problem, len(hist))), nil
+}
+
+// SeedBest gives a run directory made for a resume from the checkpoint c (read from
+// the file src) its best.ckpt when c is the best of its run so far (taken at the end
+// of the epoch with the best validation top-1): otherwise the new directory would
+// have no best.ckpt until an epoch beat it. It reports whether it wrote one.
+func SeedBest(d *RunDir, c *checkpoint.Checkpoint, src string) (bool, error) {
+	p, err := CheckpointProgress(c)
+	if err != nil || p.Batch != 0 {
+		return false, err
+	}
+	hist, err := CheckpointHistory(c)
+	if err != nil || len(hist) == 0 {
+		return false, err
+	}
+	last := hist[len(hist)-1]
+	best, err := strconv.ParseFloat(c.Extra[extraBest], 64)
+	if err != nil || last.Epoch != p.Epoch || last.ValTop1 != best {
+		return false, nil
+	}
+	b, err := inputfile.ReadFile(src, checkpoint.MaxFileBytes)
+	if err != nil {
+		return false, err
+	}
+	if err := atomicfile.WriteBytes(d.File(BestCheckpoint), b); err != nil {
+		return false, fmt.Errorf("write best checkpoint: %w", err)
+	}
+	return true, nil
 }
