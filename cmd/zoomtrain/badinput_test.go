@@ -182,6 +182,8 @@ func TestBadInputs(t *testing.T) {
 	res4096Cfg := writeFile(t, p("res4096.yaml"), []byte("data:\n  resolution: 4096\n"))
 	maxPixelsCfg := writeFile(t, p("maxpixels.yaml"), []byte("data:\n  resolution: 32\n  workers: 1\n  cache_mb: 16\n  max_pixels: 1000\n"+smallModelYAML+
 		"train:\n  epochs: 1\n  batch_size: 2\n  eval_batch_size: 2\n"))
+	bigEvalCfg := writeFile(t, p("bigeval.yaml"), []byte("data:\n  workers: 1\n  cache_mb: 16\n  needle:\n    canvas: 48\n    digit_min: 14\n    digit_max: 18\n    train: 16\n    val: 8\n"+
+		smallModelYAML+"train:\n  epochs: 2\n  batch_size: 8\n  eval_batch_size: 100000000\n"))
 	const memKB = 4 << 20 // 4 GiB of address space
 	cases := []bad{
 		{"truncated PNG in the training data", folderRun(truncPNG), 1, "epoch 1: example 4: ", 0},
@@ -222,6 +224,9 @@ func TestBadInputs(t *testing.T) {
 		}, 1, "not enough memory: training at batch size 100000000", memKB},
 		{"eval --batch-size 1e8", fixed("eval", "--checkpoint", p("good.ckpt"), "--batch-size", "100000000"),
 			1, "not enough memory: evaluation at batch size 100000000", memKB},
+		{"train.eval_batch_size 1e8 (refused at the start, not after an epoch)", func(t *testing.T) []string {
+			return []string{"train", "--config", bigEvalCfg, "--out", t.TempDir(), "--no-plot"}
+		}, 1, "(evaluation batch 100000000)", memKB},
 		{"data.needle.train 1e9", func(t *testing.T) []string {
 			return []string{"train", "--config", bigNeedleCfg, "--out", t.TempDir(), "--no-plot"}
 		}, 1, "on 1000001000 images needs an estimated", memKB},

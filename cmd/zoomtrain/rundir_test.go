@@ -270,7 +270,17 @@ func TestResumeNeverTouchesOthersFiles(t *testing.T) {
 				t.Errorf("%v: exit %d, stderr %q; want 0 and one line saying there is nothing to do", args, code, stderr)
 			}
 		}
-		sameSnapshot(t, "a resume with nothing to do", snapshot(t, dir), before)
+		orig, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer writeFile(t, filepath.Join(dir, "config.yaml"), orig)
+		writeFile(t, filepath.Join(dir, "config.yaml"), []byte("seed: 99\n")) // an edit --print-config must not move
+		before = snapshot(t, dir)
+		if code, out, stderr := zt(t, "train", "--resume", dir, "--epochs", "9", "--print-config"); code != 0 || !strings.Contains(out, "epochs: 9") {
+			t.Errorf("--resume --print-config: exit %d, stdout %q, stderr %q", code, out, stderr)
+		}
+		sameSnapshot(t, "a resume with nothing to do, or --print-config", snapshot(t, dir), before)
 	})
 
 	t.Run("edited config", func(t *testing.T) {

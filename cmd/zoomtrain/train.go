@@ -168,6 +168,9 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
+		if o.PrintConfig {
+			return printConfig(cfg, s)
+		}
 		prog, err := train.CheckpointProgress(resume)
 		if err != nil {
 			return fmt.Errorf("resume: %w", err)
@@ -201,12 +204,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 		}
 	}
 	if o.PrintConfig {
-		y, err := cfg.YAML()
-		if err != nil {
-			return err
-		}
-		_, err = s.Out.Write(y)
-		return err
+		return printConfig(cfg, s)
 	}
 	// Open the data first: a bad data folder must not leave an empty run directory.
 	trainSet, valSet, err := infer.OpenData(cfg)
@@ -268,6 +266,15 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 	}
 	fmt.Fprintf(s.Out, "run %s: %d epochs, %d steps, best val top-1 %.2f%%\n", dir.Path(), sum.Epochs, sum.Steps, 100*sum.BestTop1)
 	return nil
+}
+
+func printConfig(cfg config.Config, s streams) error {
+	y, err := cfg.YAML()
+	if err != nil {
+		return err
+	}
+	_, err = s.Out.Write(y)
+	return err
 }
 
 // resumeTarget resolves --resume: a run directory, or its last.ckpt, continues that run
