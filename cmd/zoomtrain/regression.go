@@ -11,6 +11,7 @@ import (
 
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/infer"
+	"zoomtrain/internal/termsafe"
 )
 
 // runEvalRegression is eval for a regressor's checkpoint: its errors in the targets'
@@ -32,16 +33,16 @@ func runEvalRegression(ctx context.Context, o *evalOptions, s streams, ld *infer
 		}{o.Checkpoint, res, data.Skipped(ds)}
 		return json.NewEncoder(s.Out).Encode(out)
 	}
-	fmt.Fprintf(s.Out, "%s: %d images\n", o.Checkpoint, res.N)
+	fmt.Fprintf(s.Out, "%s: %d images\n", termsafe.Quote(o.Checkpoint), res.N)
 	fmt.Fprintf(s.Out, "MAE %.4f  RMSE %.4f  loss %.4f (%s, standardised)\n\n", res.MAE, res.RMSE, res.Loss, ld.Model.Spec.Loss)
 	w := 6
 	for _, n := range res.Names {
-		w = max(w, len(n))
+		w = max(w, len(termsafe.Quote(n)))
 	}
 	fmt.Fprintf(s.Out, "%-*s %8s %8s\n", w, "target", "MAE", "RMSE")
 	for _, n := range res.Names {
 		e := res.Targets[n]
-		fmt.Fprintf(s.Out, "%-*s %8.4f %8.4f\n", w, n, e.MAE, e.RMSE)
+		fmt.Fprintf(s.Out, "%-*s %8.4f %8.4f\n", w, termsafe.Quote(n), e.MAE, e.RMSE)
 	}
 	if n := data.Skipped(ds); n > 0 {
 		fmt.Fprintf(s.Err, "skipped %d unreadable image(s)\n", n)
@@ -82,12 +83,17 @@ type regressionPrediction struct {
 	Values map[string]float64 `json:"values"`
 }
 
-// predictRegression writes a regressor's predictions for the images, read already.
-func predictRegression(o *predictOptions, w io.Writer, ld *infer.Loaded, pix [][]float32) error {
+// predictRegression writes a regressor's predictions for the images, whose headers
+// runPredict has checked; each is decoded in turn, so none is held after its line.
+func predictRegression(o *predictOptions, w io.Writer, ld *infer.Loaded) error {
 	std := *ld.Standardiser
 	enc := json.NewEncoder(w)
-	for i, p := range o.Images {
-		b, err := data.NewBatch(pix[i], nil, ld.Model.Spec.Inputs())
+	for _, p := range o.Images {
+		pix, err := data.LoadImage(p, ld.Config.Data.Resolution, ld.Config.Data.Policy)
+		if err != nil {
+			return err
+		}
+		b, err := data.NewBatch(pix, nil, ld.Model.Spec.Inputs())
 		if err != nil {
 			return err
 		}
@@ -109,9 +115,10 @@ func predictRegression(o *predictOptions, w io.Writer, ld *infer.Loaded, pix [][
 			}
 			continue
 		}
-		fmt.Fprintf(w, "%s\n", p)
+		// Names from the file system are quoted when they could drive the terminal.
+		fmt.Fprintf(w, "%s\n", termsafe.Quote(p))
 		for j, n := range std.Names {
-			fmt.Fprintf(w, "  %-12s %9.4f\n", n, v[j])
+			fmt.Fprintf(w, "  %-12s %9.4f\n", termsafe.Quote(n), v[j])
 		}
 	}
 	return nil

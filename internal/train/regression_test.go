@@ -128,3 +128,23 @@ func TestRegressorStandardisesWithTrainingSet(t *testing.T) {
 		t.Error("a classifier's checkpoint resumed a regression run")
 	}
 }
+
+// TestRegressionMemoryModel: the memory estimate of a regressor is measured on its own
+// graph (two outputs, not a classifier's), and close to a classifier's of two classes.
+func TestRegressionMemoryModel(t *testing.T) {
+	c := gazeResumeConfig(t)
+	reg, err := NewMemoryModel(c, 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cls, err := NewMemoryModel(c, 2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.Weights != cls.Weights || reg.PerExample <= 0 {
+		t.Errorf("regressor %+v, classifier of 2 classes %+v: want the same weights", reg, cls)
+	}
+	if _, err := NewMemoryModel(c, 0, 0); err == nil {
+		t.Error("a model with neither classes nor targets was estimated")
+	}
+}

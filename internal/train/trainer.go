@@ -65,6 +65,12 @@ type Observer interface {
 	Evaluating()
 }
 
+// SkipObserver is an Observer that also hears, at the end of each epoch, which
+// unreadable training files the epoch skipped (data.on_error: skip).
+type SkipObserver interface {
+	Skipped(epoch int, files []data.SkippedFile)
+}
+
 type nopObserver struct{}
 
 func (nopObserver) Start(RunInfo)        {}
@@ -127,9 +133,7 @@ func NewRegressor(cfg config.Config, std data.Standardiser) (*Trainer, error) {
 	if err := std.Validate(); err != nil {
 		return nil, err
 	}
-	spec := infer.SpecOf(cfg, 0, len(std.Names))
-	spec.BlurRadius = blurSchedule(cfg).Radius()
-	return newTrainer(cfg, spec, &std)
+	return newTrainer(cfg, specOf(cfg, 0, len(std.Names)), &std)
 }
 
 func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Trainer, error) {
@@ -340,9 +344,19 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 
 	pos := position{}
 	lastGood := ""
+	var history []metrics.Record // the records of the epochs done, kept in checkpoints
 	if o.Resume != nil {
 		if pos, err = t.restore(o.Resume, classes); err != nil {
 			return nil, err
+		}
+		h, err := CheckpointHistory(o.Resume)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range h {
+			if r.Epoch <= pos.Epoch {
+				history = append(history, r)
+			}
 		}
 		if err := metrics.Truncate(metricsPath, pos.Epoch); err != nil {
 			return nil, err
@@ -352,7 +366,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	// save writes the state at position at; checkpoint.Save's error already says
 	// what failed (a full disk included), so it only gains the step.
 	save := func(path string, at position) error {
-		c, err := t.checkpoint(cfgYAML, classes, at)
+		c, err := t.checkpoint(cfgYAML, classes, at, history)
 		if err != nil {
 			return err
 		}
@@ -434,7 +448,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			}
 			return nil, fmt.Errorf("epoch %d: %w", pos.Epoch+1, err)
 		}
+		skipped := it.Skipped()
 		it.Close()
+		if so, ok := obs.(SkipObserver); ok && len(skipped) > 0 {
+			so.Skipped(pos.Epoch+1, skipped)
+		}
 		trainSeconds := time.Since(epochStart).Seconds()
 		obs.Evaluating()
 		res, err := t.evaluate(ctx, o.Val)
@@ -455,6 +473,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			BlurSigma: sigma0,
 			LR:        map[string]float64{graph.PartTask: lr0},
 			Time:      time.Now().UTC().Format(time.RFC3339),
+			Skipped:   len(skipped),
 		}
 		if res.reg != nil {
 			rec.TrainAcc, rec.ValTop1, rec.ValTop5 = math.NaN(), math.NaN(), math.NaN()
@@ -469,6 +488,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		if err := metrics.Append(metricsPath, rec); err != nil {
 			return nil, err
 		}
+		history = append(history, rec)
 		improved := !pos.HasBest || res.top1 > pos.BestTop1
 		if res.reg != nil {
 			improved = !pos.HasBest || res.reg.MAE < pos.BestMAE
@@ -510,7 +530,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 }
 
 // checkpoint captures the trainer's full state at pos.
-func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position) (*checkpoint.Checkpoint, error) {
+func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position, history []metrics.Record) (*checkpoint.Checkpoint, error) {
 	ws, err := infer.WeightsOf(t.model)
 	if err != nil {
 		return nil, err
@@ -532,6 +552,10 @@ func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position) (*c
 	if err != nil {
 		return nil, err
 	}
+	hist, err := historyJSON(history)
+	if err != nil {
+		return nil, err
+	}
 	c := &checkpoint.Checkpoint{
 		Version:    checkpoint.FormatVersion,
 		ConfigYAML: cfgYAML,
@@ -544,6 +568,7 @@ func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position) (*c
 			extraPosition:        string(pj),
 			infer.ExtraBatchNorm: bn,
 			extraBest:            strconv.FormatFloat(pos.BestTop1, 'g', -1, 64),
+			extraHistory:         hist,
 		},
 	}
 	if t.std != nil {
