@@ -30,7 +30,7 @@ type visualizeOptions struct {
 func newVisualizeCmd(s streams) *cobra.Command {
 	o := &visualizeOptions{}
 	cmd := &cobra.Command{
-		Use:   "visualize --checkpoint FILE (--data DIR | --image FILE...) --out DIR [-n 16]",
+		Use:   "visualize --checkpoint FILE (--data DIR | [--image] FILE...) --out DIR [-n 16]",
 		Short: "Draw what the sampler does: source with grid, saliency, warped input, uniform downsample",
 		Long: `For each image, write a PNG panel: the source with the sampling grid drawn over it
 (dense lines where the sampler magnifies), the saliency map as a heatmap over the
@@ -38,11 +38,13 @@ source, the warped task input and the uniform downsample of the same size, enlar
 so pixels stay visible. Also index.png, a contact sheet of all panels with the true and
 predicted classes, and per image saliency.npy and grid.npy for scripts.
 
-With neither --data nor --image, the run's own validation images are drawn.`,
+Images to draw are given with --image or as arguments (--image a.png b.png names
+both). With neither --data nor images, the run's own validation images are drawn.`,
 		Example: `  zoomtrain visualize --checkpoint runs/needle-saliency-s0/best.ckpt --out viz
   zoomtrain visualize --checkpoint best.ckpt --image photo1.jpg photo2.png --out viz`,
-		Args: cobra.NoArgs,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Images = append(o.Images, args...)
 			if o.Checkpoint == "" || o.Out == "" {
 				return usageErrorf("--checkpoint and --out are required")
 			}
@@ -58,7 +60,7 @@ With neither --data nor --image, the run's own validation images are drawn.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint file")
 	f.StringVar(&o.Data, "data", "", "labelled image folder (its val/ split if it has one)")
-	f.StringSliceVar(&o.Images, "image", nil, "image files (repeat or comma-separate)")
+	f.StringSliceVar(&o.Images, "image", nil, "image files (repeat, comma-separate, or list them as arguments)")
 	f.StringVar(&o.Out, "out", "", "output folder (created; must not hold an earlier index.png)")
 	f.IntVarP(&o.N, "n", "n", 16, "number of images from --data")
 	f.IntVar(&o.Cols, "cols", 2, "panels per row of the contact sheet")
