@@ -39,6 +39,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image/jpeg"
 	"image/png"
@@ -59,6 +60,9 @@ import (
 // notRunHere lists --help and configs/ command lines (by prefix) that cannot run in a
 // test, with the reason; README lines are marked in the README itself.
 var notRunHere = map[string]string{}
+
+// docCommandTimeout bounds one documented command line on tiny data.
+const docCommandTimeout = 2 * time.Minute
 
 // knownPrograms are first words that make a README code line a command line.
 var knownPrograms = map[string]bool{
@@ -387,10 +391,23 @@ var (
 	docFixErr       error
 )
 
+// goEnv pins the go command's caches to the test's own, since HOME moves.
+var goEnv = sync.OnceValue(func() []string {
+	out, err := exec.Command(goTool(), "env", "GOPATH", "GOMODCACHE", "GOCACHE").Output()
+	if err != nil {
+		return nil
+	}
+	vals := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(vals) != 3 {
+		return nil
+	}
+	return []string{"GOPATH=" + vals[0], "GOMODCACHE=" + vals[1], "GOCACHE=" + vals[2]}
+})
+
 func docEnv(fix docFixtures, home string) []string {
-	env := []string{"HOME=" + home, "PATH=" + fix.bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+	env := append([]string{"HOME=" + home, "PATH=" + fix.bin + string(os.PathListSeparator) + os.Getenv("PATH")}, goEnv()...)
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "HOME=") && !strings.HasPrefix(e, "PATH=") && !strings.HasPrefix(e, "ZOOMTRAIN_") {
+		if !strings.HasPrefix(e, "HOME=") && !strings.HasPrefix(e, "PATH=") && !strings.HasPrefix(e, "ZOOMTRAIN_") && !strings.HasPrefix(e, "GOPATH=") && !strings.HasPrefix(e, "GOMODCACHE=") && !strings.HasPrefix(e, "GOCACHE=") {
 			env = append(env, e)
 		}
 	}
@@ -589,7 +606,9 @@ func TestDocCommandsRun(t *testing.T) {
 				}
 				script = append(script, "cd "+shellQuote(dir)+" && "+strings.Join(q, " "))
 			}
-			cmd := exec.Command("bash", "-c", "set -e\n"+strings.Join(script, "\n"))
+			ctx, cancel := context.WithTimeout(context.Background(), docCommandTimeout)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "bash", "-c", "set -e\n"+strings.Join(script, "\n"))
 			cmd.Dir = sandbox
 			cmd.Env = docEnv(fix, filepath.Join(sandbox, "home"))
 			start := time.Now()

@@ -153,6 +153,10 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		_, err = s.Out.Write(y)
 		return err
 	}
+	resNote, err := infer.ResolveResolution(&cfg)
+	if err != nil {
+		return err
+	}
 	// Open the data first: a bad data folder must not leave an empty run directory.
 	trainSet, valSet, err := infer.OpenData(cfg)
 	if err != nil {
@@ -179,6 +183,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 	})
 	defer stop()
 	obs := newTrainObserver(s.Err, trainSet, valSet, cfg)
+	obs.resNote = resNote
 	sum, err := train.Run(ctx, train.Options{Config: cfg, Dir: dir, Train: trainSet, Val: valSet, Resume: resume, Observer: obs})
 	obs.finish()
 	if n := data.Skipped(trainSet) + data.Skipped(valSet); n > 0 {
@@ -211,6 +216,8 @@ type trainObserver struct {
 	cfg   config.Config
 	ntr   int
 	nval  int
+	// resNote says how an "auto" data.resolution was resolved (printed after the first line).
+	resNote string
 }
 
 func newTrainObserver(w io.Writer, tr, val data.Dataset, cfg config.Config) *trainObserver {
@@ -227,6 +234,9 @@ func (t *trainObserver) Start(i train.RunInfo) {
 	c := t.cfg
 	fmt.Fprintf(t.w, "run %s: %s sampler, %s task net, %d parameters; %d train / %d val images at %d px, task input %d, %d batches of %d per epoch\n",
 		i.Dir, c.Model.Sampler, c.Model.TaskNet, i.Params, t.ntr, t.nval, c.Data.Resolution, c.Model.TaskInput, i.BatchesPerEpoch, c.Train.BatchSize)
+	if t.resNote != "" {
+		fmt.Fprintln(t.w, t.resNote)
+	}
 	if i.StartEpoch > 0 || i.StartBatch > 0 {
 		fmt.Fprintf(t.w, "resuming at epoch %d, batch %d\n", i.StartEpoch+1, i.StartBatch)
 	}
