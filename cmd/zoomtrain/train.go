@@ -116,9 +116,9 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		err    error
 	)
 	if o.Resume != "" {
-		for _, fl := range []string{"config", "data", "sampler", "seed", "batch-size", "out", "name", "force"} {
+		for _, fl := range []string{"config", "sampler", "seed", "batch-size", "out", "name", "force"} {
 			if o.set(fl) {
-				return usageErrorf("--%s cannot be combined with --resume: a resumed run keeps its config (only --epochs may change)", fl)
+				return usageErrorf("--%s cannot be combined with --resume: a resumed run keeps its config (only --epochs and --data may change)", fl)
 			}
 		}
 		ckptPath := o.Resume
@@ -137,11 +137,20 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 				return err
 			}
 		}
+		if o.set("data") {
+			if err := movedData(&cfg, o.Data); err != nil {
+				return err
+			}
+		}
+		resumeNotes(s.Err, os.Environ(), o.Resume, cfg, resume.Epoch, o.set("epochs"))
 		if dir, err = train.OpenRunDir(filepath.Dir(ckptPath)); err != nil {
 			return err
 		}
 	} else {
 		if cfg, err = config.Load(o.ConfigPath, os.Environ(), o.overrides()); err != nil {
+			return err
+		}
+		if err := cfg.AbsDataPath(); err != nil {
 			return err
 		}
 	}
