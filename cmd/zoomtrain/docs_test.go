@@ -587,8 +587,11 @@ func TestDocCommandsRun(t *testing.T) {
 				env, args, ok := zoomtrainArgs(words)
 				dir := sandbox
 				if !ok {
-					// go build / install / tool pprof: in the repository, installing into the sandbox.
-					dir = repo
+					// go build / install: in the repository, writing into the sandbox; go tool
+					// pprof: in the sandbox, where the profile is.
+					if words[1] == "build" || words[1] == "install" {
+						dir = repo
+					}
 					env = append(env, "GOBIN="+sandbox)
 					args = words
 					for j, w := range args {

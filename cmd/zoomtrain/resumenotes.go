@@ -31,7 +31,7 @@ func resumeNotes(w io.Writer, env []string, dir string, cfg config.Config, doneE
 		if epochsGiven {
 			how = fmt.Sprintf("--epochs %d is not more than that; give a larger total to train further", cfg.Train.Epochs)
 		}
-		fmt.Fprintf(w, "resume: %s has done all its %d epochs already, nothing to train; %s\n", filepath.Clean(dir), cfg.Train.Epochs, how)
+		fmt.Fprintf(w, "resume: %s has done its %d epochs already, nothing to train; %s\n", filepath.Clean(dir), cfg.Train.Epochs, how)
 	}
 }
 

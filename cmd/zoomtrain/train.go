@@ -211,6 +211,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		return err
 	}
 	fmt.Fprintf(s.Out, "run %s: %d epochs, %d steps, best val top-1 %.2f%%\n", dir.Path(), sum.Epochs, sum.Steps, 100*sum.BestTop1)
+	printNextSteps(s.Err, dir.Path())
 	return nil
 }
 
@@ -225,7 +226,7 @@ type trainObserver struct {
 	cfg   config.Config
 	ntr   int
 	nval  int
-	// resNote says how an "auto" data.resolution was resolved (printed after the first line).
+	// resNote says how an "auto" data.resolution was resolved (in the first line).
 	resNote string
 }
 
@@ -241,11 +242,12 @@ func (t *trainObserver) Start(i train.RunInfo) {
 	t.info = i
 	t.start = time.Now()
 	c := t.cfg
-	fmt.Fprintf(t.w, "run %s: %s sampler, %s task net, %d parameters; %d train / %d val images at %d px, task input %d, %d batches of %d per epoch\n",
-		i.Dir, c.Model.Sampler, c.Model.TaskNet, i.Params, t.ntr, t.nval, c.Data.Resolution, c.Model.TaskInput, i.BatchesPerEpoch, c.Train.BatchSize)
+	res := fmt.Sprintf("%d px", c.Data.Resolution)
 	if t.resNote != "" {
-		fmt.Fprintln(t.w, t.resNote)
+		res += " (" + t.resNote + ")"
 	}
+	fmt.Fprintf(t.w, "run %s: %s sampler, %s task net, %d parameters; %d train / %d val images at %s, task input %d, %d batches of %d per epoch\n",
+		i.Dir, c.Model.Sampler, c.Model.TaskNet, i.Params, t.ntr, t.nval, res, c.Model.TaskInput, i.BatchesPerEpoch, c.Train.BatchSize)
 	if i.StartEpoch > 0 || i.StartBatch > 0 {
 		fmt.Fprintf(t.w, "resuming at epoch %d, batch %d\n", i.StartEpoch+1, i.StartBatch)
 	}

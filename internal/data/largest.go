@@ -28,6 +28,9 @@ func (s SideSurvey) Sampled() bool { return s.Read < s.Total }
 // evenly spaced sample of maxHeaders of them, in sorted path order, so the answer is
 // the same on every run. Unreadable files are left to the data set's own checks.
 func LargestSide(root string, maxHeaders int) (SideSurvey, error) {
+	if err := requireDir(root); err != nil {
+		return SideSurvey{}, err
+	}
 	dir := filepath.Join(root, "train")
 	if !isDir(dir) {
 		dir = root
@@ -55,7 +58,7 @@ func LargestSide(root string, maxHeaders int) (SideSurvey, error) {
 		return nil
 	})
 	if err != nil {
-		return SideSurvey{}, fmt.Errorf("image sizes: %w", err)
+		return SideSurvey{}, fmt.Errorf("image sizes (data.resolution auto): %w", err)
 	}
 	sort.Strings(paths)
 	s := SideSurvey{Total: len(paths)}
@@ -71,7 +74,7 @@ func LargestSide(root string, maxHeaders int) (SideSurvey, error) {
 		}
 	}
 	if s.Largest == 0 {
-		return s, fmt.Errorf("image sizes: no readable image header under %s", termsafe.Quote(dir))
+		return s, fmt.Errorf("image sizes (data.resolution auto): no readable image header under %s", termsafe.Quote(dir))
 	}
 	return s, nil
 }

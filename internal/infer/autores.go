@@ -20,7 +20,7 @@ func ResolveResolution(c *config.Config) (note string, err error) {
 	}
 	s, err := data.LargestSide(c.Data.Path, MaxAutoHeaders)
 	if err != nil {
-		return "", fmt.Errorf("data.resolution auto: %w", err)
+		return "", err
 	}
 	res, capped, err := c.ResolveAuto(s.Largest)
 	if err != nil {
@@ -31,7 +31,7 @@ func ResolveResolution(c *config.Config) (note string, err error) {
 		seen = fmt.Sprintf("of a sample of %d of the %d training images", s.Read, s.Total)
 	}
 	if capped {
-		return fmt.Sprintf("data.resolution auto: %d px, the cap (the largest side %s is %d px; set data.resolution to go beyond)", res, seen, s.Largest), nil
+		return fmt.Sprintf("data.resolution auto: the cap %d; the largest side %s is %d px, set data.resolution to go beyond", res, seen, s.Largest), nil
 	}
-	return fmt.Sprintf("data.resolution auto: %d px, the largest side %s", res, seen), nil
+	return fmt.Sprintf("data.resolution auto: the largest side %s", seen), nil
 }

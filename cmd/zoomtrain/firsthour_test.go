@@ -1,0 +1,94 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"zoomtrain/internal/config"
+)
+
+// TestRelativeDataMovedAndResumed trains on a folder given by a relative path, then
+// from another directory evaluates and resumes the run, before and after the folder
+// moves; the end of training names the run's files and commands that work as printed.
+func TestRelativeDataMovedAndResumed(t *testing.T) {
+	work := t.TempDir()
+	t.Chdir(work)
+	cfg := filepath.Join(work, "tiny.yaml")
+	if err := os.WriteFile(cfg, []byte(tinyTestConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCmd("data", "needle", "--out", "imgs", "--canvas", "48", "--digit", "14,18", "--train", "32", "--val", "16"); code != 0 {
+		t.Fatalf("data needle: %s", stderr)
+	}
+	code, _, stderr := runCmd("train", "--config", cfg, "--data", "imgs", "--epochs", "1", "--name", "r")
+	if code != 0 {
+		t.Fatalf("train: %s", stderr)
+	}
+	if !strings.Contains(stderr, "at 48 px (data.resolution auto: the largest side of the 32 training images)") {
+		t.Errorf("first line does not state the auto resolution:\n%s", stderr)
+	}
+	saved, err := config.Load(filepath.Join("runs", "r", "config.yaml"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(work, "imgs"); saved.Data.Path != want || saved.Data.Resolution != 48 {
+		t.Errorf("saved data.path %q resolution %d, want %q and 48", saved.Data.Path, saved.Data.Resolution, want)
+	}
+	// The commands the run suggests, run as printed (from the run's parent folder).
+	_, next, ok := strings.Cut(stderr, "next:\n")
+	if !strings.Contains(stderr, "wrote runs/r/: config.yaml, metrics.jsonl, best.ckpt, last.ckpt, curves.png") || !ok {
+		t.Fatalf("the end of train lists no files or no next commands:\n%s", stderr)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(next), "\n") {
+		words, err := splitWords(l)
+		if err != nil || len(words) < 2 || words[0] != "zoomtrain" {
+			t.Fatalf("suggested line %q is not a zoomtrain command (%v)", l, err)
+		}
+		if code, _, stderr := runCmd(words[1:]...); code != 0 {
+			t.Errorf("suggested %q: %s", l, stderr)
+		}
+	}
+
+	other := filepath.Join(work, "elsewhere")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(other)
+	ckpt := filepath.Join("..", "runs", "r", "best.ckpt")
+	if code, _, stderr := runCmd("eval", "--checkpoint", ckpt); code != 0 {
+		t.Fatalf("eval from another directory: %s", stderr)
+	}
+	if err := os.Rename(filepath.Join(work, "imgs"), filepath.Join(work, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCmd("eval", "--checkpoint", ckpt); code != 1 || !strings.Contains(stderr, "give its new place with --data") {
+		t.Errorf("eval of a moved folder: code %d, %q: want a hint to give --data", code, stderr)
+	}
+	if code, _, stderr := runCmd("eval", "--checkpoint", ckpt, "--data", "../moved"); code != 0 {
+		t.Errorf("eval --data at the new place: %s", stderr)
+	}
+	t.Setenv("ZOOMTRAIN_TRAIN_LR", "0.5")
+	code, _, stderr = runCmd("train", "--resume", "../runs/r", "--data", "../moved", "--epochs", "2")
+	if code != 0 {
+		t.Fatalf("train --resume --data: %s", stderr)
+	}
+	if !strings.Contains(stderr, "resume: ignoring ZOOMTRAIN_TRAIN_LR: a resumed run keeps the config saved in its checkpoint") {
+		t.Errorf("resume does not say it ignores ZOOMTRAIN_TRAIN_LR:\n%s", stderr)
+	}
+	resumed, err := config.Load(filepath.Join(work, "runs", "r", "config.yaml"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(work, "moved"); resumed.Data.Path != want || resumed.Train.Epochs != 2 {
+		t.Errorf("resumed config: data.path %q epochs %d, want %q and 2", resumed.Data.Path, resumed.Train.Epochs, want)
+	}
+	code, _, stderr = runCmd("train", "--resume", "../runs/r")
+	if code != 0 || !strings.Contains(stderr, "has done its 2 epochs already, nothing to train; give a larger total to train further: zoomtrain train --resume ../runs/r --epochs 3") {
+		t.Errorf("resuming a finished run: code %d, want a note that there is nothing to train:\n%s", code, stderr)
+	}
+	if code, _, stderr := runCmd("train", "--resume", "../runs/r", "--data", "../moved", "--seed", "3"); code != 2 || !strings.Contains(stderr, "only --epochs and --data may change") {
+		t.Errorf("--seed with --resume: code %d, %q", code, stderr)
+	}
+}
