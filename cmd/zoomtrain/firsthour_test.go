@@ -92,3 +92,35 @@ func TestRelativeDataMovedAndResumed(t *testing.T) {
 		t.Errorf("--seed with --resume: code %d, %q", code, stderr)
 	}
 }
+
+func TestWarpRefusesNonPNGOut(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x.jpg")
+	code, _, stderr := runCmd("warp", "--image", warpVectorsDir+"/square/image.png", "--saliency", warpVectorsDir+"/square/saliency.npy", "--size", "64x64", "--out", out)
+	if code != 2 || !strings.Contains(stderr, "must end in .png") {
+		t.Errorf("code %d, %q: want a usage error about the extension", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("%s was written", out)
+	}
+}
+
+func TestFlagCompletion(t *testing.T) {
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"__complete", "warp", "--padding-mode", ""}, []string{"replicate", "reflect"}},
+		{[]string{"__complete", "train", "--sampler", ""}, []string{"saliency", "uniform"}},
+	}
+	for _, tc := range cases {
+		code, stdout, stderr := runCmd(tc.args...)
+		if code != 0 {
+			t.Fatalf("%v: code %d, %s", tc.args, code, stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stdout, w+"\n") {
+				t.Errorf("%v: completions %q lack %q", tc.args, stdout, w)
+			}
+		}
+	}
+}

@@ -69,6 +69,7 @@ Settings come from, highest first: flags, ZOOMTRAIN_* environment variables
 	f.StringVar(&o.Data, "data", "", "image folder ROOT/train/<class>, ROOT/val/<class> (or ROOT/<class>) instead of the needle data")
 	f.IntVar(&o.Epochs, "epochs", 0, "epochs to train (with --resume: the new total)")
 	f.StringVar(&o.Sampler, "sampler", "", "saliency or uniform")
+	_ = cmd.RegisterFlagCompletionFunc("sampler", cobra.FixedCompletions([]string{config.SamplerSaliency, config.SamplerUniform}, cobra.ShellCompDirectiveNoFileComp))
 	f.StringVar(&o.Out, "out", "", "parent folder of run directories (default runs)")
 	f.StringVar(&o.Name, "name", "", "run directory name (default derived from the data, sampler and seed)")
 	f.Int64Var(&o.Seed, "seed", 0, "random seed (initialisation, order, augmentation)")
