@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,6 +122,57 @@ func TestFlagCompletion(t *testing.T) {
 			if !strings.Contains(stdout, w+"\n") {
 				t.Errorf("%v: completions %q lack %q", tc.args, stdout, w)
 			}
+		}
+	}
+}
+
+// labelled is a data set of labels only, for spreadClasses.
+type labelled []int
+
+func (l labelled) Len() int                                { return len(l) }
+func (l labelled) Classes() []string                       { return nil }
+func (l labelled) Resolution() int                         { return 1 }
+func (l labelled) Label(i int) int                         { return l[i] }
+func (l labelled) Image(i, epoch int, dst []float32) error { return nil }
+
+func TestSpreadClasses(t *testing.T) {
+	cases := []struct {
+		labels []int
+		n      int
+		want   string
+	}{
+		{[]int{0, 0, 0, 0, 1, 1, 2}, 4, "[0 4 6 1]"},
+		{[]int{2, 0, 2, 0}, 3, "[1 0 3]"},
+		{[]int{0, 0}, 5, "[0 1]"},
+		{[]int{1, 1, 0}, 1, "[2]"},
+	}
+	for _, tc := range cases {
+		if got := fmt.Sprint(spreadClasses(labelled(tc.labels), tc.n)); got != tc.want {
+			t.Errorf("labels %v, n %d: got %s, want %s", tc.labels, tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestVisualizeForce(t *testing.T) {
+	r := runs(t)
+	out := filepath.Join(t.TempDir(), "viz")
+	ckpt := filepath.Join(r["saliency"], "best.ckpt")
+	if code, _, stderr := runCmd("visualize", "--checkpoint", ckpt, "--out", out, "-n", "3"); code != 0 {
+		t.Fatal(stderr)
+	}
+	notes := filepath.Join(out, "notes.txt")
+	if err := os.WriteFile(notes, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCmd("visualize", "--checkpoint", ckpt, "--out", out, "-n", "2"); code != 1 || !strings.Contains(stderr, "--force to redraw it") {
+		t.Errorf("second visualize without --force: code %d, %q", code, stderr)
+	}
+	if code, _, stderr := runCmd("visualize", "--checkpoint", ckpt, "--out", out, "-n", "2", "--force"); code != 0 {
+		t.Fatal(stderr)
+	}
+	for name, want := range map[string]bool{"001.png": true, "002.png": false, "002-grid.npy": false, "index.png": true, "notes.txt": true} {
+		if _, err := os.Stat(filepath.Join(out, name)); (err == nil) != want {
+			t.Errorf("after --force with -n 2: %s present %v, want %v", name, err == nil, want)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +27,7 @@ type visualizeOptions struct {
 	N          int
 	Cols       int
 	TileSize   int
+	Force      bool
 }
 
 func newVisualizeCmd(s streams) *cobra.Command {
@@ -61,10 +64,11 @@ both). With neither --data nor images, the run's own validation images are drawn
 	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint file")
 	f.StringVar(&o.Data, "data", "", "labelled image folder (its val/ split if it has one)")
 	f.StringSliceVar(&o.Images, "image", nil, "image files (repeat, comma-separate, or list them as arguments)")
-	f.StringVar(&o.Out, "out", "", "output folder (created; must not hold an earlier index.png)")
+	f.StringVar(&o.Out, "out", "", "output folder (created; must not hold an earlier index.png unless --force)")
 	f.IntVarP(&o.N, "n", "n", 16, "number of images from --data")
 	f.IntVar(&o.Cols, "cols", 2, "panels per row of the contact sheet")
 	f.IntVar(&o.TileSize, "tile", 192, "tile side in pixels")
+	f.BoolVar(&o.Force, "force", false, "redraw into a folder that holds an earlier visualisation (its panels are replaced)")
 	return cmd
 }
 
@@ -96,7 +100,7 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 		if err != nil {
 			return err
 		}
-		for i := 0; i < min(o.N, ds.Len()); i++ {
+		for _, i := range spreadClasses(ds, o.N) {
 			pix := make([]float32, 3*r*r)
 			if err := ds.Image(i, 0, pix); err != nil {
 				return err
@@ -111,7 +115,7 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 	if len(exs) == 0 {
 		return fmt.Errorf("no images to draw")
 	}
-	if err := prepareOutDir(o.Out); err != nil {
+	if err := prepareOutDir(o.Out, o.Force); err != nil {
 		return err
 	}
 	t := cfg.Model.TaskInput
@@ -133,9 +137,14 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 		pred := infer.TopK(p, 1)[0]
 		title := fmt.Sprintf("%s: predicted %s (%.2f)", ex.name, ld.Classes[pred], p[pred])
 		caption := fmt.Sprintf("pred %s %.2f", ld.Classes[pred], p[pred])
+		wrong := ex.label >= 0 && ex.label != pred
 		if ex.label >= 0 {
 			title = fmt.Sprintf("%s: true %s, predicted %s (%.2f)", ex.name, ld.Classes[ex.label], ld.Classes[pred], p[pred])
 			caption = fmt.Sprintf("true %s, pred %s %.2f", ld.Classes[ex.label], ld.Classes[pred], p[pred])
+		}
+		if wrong {
+			title += ": wrong"
+			caption = "WRONG: " + caption
 		}
 		uni := imageio.New(3, t, t)
 		// The uniform baseline's view: its task input, the same stage 1 as its model's.
@@ -146,6 +155,7 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 			Source:  &imageio.Image{C: 3, H: r, W: r, Pix: ex.pix},
 			Uniform: uni,
 			Title:   title,
+			Wrong:   wrong,
 		}
 		stem := fmt.Sprintf("%03d", i)
 		if out.Saliency != nil {
@@ -182,13 +192,27 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 }
 
 // prepareOutDir creates the output folder, checks it is writable, and refuses to mix a
-// new visualisation into an old one.
-func prepareOutDir(dir string) error {
+// new visualisation into an old one; with force it removes the old one's files first
+// (index.png and the NNN panels and maps), leaving anything else alone.
+func prepareOutDir(dir string, force bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("output folder: %w", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "index.png")); err == nil {
-		return fmt.Errorf("output folder %s already holds a visualisation (index.png); choose another --out", dir)
+		if !force {
+			return fmt.Errorf("output folder %s already holds a visualisation (index.png); choose another --out, or --force to redraw it", dir)
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("output folder: %w", err)
+		}
+		for _, e := range ents {
+			if e.Type().IsRegular() && (e.Name() == "index.png" || vizFile.MatchString(e.Name())) {
+				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+					return fmt.Errorf("output folder: %w", err)
+				}
+			}
+		}
 	}
 	probe, err := os.CreateTemp(dir, ".probe-*")
 	if err != nil {
@@ -201,4 +225,37 @@ func prepareOutDir(dir string) error {
 // writeMap writes an h x w float32 map as .npy, atomically.
 func writeMap(path string, v []float32, h, w int) error {
 	return npyfile.WriteFile(path, v, h, w)
+}
+
+// vizFile matches the per-image files visualize writes: NNN.png, NNN-saliency.npy,
+// NNN-grid.npy.
+var vizFile = regexp.MustCompile(`^[0-9]{3,}(\.png|-saliency\.npy|-grid\.npy)$`)
+
+// spreadClasses picks up to n indices of ds taking the classes in turn (the first
+// image of each class, then the second, ...), so that a few panels show several
+// classes rather than whichever class comes first in the folder.
+func spreadClasses(ds data.Dataset, n int) []int {
+	byClass := map[int][]int{}
+	var order []int
+	for i := 0; i < ds.Len(); i++ {
+		l := ds.Label(i)
+		if _, ok := byClass[l]; !ok {
+			order = append(order, l)
+		}
+		byClass[l] = append(byClass[l], i)
+	}
+	sort.Ints(order)
+	var out []int
+	for k := 0; len(out) < n; k++ {
+		took := false
+		for _, l := range order {
+			if k < len(byClass[l]) && len(out) < n {
+				out, took = append(out, byClass[l][k]), true
+			}
+		}
+		if !took {
+			break
+		}
+	}
+	return out
 }
