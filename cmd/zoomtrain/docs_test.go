@@ -113,7 +113,7 @@ func readmeLines(t *testing.T, path string) []docLine {
 	inBlock := false
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
-		if m := skipMarker.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
+		if m := skipMarker.FindStringSubmatch(l); m != nil { // not indented: a marker shown in a code block is an example
 			pending = append(pending, &marker{prefix: m[1], reason: m[2], line: i + 1})
 			continue
 		}
