@@ -79,6 +79,10 @@ func (o *benchOptions) config(variant string) (config.Config, error) {
 		if c, err = config.Load(o.ConfigPath, nil, map[string]any{"model.sampler": variant}); err != nil {
 			return c, err
 		}
+		if c.IsAuto() {
+			// bench reads no images: an image folder's "auto" becomes the reference size.
+			c.Data.Resolution = bench.Reference(variant).Data.Resolution
+		}
 	}
 	if o.set("resolution") {
 		c.Data.Resolution = o.Resolution
