@@ -3,19 +3,16 @@ package main
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"zoomtrain/internal/config"
 )
 
-// resumeNotes tells, before a resumed run starts, what the resumed run does not take
-// from the command line or the environment and why, so that nothing is silently
-// ignored: the ZOOMTRAIN_* variables (a resumed run keeps the config saved in its
-// checkpoint, which is what makes resuming exact), and a run that has already done
-// all its epochs.
-func resumeNotes(w io.Writer, env []string, dir string, cfg config.Config, doneEpochs int, epochsGiven bool) {
+// ignoredEnvNote says, before a resumed run starts, which ZOOMTRAIN_* variables it
+// does not read and why, so that none is silently ignored: a resumed run keeps the
+// config saved in its checkpoint, which is what makes resuming exact.
+func ignoredEnvNote(w io.Writer, env []string) {
 	var ignored []string
 	for _, e := range env {
 		if k, _, ok := strings.Cut(e, "="); ok && strings.HasPrefix(k, "ZOOMTRAIN_") && config.IsConfigEnv(k) {
@@ -25,13 +22,6 @@ func resumeNotes(w io.Writer, env []string, dir string, cfg config.Config, doneE
 	sort.Strings(ignored)
 	if len(ignored) > 0 {
 		fmt.Fprintf(w, "resume: ignoring %s: a resumed run keeps the config saved in its checkpoint (only --epochs and --data may change)\n", strings.Join(ignored, ", "))
-	}
-	if doneEpochs >= cfg.Train.Epochs {
-		how := fmt.Sprintf("give a larger total to train further: zoomtrain train --resume %s --epochs %d", dir, cfg.Train.Epochs+1)
-		if epochsGiven {
-			how = fmt.Sprintf("--epochs %d is not more than that; give a larger total to train further", cfg.Train.Epochs)
-		}
-		fmt.Fprintf(w, "resume: %s has done its %d epochs already, nothing to train; %s\n", filepath.Clean(dir), cfg.Train.Epochs, how)
 	}
 }
 

@@ -12,7 +12,10 @@
 // unless set (see ResolveAuto).
 package config
 
-import "zoomtrain/internal/sampler"
+import (
+	"zoomtrain/internal/imageio"
+	"zoomtrain/internal/sampler"
+)
 
 // Enumerated values of the string settings.
 const (
@@ -58,6 +61,9 @@ type Config struct {
 	Train Train  `mapstructure:"train"`
 }
 
+// MaxImagePixels bounds data.max_pixels: 256 Mi pixels, 1 GiB decoded as RGBA.
+const MaxImagePixels = 1 << 28
+
 // Data says where images come from and how they are brought to one size.
 type Data struct {
 	Source      string  `mapstructure:"source"`       // needle | folder
@@ -66,6 +72,7 @@ type Data struct {
 	Policy      string  `mapstructure:"policy"`       // resize | letterbox
 	ValFraction float64 `mapstructure:"val_fraction"` // held out of a single-level ROOT/<class>/* folder
 	OnError     string  `mapstructure:"on_error"`     // fail | skip unreadable images
+	MaxPixels   int64   `mapstructure:"max_pixels"`   // an image whose header claims more is refused (or skipped) undecoded
 	CacheMB     int     `mapstructure:"cache_mb"`
 	Workers     int     `mapstructure:"workers"`
 	Augment     Augment `mapstructure:"augment"`
@@ -149,6 +156,7 @@ func Default() Config {
 			Policy:      PolicyResize,
 			ValFraction: 0.1,
 			OnError:     OnErrorFail,
+			MaxPixels:   imageio.MaxPixels,
 			CacheMB:     2048,
 			Workers:     2,
 			Augment:     Augment{CropScaleMin: 1},
