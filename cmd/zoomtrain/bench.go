@@ -116,6 +116,8 @@ func runBench(ctx context.Context, o *benchOptions, s streams) error {
 		if err != nil {
 			return err
 		}
+		// bench never evaluates: an evaluation batch (100 by default) must not count.
+		c.Train.EvalBatchSize = c.Train.BatchSize
 		if err := checkTrainingMemory(c, 10, c.Train.BatchSize); err != nil {
 			return fmt.Errorf("bench %s: %w", v, err)
 		}
