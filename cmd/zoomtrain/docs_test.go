@@ -7,7 +7,7 @@ package main
 //
 // What counts as a command line:
 //   - README.md: each line of an indented code block whose program (after VAR=value
-//     assignments) is zoomtrain, go, a path (scripts/x.sh, ./x) or one of knownPrograms;
+//     assignments) is zoomtrain, go, a path (scripts/x.sh, ./x) or one of knownProgram's;
 //     a trailing backslash continues it. Other block lines (the folder layout, the code
 //     map) are text. `cmd1 && cmd2` runs both.
 //   - --help: every line of every command's Example field.
@@ -64,11 +64,14 @@ var notRunHere = map[string]string{}
 // docCommandTimeout bounds one documented command line on tiny data.
 const docCommandTimeout = 2 * time.Minute
 
-// knownPrograms are first words that make a README code line a command line.
-var knownPrograms = map[string]bool{
-	"zoomtrain": true, "go": true, "apt-get": true, "sudo": true, "python3": true,
-	"python": true, "pip": true, "pip3": true, "bash": true, "sh": true, "make": true,
-	"git": true, "curl": true, "wget": true, "docker": true, "/usr/bin/time": true,
+// knownProgram says whether a first word makes a README code line a command line.
+func knownProgram(p string) bool {
+	switch p {
+	case "zoomtrain", "go", "apt-get", "sudo", "python3", "python", "pip", "pip3", "bash",
+		"sh", "make", "git", "curl", "wget", "docker", "/usr/bin/time", "time", "env":
+		return true
+	}
+	return strings.HasPrefix(p, "./") || strings.HasPrefix(p, "scripts/")
 }
 
 // tinyEnv shrinks what no flag on the line sets: the needle set and the epochs.
@@ -167,7 +170,7 @@ func program(text string) string {
 		return ""
 	}
 	for _, w := range words {
-		if eq := strings.IndexByte(w, '='); eq > 0 && !strings.HasPrefix(w, "-") && regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(w[:eq]) {
+		if eq := strings.IndexByte(w, '='); eq > 0 && !strings.HasPrefix(w, "-") && envName.MatchString(w[:eq]) {
 			continue
 		}
 		return w
@@ -175,10 +178,9 @@ func program(text string) string {
 	return ""
 }
 
-func isCommandLine(text string) bool {
-	p := program(text)
-	return knownPrograms[p] || strings.HasPrefix(p, "./") || strings.HasPrefix(p, "scripts/")
-}
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func isCommandLine(text string) bool { return knownProgram(program(text)) }
 
 // helpLines are the Example lines of every command.
 func helpLines() []docLine {
@@ -545,7 +547,7 @@ func shrink(args []string) []string {
 }
 
 func shellQuote(w string) string {
-	if regexp.MustCompile(`^[A-Za-z0-9_./:=,+-]+$`).MatchString(w) {
+	if plainShellWord.MatchString(w) {
 		return w
 	}
 	if strings.HasPrefix(w, "~/") {
