@@ -8,7 +8,8 @@
 //
 // With data.source needle, data.resolution follows data.needle.canvas unless it is
 // set explicitly (then the two must agree): the needle images are generated at the
-// canvas size, so that is the source resolution.
+// canvas size, so that is the source resolution. With data.source folder it is "auto"
+// unless set (see ResolveAuto).
 package config
 
 import (
@@ -72,7 +73,7 @@ const MaxImagePixels = 1 << 28
 type Data struct {
 	Source      string  `mapstructure:"source"`       // needle | folder
 	Path        string  `mapstructure:"path"`         // folder root, required for source folder
-	Resolution  int     `mapstructure:"resolution"`   // source images become Resolution x Resolution
+	Resolution  int     `mapstructure:"resolution"`   // source images become Resolution x Resolution; ResolutionAuto: see ResolveAuto
 	Policy      string  `mapstructure:"policy"`       // resize | letterbox
 	ValFraction float64 `mapstructure:"val_fraction"` // held out of a single-level ROOT/<class>/* folder
 	OnError     string  `mapstructure:"on_error"`     // fail | skip unreadable images

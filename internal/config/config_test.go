@@ -239,7 +239,7 @@ func TestValidate(t *testing.T) {
 		{"name with a newline", func(c *Config) { c.Name = "a\nb" }, "name must be a plain folder name"},
 		{"source", func(c *Config) { c.Data.Source = "web" }, `data.source must be one of needle, needle-gaze, folder, got "web"`},
 		{"folder path", func(c *Config) { c.Data.Source = SourceFolder }, "data.path is required"},
-		{"resolution", func(c *Config) { c.Data.Source, c.Data.Path, c.Data.Resolution = SourceFolder, "x", 0 }, "data.resolution must be positive"},
+		{"resolution", func(c *Config) { c.Data.Source, c.Data.Path, c.Data.Resolution = SourceFolder, "x", -1 }, "data.resolution must be positive"},
 		{"policy", func(c *Config) { c.Data.Policy = "crop" }, "data.policy must be one of resize, letterbox"},
 		{"val fraction 0", func(c *Config) { c.Data.ValFraction = 0 }, "data.val_fraction must be in (0, 1)"},
 		{"val fraction 1", func(c *Config) { c.Data.ValFraction = 1 }, "data.val_fraction must be in (0, 1)"},

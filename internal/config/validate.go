@@ -82,7 +82,9 @@ func (c Config) Validate() error {
 	if d.Source == SourceFolder && strings.TrimSpace(d.Path) == "" {
 		ch.fail("data.path", "is required when data.source is folder")
 	}
-	ch.positive("data.resolution", d.Resolution)
+	if d.Resolution != ResolutionAuto {
+		ch.positive("data.resolution", d.Resolution)
+	}
 	ch.oneOf("data.policy", d.Policy, PolicyResize, PolicyLetterbox)
 	ch.interval("data.val_fraction", d.ValFraction, 0, 1, true, true)
 	ch.oneOf("data.on_error", d.OnError, OnErrorFail, OnErrorSkip)
@@ -129,11 +131,11 @@ func (c Config) Validate() error {
 	m := c.Model
 	ch.oneOf("model.sampler", m.Sampler, SamplerSaliency, SamplerUniform)
 	ch.positive("model.task_input", m.TaskInput)
-	if m.TaskInput > d.Resolution {
+	if m.TaskInput > d.Resolution && d.Resolution != ResolutionAuto {
 		ch.fail("model.task_input", "%d is larger than data.resolution %d (task input larger than the source)", m.TaskInput, d.Resolution)
 	}
 	ch.positive("model.saliency_input", m.SaliencyInput)
-	if m.SaliencyInput > d.Resolution {
+	if m.SaliencyInput > d.Resolution && d.Resolution != ResolutionAuto {
 		ch.fail("model.saliency_input", "%d is larger than data.resolution %d (saliency input larger than the source)", m.SaliencyInput, d.Resolution)
 	}
 	// The grid coordinates divide by grid-1.

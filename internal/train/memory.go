@@ -14,7 +14,7 @@ import (
 // values per example, and those of the weights. It is measured on the model's graph
 // built at batch 1, so it follows the architecture without a second description of it.
 type MemoryModel struct {
-	PerExample int64 // float32 values of one example's forward pass, every node
+	PerExample int64 // float32 values of one example's forward pass: every node the graph computes
 	Weights    int64 // the learnable parameters
 }
 
@@ -33,14 +33,19 @@ func NewMemoryModel(cfg config.Config, classes, targets int) (MemoryModel, error
 	if err != nil {
 		return MemoryModel{}, fmt.Errorf("estimate memory: %w", err)
 	}
-	var all, weights float64
+	var computed, weights float64
 	for _, n := range m.G.AllNodes() {
-		all += float64(max(n.Shape().TotalSize(), 1))
+		// Inputs (the batch of sources and its low-resolution copies, the labels) are
+		// read in place from the loader's batches, counted by the callers; the
+		// workspace factor applies to what the graph computes.
+		if n.Op() != nil {
+			computed += float64(max(n.Shape().TotalSize(), 1))
+		}
 	}
 	for _, p := range m.Params {
 		weights += float64(max(p.Node.Shape().TotalSize(), 1))
 	}
-	return MemoryModel{PerExample: int64(4 * (all - weights)), Weights: int64(4 * weights)}, nil
+	return MemoryModel{PerExample: int64(4 * computed), Weights: int64(4 * weights)}, nil
 }
 
 // Forward estimates the bytes of evaluating batches of batch examples at resolution r:

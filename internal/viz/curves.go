@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -199,6 +200,91 @@ func fromZero(p *plot.Plot, rs []metrics.Record, ss []series, minTop float64) {
 	}
 }
 
+// legendBand is the fraction of a plot's height kept free at the top for the legend.
+const legendBand = 0.22
+
+// legendRoom raises the top of p's y axis so that the legend, in the top band, covers
+// no point of the series. scale is what panelPlot multiplied the values by.
+func legendRoom(p *plot.Plot, rs []metrics.Record, ss []series, scale float64) {
+	lo, hi := seriesRange(rs, ss)
+	if math.IsInf(lo, 1) {
+		return
+	}
+	lo, hi = lo*scale, hi*scale
+	if hi-lo < 1e-9*math.Max(1, math.Abs(hi)) {
+		lo, hi = lo-0.05*math.Max(math.Abs(lo), 1e-3), hi+0.05*math.Max(math.Abs(hi), 1e-3)
+	}
+	p.Y.Min, p.Y.Max = lo, hi+(hi-lo)*legendBand/(1-legendBand)
+	p.Y.Tick.Marker = distinctTicks{plot.DefaultTicks{}}
+	p.Legend.Top = true
+}
+
+// constant reports whether every point of s has one value, and which.
+func constant(rs []metrics.Record, s series) (float64, bool) {
+	first, seen := 0.0, false
+	for _, xy := range points(rs, s.get) {
+		if !seen {
+			first, seen = xy.Y, true
+		} else if xy.Y != first {
+			return 0, false
+		}
+	}
+	return first, seen
+}
+
+// distinctTicks labels the ticks of its Ticker with as many digits as it takes for
+// neighbouring labels to differ: a short run's loss axis spans 2.28 to 2.31, which
+// the default labels as "2.3, 2.3, 2.3".
+type distinctTicks struct{ plot.Ticker }
+
+func (d distinctTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := d.Ticker.Ticks(lo, hi)
+	label := func(prec int) func(plot.Tick) string {
+		if prec == 0 {
+			return func(t plot.Tick) string { return t.Label } // the Ticker's own
+		}
+		return func(t plot.Tick) string { return strconv.FormatFloat(t.Value, 'g', prec, 64) }
+	}
+	for prec := 0; prec <= 8; prec++ {
+		if prec == 1 {
+			continue // one digit would round the Ticker's labels
+		}
+		f := label(prec)
+		seen, clash := map[string]bool{}, false
+		for _, t := range ts {
+			if t.Label != "" {
+				clash = clash || seen[f(t)]
+				seen[f(t)] = true
+			}
+		}
+		if !clash {
+			for i := range ts {
+				if ts[i].Label != "" {
+					ts[i].Label = f(ts[i])
+				}
+			}
+			break
+		}
+	}
+	return ts
+}
+
+// cappedTicks drops the ticks of its Ticker above max.
+type cappedTicks struct {
+	plot.Ticker
+	max float64
+}
+
+func (c cappedTicks) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for _, t := range c.Ticker.Ticks(lo, math.Min(hi, c.max)) {
+		if t.Value <= c.max {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 func seriesRange(rs []metrics.Record, ss []series) (lo, hi float64) {
 	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, s := range ss {
@@ -251,7 +337,9 @@ func render(grid [][]*plot.Plot, title string, wPx, hPx int) (png []byte, err er
 
 // Curves plots a run's metrics per epoch as a PNG: loss (train and val) and accuracy
 // (train, val top-1 and top-5, in percent) on top; the blur schedule's sigma and the
-// learning rates (log scale when they span decades) below. Missing (NaN) values are
+// learning rates (log scale when they span decades) below, each only when it changes
+// during the run (a constant one is named in the title instead). The loss and
+// accuracy axes keep a band at the top free for the legend. Missing (NaN) values are
 // left out; a quantity never measured leaves its plot marked "no data".
 func Curves(records []metrics.Record, title string) ([]byte, error) {
 	if len(records) == 0 {
@@ -287,14 +375,14 @@ func Curves(records []metrics.Record, title string) ([]byte, error) {
 		return nil, fmt.Errorf("curves: %w", err)
 	}
 	var acc *plot.Plot
+	var hasAcc bool
 	if regression(rs) {
 		// The regression measure in the accuracy's place: errors in the targets' units.
 		if acc, _, err = panelPlot(rs, "error", "targets' units", 1, regressionS); err != nil {
 			return nil, fmt.Errorf("curves: %w", err)
 		}
-		fromZero(acc, rs, regressionS, 0)
+		legendRoom(acc, rs, regressionS, 1)
 	} else {
-		var hasAcc bool
 		if acc, hasAcc, err = panelPlot(rs, "accuracy", "%", 100, accS); err != nil {
 			return nil, fmt.Errorf("curves: %w", err)
 		}
@@ -315,7 +403,48 @@ func Curves(records []metrics.Record, title string) ([]byte, error) {
 		fromZero(lrs, rs, lrS, 0)
 	}
 	fromZero(blur, rs, blurS, 1)
-	png, err := render([][]*plot.Plot{{loss, acc}, {blur, lrs}}, title, curvesW, curvesH)
+	legendRoom(loss, rs, lossS, 1)
+	if hasAcc {
+		// Room above 100% for the legend, with no ticks there.
+		acc.Y.Max = 100 / (1 - legendBand)
+		acc.Y.Tick.Marker = cappedTicks{plot.DefaultTicks{}, 100}
+		acc.Legend.Top, acc.Legend.Left = true, true
+	}
+	// A constant blur or learning rate gets no panel of its own: its value goes into
+	// the title instead.
+	var lower []*plot.Plot
+	var constants []string
+	if v, ok := constant(rs, blurS[0]); ok {
+		constants = append(constants, fmt.Sprintf("blur sigma %.3g", v))
+	} else {
+		lower = append(lower, blur)
+	}
+	task, okTask := constant(rs, lrS[0])
+	sal, okSal := constant(rs, lrS[1])
+	switch {
+	case okTask && okSal && task == sal:
+		constants = append(constants, fmt.Sprintf("lr %.3g", task))
+	case okTask && okSal:
+		constants = append(constants, fmt.Sprintf("lr task %.3g, saliency %.3g", task, sal))
+	case okTask && len(points(rs, lrS[1].get)) == 0:
+		constants = append(constants, fmt.Sprintf("lr %.3g", task))
+	default:
+		lower = append(lower, lrs)
+	}
+	if len(constants) > 0 {
+		if title != "" {
+			title += ": "
+		}
+		title += strings.Join(constants, ", ") + " throughout"
+	}
+	grid, h := [][]*plot.Plot{{loss, acc}}, curvesH/2+20
+	switch len(lower) {
+	case 1:
+		grid, h = append(grid, []*plot.Plot{lower[0], nil}), curvesH
+	case 2:
+		grid, h = append(grid, lower), curvesH
+	}
+	png, err := render(grid, title, curvesW, h)
 	if err != nil {
 		return nil, fmt.Errorf("curves: %w", err)
 	}
