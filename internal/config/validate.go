@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // checker keeps the first problem found; later checks are no-ops, so Validate reads
@@ -71,19 +72,25 @@ func (c Config) Validate() error {
 	if strings.TrimSpace(c.Out) == "" {
 		ch.fail("out", "must not be empty")
 	}
-	if c.Name != "" && (strings.ContainsAny(c.Name, `/\`) || c.Name == "." || c.Name == "..") {
-		ch.fail("name", "must be a plain folder name, got %q", c.Name)
+	if c.Name != "" && (strings.ContainsAny(c.Name, `/\`) || c.Name == "." || c.Name == ".." ||
+		strings.TrimSpace(c.Name) != c.Name || strings.ContainsFunc(c.Name, unicode.IsControl)) {
+		ch.fail("name", "must be a plain folder name (no slashes, control characters, or leading or trailing space), got %q", c.Name)
 	}
 
 	d := c.Data
-	ch.oneOf("data.source", d.Source, SourceNeedle, SourceFolder)
+	ch.oneOf("data.source", d.Source, SourceNeedle, SourceNeedleGaze, SourceFolder)
 	if d.Source == SourceFolder && strings.TrimSpace(d.Path) == "" {
 		ch.fail("data.path", "is required when data.source is folder")
 	}
-	ch.positive("data.resolution", d.Resolution)
+	if d.Resolution != ResolutionAuto {
+		ch.positive("data.resolution", d.Resolution)
+	}
 	ch.oneOf("data.policy", d.Policy, PolicyResize, PolicyLetterbox)
 	ch.interval("data.val_fraction", d.ValFraction, 0, 1, true, true)
 	ch.oneOf("data.on_error", d.OnError, OnErrorFail, OnErrorSkip)
+	if d.MaxPixels < 1 || d.MaxPixels > MaxImagePixels {
+		ch.fail("data.max_pixels", "must be in [1, %d], got %d", int64(MaxImagePixels), d.MaxPixels)
+	}
 	ch.nonNegative("data.cache_mb", d.CacheMB)
 	ch.positive("data.workers", d.Workers)
 	ch.interval("data.augment.crop_scale_min", d.Augment.CropScaleMin, 0, 1, true, false)
@@ -107,14 +114,28 @@ func (c Config) Validate() error {
 		ch.fail("data.resolution", "%d must equal data.needle.canvas %d when data.source is needle", d.Resolution, n.Canvas)
 	}
 
+	gz := d.Gaze
+	if gz.Canvas < 32 || gz.Canvas > 1024 {
+		ch.fail("data.gaze.canvas", "must be in [32, 1024], got %d", gz.Canvas)
+	}
+	ch.interval("data.gaze.eye_min", gz.EyeMin, 2, float64(gz.Canvas)/2, false, false)
+	ch.interval("data.gaze.eye_max", gz.EyeMax, gz.EyeMin, float64(gz.Canvas)/2, false, false)
+	ch.nonNegative("data.gaze.clutter", gz.Clutter)
+	ch.positive("data.gaze.train", gz.Train)
+	ch.positive("data.gaze.val", gz.Val)
+	ch.interval("data.gaze.noise", gz.Noise, 0, 1, false, false)
+	if d.Source == SourceNeedleGaze && d.Resolution != gz.Canvas {
+		ch.fail("data.resolution", "%d must equal data.gaze.canvas %d when data.source is needle-gaze", d.Resolution, gz.Canvas)
+	}
+
 	m := c.Model
 	ch.oneOf("model.sampler", m.Sampler, SamplerSaliency, SamplerUniform)
 	ch.positive("model.task_input", m.TaskInput)
-	if m.TaskInput > d.Resolution {
+	if m.TaskInput > d.Resolution && d.Resolution != ResolutionAuto {
 		ch.fail("model.task_input", "%d is larger than data.resolution %d (task input larger than the source)", m.TaskInput, d.Resolution)
 	}
 	ch.positive("model.saliency_input", m.SaliencyInput)
-	if m.SaliencyInput > d.Resolution {
+	if m.SaliencyInput > d.Resolution && d.Resolution != ResolutionAuto {
 		ch.fail("model.saliency_input", "%d is larger than data.resolution %d (saliency input larger than the source)", m.SaliencyInput, d.Resolution)
 	}
 	// The grid coordinates divide by grid-1.
@@ -135,6 +156,7 @@ func (c Config) Validate() error {
 
 	t := c.Train
 	ch.positive("train.epochs", t.Epochs)
+	ch.oneOf("train.loss", t.Loss, LossL2, LossL1, LossSmoothL1)
 	ch.positive("train.batch_size", t.BatchSize)
 	ch.oneOf("train.optimizer", t.Optimizer, OptimizerAdam, OptimizerSGD)
 	ch.positiveFloat("train.lr", t.LR)

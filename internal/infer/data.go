@@ -6,12 +6,19 @@ import (
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/graph"
+	"zoomtrain/internal/kernels"
 )
 
 // Spec derives the model a config describes for a number of classes, as it runs at
 // inference: without the training-time blur (train.Spec adds it).
 func Spec(c config.Config, classes int) graph.Spec {
-	return graph.Spec{
+	return SpecOf(c, classes, 0)
+}
+
+// SpecOf is Spec for a classifier of classes classes or, with targets > 0 (and no
+// classes), a regressor of that many targets trained with train.loss.
+func SpecOf(c config.Config, classes, targets int) graph.Spec {
+	s := graph.Spec{
 		Classes:       classes,
 		Resolution:    c.Data.Resolution,
 		Sampler:       c.Model.Sampler,
@@ -26,6 +33,10 @@ func Spec(c config.Config, classes int) graph.Spec {
 		ResNetWidth:   c.Model.ResNetWidth,
 		ResNetBlocks:  c.Model.ResNetBlocks,
 	}
+	if targets > 0 {
+		s.Targets, s.Loss = targets, kernels.RegressionLossKind(c.Train.Loss)
+	}
+	return s
 }
 
 // OpenData opens the configured training and validation sets.
@@ -33,6 +44,8 @@ func OpenData(c config.Config) (trainSet, valSet data.Dataset, err error) {
 	switch c.Data.Source {
 	case config.SourceNeedle:
 		return data.Needle(needleOptions(c))
+	case config.SourceNeedleGaze:
+		return data.Gaze(GazeOptions(c))
 	case config.SourceFolder:
 		return data.OpenFolder(FolderOptions(c))
 	}
@@ -43,7 +56,7 @@ func OpenData(c config.Config) (trainSet, valSet data.Dataset, err error) {
 func FolderOptions(c config.Config) data.FolderOptions {
 	return data.FolderOptions{
 		Root: c.Data.Path, Resolution: c.Data.Resolution, Policy: c.Data.Policy,
-		ValFraction: c.Data.ValFraction, Seed: c.Seed, OnError: c.Data.OnError,
+		ValFraction: c.Data.ValFraction, Seed: c.Seed, OnError: c.Data.OnError, MaxPixels: c.Data.MaxPixels,
 	}
 }
 
@@ -54,5 +67,15 @@ func needleOptions(c config.Config) data.NeedleOptions {
 	return data.NeedleOptions{
 		Canvas: n.Canvas, DigitMin: n.DigitMin, DigitMax: n.DigitMax, Clutter: n.Clutter,
 		Train: n.Train, Val: n.Val, Noise: n.Noise, Seed: n.Seed, FreshEachEpoch: n.FreshEachEpoch,
+	}
+}
+
+// GazeOptions maps the config's data.gaze section to the needle-gaze set's options. As
+// with the needle set, its seed is its own.
+func GazeOptions(c config.Config) data.GazeOptions {
+	g := c.Data.Gaze
+	return data.GazeOptions{
+		Canvas: g.Canvas, EyeMin: g.EyeMin, EyeMax: g.EyeMax, Clutter: g.Clutter,
+		Train: g.Train, Val: g.Val, Noise: g.Noise, Seed: g.Seed, FreshEachEpoch: g.FreshEachEpoch,
 	}
 }

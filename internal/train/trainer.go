@@ -65,6 +65,12 @@ type Observer interface {
 	Evaluating()
 }
 
+// SkipObserver is an Observer that also hears, at the end of each epoch, which
+// unreadable training files the epoch skipped (data.on_error: skip).
+type SkipObserver interface {
+	Skipped(epoch int, files []data.SkippedFile)
+}
+
 type nopObserver struct{}
 
 func (nopObserver) Start(RunInfo)        {}
@@ -89,6 +95,7 @@ type Summary struct {
 	Epochs   int
 	Steps    int
 	BestTop1 float64
+	BestMAE  float64 // a regression run's best val MAE (0 before one is measured)
 	Last     *metrics.Record
 }
 
@@ -105,16 +112,34 @@ type Trainer struct {
 	grads  [][]float32
 	onehot []float32
 
+	// A regressor's standardiser, the standardised targets of a step and the sum of
+	// the step's absolute errors in the targets' units; std is nil for a classifier.
+	std     *data.Standardiser
+	targets []float32
+	absErr  float64
+
 	loss, logits G.Value
 }
 
 // NewTrainer builds the training graph (batch train.batch_size, with loss and
 // gradients) and a forward graph sharing its weights for evaluation.
 func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
+	return newTrainer(cfg, Spec(cfg, classes), nil)
+}
+
+// NewRegressor is NewTrainer for a regression model of std's targets, which it learns
+// standardised by std (the training set's mean and deviation).
+func NewRegressor(cfg config.Config, std data.Standardiser) (*Trainer, error) {
+	if err := std.Validate(); err != nil {
+		return nil, err
+	}
+	return newTrainer(cfg, specOf(cfg, 0, len(std.Names)), &std)
+}
+
+func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Trainer, error) {
 	if err := checkSchedules(cfg); err != nil {
 		return nil, err
 	}
-	spec := Spec(cfg, classes)
 	m, err := graph.Build(spec, graph.Options{Batch: cfg.Train.BatchSize, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed)})
 	if err != nil {
 		return nil, fmt.Errorf("build training graph: %w", err)
@@ -127,7 +152,7 @@ func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build evaluation graph: %w", err)
 	}
-	t := &Trainer{cfg: cfg, model: m}
+	t := &Trainer{cfg: cfg, model: m, std: std}
 	if t.eval, err = infer.NewForward(em, false); err != nil {
 		return nil, err
 	}
@@ -136,9 +161,16 @@ func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
 	}
 	G.Read(m.Loss, &t.loss)
 	G.Read(m.Logits, &t.logits)
-	t.onehot = make([]float32, cfg.Train.BatchSize*classes)
-	if err := G.Let(m.OneHot, tensor.New(tensor.WithShape(m.OneHot.Shape()...), tensor.WithBacking(t.onehot))); err != nil {
-		return nil, err
+	if std != nil {
+		t.targets = make([]float32, cfg.Train.BatchSize*spec.Targets)
+		if err := G.Let(m.Targets, tensor.New(tensor.WithShape(m.Targets.Shape()...), tensor.WithBacking(t.targets))); err != nil {
+			return nil, err
+		}
+	} else {
+		t.onehot = make([]float32, cfg.Train.BatchSize*spec.Classes)
+		if err := G.Let(m.OneHot, tensor.New(tensor.WithShape(m.OneHot.Shape()...), tensor.WithBacking(t.onehot))); err != nil {
+			return nil, err
+		}
 	}
 	t.vm = G.NewTapeMachine(m.G, G.BindDualValues(m.Learnables()...))
 	if t.params, err = m.ParamData(); err != nil {
@@ -163,10 +195,11 @@ func (t *Trainer) Model() *graph.Model { return t.model }
 // Step runs one forward/backward pass and optimiser update on a batch of the graph's
 // batch size that carries the model's low-resolution copies (the loader's, or
 // data.NewBatch's), at base learning rate lr; stepNo only names the step in errors. It
-// returns the loss and the number of correct top-1 predictions; on a non-finite loss
-// or gradient the weights are left untouched. The graph reads b's slices in place.
+// returns the loss and the number of correct top-1 predictions (0 for a regressor, whose
+// step's absolute errors AbsError sums); on a non-finite loss or gradient the weights
+// are left untouched. The graph reads b's slices in place.
 func (t *Trainer) Step(b *data.Batch, lr float64, stepNo int) (loss float64, correct int, err error) {
-	k := t.model.Spec.Classes
+	k := t.model.Spec.Outputs()
 	labels := b.Labels
 	if len(labels) != t.model.Batch || b.N != len(labels) {
 		return 0, 0, fmt.Errorf("step %d: batch of %d images and %d labels, the graph takes %d", stepNo, b.N, len(labels), t.model.Batch)
@@ -174,9 +207,19 @@ func (t *Trainer) Step(b *data.Batch, lr float64, stepNo int) (loss float64, cor
 	if err := bindInputs(t.model, b); err != nil {
 		return 0, 0, fmt.Errorf("step %d: %w", stepNo, err)
 	}
-	clear(t.onehot)
-	for i, y := range labels {
-		t.onehot[i*k+y] = 1
+	if t.std != nil {
+		if len(b.Targets) != len(t.targets) {
+			return 0, 0, fmt.Errorf("step %d: batch of %d targets, the graph takes %d", stepNo, len(b.Targets), len(t.targets))
+		}
+		copy(t.targets, b.Targets)
+		if err := t.std.Standardise(t.targets); err != nil {
+			return 0, 0, fmt.Errorf("step %d: %w", stepNo, err)
+		}
+	} else {
+		clear(t.onehot)
+		for i, y := range labels {
+			t.onehot[i*k+y] = 1
+		}
 	}
 	// Gorgonia adds each run's gradients into the parameters' dual values: clear them,
 	// or every step would apply the sum of all gradients so far.
@@ -192,9 +235,20 @@ func (t *Trainer) Step(b *data.Batch, lr float64, stepNo int) (loss float64, cor
 		return loss, 0, &NonFiniteError{What: "loss (" + strconv.FormatFloat(loss, 'g', -1, 64) + ")", Step: stepNo}
 	}
 	logits := t.logits.Data().([]float32)
-	for i, y := range labels {
-		if infer.Argmax(logits[i*k:(i+1)*k]) == y {
-			correct++
+	if t.std != nil {
+		pred, err := infer.Predictions(*t.std, logits)
+		if err != nil {
+			return 0, 0, err
+		}
+		t.absErr = 0
+		for i, y := range b.Targets {
+			t.absErr += math.Abs(float64(pred[i]) - float64(y))
+		}
+	} else {
+		for i, y := range labels {
+			if infer.Argmax(logits[i*k:(i+1)*k]) == y {
+				correct++
+			}
 		}
 	}
 	for i, p := range t.model.Params {
@@ -216,6 +270,10 @@ func (t *Trainer) Step(b *data.Batch, lr float64, stepNo int) (loss float64, cor
 	}
 	return loss, correct, nil
 }
+
+// AbsError is the sum over the last step's examples and targets of the absolute error
+// in the targets' units (0 for a classifier).
+func (t *Trainer) AbsError() float64 { return t.absErr }
 
 func (t *Trainer) zeroGrads() error {
 	for _, p := range t.model.Params {
@@ -262,7 +320,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		obs = nopObserver{}
 	}
 	classes := o.Train.Classes()
-	t, err := NewTrainer(cfg, len(classes))
+	t, err := trainerFor(cfg, o.Train, o.Resume)
 	if err != nil {
 		return nil, err
 	}
@@ -282,9 +340,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if nb == 0 {
 		return nil, fmt.Errorf("training set of %d images holds no full batch of %d", o.Train.Len(), cfg.Train.BatchSize)
 	}
-	evaluator, err := infer.NewEvaluator(t.eval, o.Val, cfg.Data.Workers, cache)
-	if err != nil {
-		return nil, err
+	// A classifier's validation loader, and the images it caches, last across epochs.
+	var evaluator *infer.Evaluator
+	if t.std == nil {
+		if evaluator, err = infer.NewEvaluator(t.eval, o.Val, cfg.Data.Workers, cache); err != nil {
+			return nil, err
+		}
 	}
 	cfgYAML, err := cfg.YAML()
 	if err != nil {
@@ -296,9 +357,19 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 
 	pos := position{}
 	lastGood := ""
+	var history []metrics.Record // the records of the epochs done, kept in checkpoints
 	if o.Resume != nil {
 		if pos, err = t.restore(o.Resume, classes); err != nil {
 			return nil, err
+		}
+		h, err := CheckpointHistory(o.Resume)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range h {
+			if r.Epoch <= pos.Epoch {
+				history = append(history, r)
+			}
 		}
 		if err := metrics.Truncate(metricsPath, pos.Epoch); err != nil {
 			return nil, err
@@ -308,7 +379,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	// save writes the state at position at; checkpoint.Save's error already says
 	// what failed (a full disk included), so it only gains the step.
 	save := func(path string, at position) error {
-		c, err := t.checkpoint(cfgYAML, classes, at)
+		c, err := t.checkpoint(cfgYAML, classes, at, history)
 		if err != nil {
 			return err
 		}
@@ -334,7 +405,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	obs.Start(RunInfo{Dir: o.Dir.Path(), Params: m.NumParams(), BatchesPerEpoch: nb, StartEpoch: pos.Epoch, StartBatch: pos.Batch})
 	lrSched, blur := lrSchedule(cfg), blurSchedule(cfg)
-	sum := &Summary{BestTop1: pos.BestTop1}
+	sum := &Summary{BestTop1: pos.BestTop1, BestMAE: pos.BestMAE}
 	for ; pos.Epoch < cfg.Train.Epochs; pos.Epoch, pos.Batch = pos.Epoch+1, 0 {
 		epochStart := time.Now().Add(-time.Duration(pos.Seconds * float64(time.Second)))
 		sigma0 := blur.SigmaAt(float64(pos.Epoch))
@@ -369,6 +440,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			pos.Batch = b + 1
 			pos.LossSum += loss * float64(batch.N)
 			pos.Correct += correct
+			pos.AbsErrSum += t.AbsError()
 			pos.Seen += batch.N
 			// The graph reads the batch's buffers in place; the next step binds its own.
 			loader.Release(batch)
@@ -392,10 +464,14 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			}
 			return nil, fmt.Errorf("epoch %d: %w", pos.Epoch+1, err)
 		}
+		skipped := it.Skipped()
 		it.Close()
+		if so, ok := obs.(SkipObserver); ok && len(skipped) > 0 {
+			so.Skipped(pos.Epoch+1, skipped)
+		}
 		trainSeconds := time.Since(epochStart).Seconds()
 		obs.Evaluating()
-		res, err := evaluator.Run(ctx)
+		res, err := t.evaluate(ctx, o.Val, evaluator)
 		if err != nil {
 			if ctx.Err() != nil {
 				// The epoch's training is complete; keep it, and evaluate on resume.
@@ -408,11 +484,19 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		rec := metrics.Record{
 			Epoch: pos.Epoch + 1, Step: pos.Step,
 			TrainLoss: pos.LossSum / float64(max(pos.Seen, 1)), TrainAcc: float64(pos.Correct) / float64(max(pos.Seen, 1)),
-			ValLoss: res.Loss, ValTop1: res.Top1, ValTop5: res.Top5,
+			ValLoss: res.loss, ValTop1: res.top1, ValTop5: res.top5,
 			Seconds: trainSeconds, ImagesPerS: float64(pos.Seen) / math.Max(trainSeconds, 1e-9),
 			BlurSigma: sigma0,
 			LR:        map[string]float64{graph.PartTask: lr0},
 			Time:      time.Now().UTC().Format(time.RFC3339),
+			Skipped:   len(skipped),
+		}
+		if res.reg != nil {
+			rec.TrainAcc, rec.ValTop1, rec.ValTop5 = math.NaN(), math.NaN(), math.NaN()
+			rec.Regression = &metrics.RegressionErrors{
+				TrainMAE: pos.AbsErrSum / float64(max(pos.Seen*t.model.Spec.Targets, 1)),
+				ValMAE:   res.reg.MAE, ValRMSE: res.reg.RMSE,
+			}
 		}
 		if m.Spec.Sampler == graph.SamplerSaliency {
 			rec.LR[graph.PartSaliency] = lr0 * cfg.Train.SaliencyLRMult
@@ -420,13 +504,21 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		if err := metrics.Append(metricsPath, rec); err != nil {
 			return nil, err
 		}
-		improved := !pos.HasBest || res.Top1 > pos.BestTop1
+		history = append(history, rec)
+		improved := !pos.HasBest || res.top1 > pos.BestTop1
+		if res.reg != nil {
+			improved = !pos.HasBest || res.reg.MAE < pos.BestMAE
+		}
 		if improved {
-			pos.BestTop1, pos.HasBest = res.Top1, true
+			pos.BestTop1, pos.HasBest = res.top1, true
+			if res.reg != nil {
+				pos.BestMAE = res.reg.MAE
+			}
 		}
 		// The checkpoint names the next epoch's start.
 		done := pos
 		done.Epoch, done.Batch, done.LossSum, done.Correct, done.Seen, done.Seconds = pos.Epoch+1, 0, 0, 0, 0, 0
+		done.AbsErrSum = 0
 		if improved {
 			if err := save(bestPath, done); err != nil {
 				return nil, err
@@ -436,10 +528,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			return nil, err
 		}
 		lastGood = lastPath
-		pos.LossSum, pos.Correct, pos.Seen, pos.Seconds = 0, 0, 0, 0
+		pos.LossSum, pos.Correct, pos.Seen, pos.Seconds, pos.AbsErrSum = 0, 0, 0, 0, 0
 		sum.Epochs = pos.Epoch + 1
 		sum.Steps = pos.Step
-		sum.BestTop1 = pos.BestTop1
+		sum.BestTop1, sum.BestMAE = pos.BestTop1, pos.BestMAE
 		r := rec
 		sum.Last = &r
 		obs.Epoch(rec)
@@ -454,7 +546,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 }
 
 // checkpoint captures the trainer's full state at pos.
-func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position) (*checkpoint.Checkpoint, error) {
+func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position, history []metrics.Record) (*checkpoint.Checkpoint, error) {
 	ws, err := infer.WeightsOf(t.model)
 	if err != nil {
 		return nil, err
@@ -476,7 +568,11 @@ func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position) (*c
 	if err != nil {
 		return nil, err
 	}
-	return &checkpoint.Checkpoint{
+	hist, err := historyJSON(history)
+	if err != nil {
+		return nil, err
+	}
+	c := &checkpoint.Checkpoint{
 		Version:    checkpoint.FormatVersion,
 		ConfigYAML: cfgYAML,
 		Classes:    classes,
@@ -488,8 +584,16 @@ func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position) (*c
 			extraPosition:        string(pj),
 			infer.ExtraBatchNorm: bn,
 			extraBest:            strconv.FormatFloat(pos.BestTop1, 'g', -1, 64),
+			extraHistory:         hist,
 		},
-	}, nil
+	}
+	if t.std != nil {
+		if c.Extra[infer.ExtraStandardiser], err = infer.StandardiserJSON(*t.std); err != nil {
+			return nil, err
+		}
+		c.Extra[extraBest] = strconv.FormatFloat(pos.BestMAE, 'g', -1, 64)
+	}
+	return c, nil
 }
 
 // restore loads a checkpoint into the trainer and returns where to continue.
