@@ -104,6 +104,12 @@ func openOpenBLAS() (engine, error) {
 			userValue, by = v, "zoomtrain"
 		}
 	}
+	// Every call comes from a worker that already owns a core, so the library's
+	// own thread pool would only spin beside them (a tenth of a step's CPU
+	// samples sat in it); a user's own setting wins.
+	if os.Getenv(threadsEnv) == "" && os.Getenv("OMP_NUM_THREADS") == "" {
+		_ = os.Setenv(threadsEnv, "1")
+	}
 	var failures []string
 	for _, name := range libraryNames {
 		e, err := loadLibrary(name)
@@ -117,6 +123,9 @@ func openOpenBLAS() (engine, error) {
 	return nil, fmt.Errorf("%w: no OpenBLAS library could be loaded (install libopenblas0): %s",
 		ErrUnavailable, strings.Join(failures, "; "))
 }
+
+// threadsEnv is the variable OpenBLAS sizes its thread pool from when it loads.
+const threadsEnv = "OPENBLAS_NUM_THREADS"
 
 func loadLibrary(name string) (*openBLAS, error) {
 	h, err := purego.Dlopen(name, purego.RTLD_NOW|purego.RTLD_GLOBAL)
