@@ -249,6 +249,8 @@ func TestResolutionDrop(t *testing.T) {
 	for _, size := range []int{0, 4, 6} {
 		st := &DropState{Size: size}
 		fdCheck(t, []fdInput{{name: "x", shape: []int{1, 2, 7, 7}, data: fdRandom(42, 98, -1, 1), wrt: true}},
-			func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) { return ResolutionDrop(in[0], st) }, 1e-6)
+			func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return ResolutionDrop(in[0], st)
+			}, 1e-6)
 	}
 }
