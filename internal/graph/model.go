@@ -51,6 +51,21 @@ type Spec struct {
 	TaskNet       string
 	ResNetWidth   int
 	ResNetBlocks  int
+	// SaliencyNet is reference or resnet18-layer3; TaskWidth and SaliencyWidth are
+	// the stem widths of torchvision ResNets (0: torchvision's 64).
+	SaliencyNet   string
+	TaskWidth     int
+	SaliencyWidth int
+	// Normalize (none or imagenet) is applied to both networks' inputs.
+	Normalize string
+	// SaliencyAlignCorners sets align_corners of the bilinear resize of a saliency
+	// network's map to the grid (resnet18-layer3). GridHalfPixel upsamples the grid to
+	// the task input with align_corners false (the official code) instead of true.
+	SaliencyAlignCorners bool
+	GridHalfPixel        bool
+	// ResolutionDrop adds the official warm-up's pool-and-upsample of the sampled
+	// image, its size set before each run (Model.SetResolutionDrop).
+	ResolutionDrop bool
 	// BlurRadius > 0 adds a Gaussian blur of the task input whose 1-D kernel (length
 	// 2*BlurRadius+1) is an input node set every step.
 	BlurRadius int
@@ -65,12 +80,26 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("task input %d must be in [4, source resolution %d]", s.TaskInput, s.Resolution)
 	case s.Sampler != SamplerSaliency && s.Sampler != SamplerUniform:
 		return fmt.Errorf("unknown sampler %q (want saliency or uniform)", s.Sampler)
-	case s.TaskNet != TaskReference && s.TaskNet != TaskResNet:
-		return fmt.Errorf("unknown task network %q (want reference or resnet)", s.TaskNet)
+	case s.TaskNet != TaskReference && s.TaskNet != TaskResNet && !IsTorchvisionResNet(s.TaskNet):
+		return fmt.Errorf("unknown task network %q (want reference, resnet, resnet18, resnet34, resnet50 or resnet101)", s.TaskNet)
+	case s.SaliencyNet != "" && s.SaliencyNet != SaliencyReference && s.SaliencyNet != SaliencyResNet18Layer:
+		return fmt.Errorf("unknown saliency network %q (want reference or resnet18-layer3)", s.SaliencyNet)
+	case s.Normalize != "" && s.Normalize != NormalizeNone && s.Normalize != NormalizeImageNet:
+		return fmt.Errorf("unknown input normalisation %q (want none or imagenet)", s.Normalize)
+	case s.TaskWidth < 0 || s.SaliencyWidth < 0:
+		return fmt.Errorf("resnet widths must not be negative, got %d and %d", s.TaskWidth, s.SaliencyWidth)
+	}
+	// The stride-32 torchvision networks need a map left after layer4 (stride 16
+	// after layer3 for the saliency network).
+	if IsTorchvisionResNet(s.TaskNet) && s.TaskInput < 32 {
+		return fmt.Errorf("task input %d is smaller than the %s's stride of 32", s.TaskInput, s.TaskNet)
 	}
 	if s.Sampler == SamplerSaliency {
 		if s.SaliencyInput < 8 || s.SaliencyInput > s.Resolution {
 			return fmt.Errorf("saliency input %d must be in [8, source resolution %d]", s.SaliencyInput, s.Resolution)
+		}
+		if s.SaliencyNet == SaliencyResNet18Layer && s.SaliencyInput < 16 {
+			return fmt.Errorf("saliency input %d is smaller than the resnet18-layer3's stride of 16", s.SaliencyInput)
 		}
 		if s.Temperature <= 0 {
 			return fmt.Errorf("saliency temperature must be positive, got %g", s.Temperature)
@@ -81,8 +110,9 @@ func (s Spec) Validate() error {
 
 // Part names for per-part learning rates.
 const (
-	PartSaliency = "saliency"
-	PartTask     = "task"
+	PartSaliency     = "saliency"
+	PartSaliencyHead = "saliency_head" // the saliency network's last layer
+	PartTask         = "task"
 )
 
 // Param is one learnable tensor.
@@ -108,6 +138,8 @@ type Model struct {
 	Images *G.Node // input, (Batch, 3, R, R); nil for the uniform sampler, which needs none
 	OneHot *G.Node // input, (Batch, Classes); nil when built without a loss
 	Blur   *G.Node // input, (2*BlurRadius+1); nil without blur
+	// Drop is the side the resolution drop pools to in the next run; nil without one.
+	Drop *kernels.DropState
 
 	// LowRes is the saliency network's input, (Batch, 3, s, s): the antialiased
 	// downsample of Images (kernels.ResizePlain32). Nil for the uniform sampler.
@@ -184,6 +216,7 @@ type builder struct {
 	rng     *rand.Rand
 	share   map[string]*G.Node
 	shareBN map[string]*kernels.BatchNormState
+	data    map[*G.Node]bool // nodes computed from inputs alone (isData)
 }
 
 func (b *builder) build(withLoss bool) error {
@@ -209,13 +242,14 @@ func (b *builder) build(withLoss bool) error {
 			return fmt.Errorf("blur: %w", err)
 		}
 	}
-	m.TaskIn = taskIn
-	switch s.TaskNet {
-	case TaskReference:
-		m.Logits, err = b.referenceTask(taskIn)
-	case TaskResNet:
-		m.Logits, err = b.resnetTask(taskIn)
+	if s.ResolutionDrop {
+		m.Drop = &kernels.DropState{}
+		if taskIn, err = kernels.ResolutionDrop(taskIn, m.Drop); err != nil {
+			return fmt.Errorf("resolution drop: %w", err)
+		}
 	}
+	m.TaskIn = taskIn
+	m.Logits, err = b.taskNet(taskIn)
 	if err != nil {
 		return fmt.Errorf("task network: %w", err)
 	}
@@ -234,7 +268,7 @@ func (b *builder) saliencySampler() (*G.Node, error) {
 	r, a := s.Resolution, s.SaliencyInput
 	m.Images = G.NewTensor(m.G, m.Dtype, 4, G.WithShape(m.Batch, 3, r, r), G.WithName("images"))
 	m.LowRes = G.NewTensor(m.G, m.Dtype, 4, G.WithShape(m.Batch, 3, a, a), G.WithName("lowres"))
-	logits, err := b.referenceSaliency(m.LowRes)
+	logits, err := b.saliencyNet(m.LowRes)
 	if err != nil {
 		return nil, fmt.Errorf("saliency network: %w", err)
 	}
@@ -283,6 +317,7 @@ func (b *builder) referenceSaliency(x *G.Node) (*G.Node, error) {
 	// The 1x1 head and the adaptive average pool are both linear, one across channels
 	// and one within each map, with pooling weights that sum to one: they commute,
 	// bias included. The head first pools one map instead of 32.
+	l.part = PartSaliencyHead
 	x = l.conv("saliency.head", x, 32, 1, 1, 1, 0, true)
 	x = l.apply("saliency.pool", func() (*G.Node, error) { return kernels.AdaptiveAvgPool2D(x, s.Grid, s.Grid) })
 	return x, l.err
@@ -364,7 +399,7 @@ func (l *layers) conv(name string, x *G.Node, cin, cout, k, stride, pad int, bia
 		bn = l.b.param(name+".b", l.part, []int{cout}, fanIn)
 	}
 	var opts []kernels.ConvOption
-	if x.Op() == nil {
+	if l.b.isData(x) {
 		// The input is data (a downsample of the sources): no gradient to it.
 		opts = append(opts, kernels.WithoutInputGradient())
 	}
