@@ -20,6 +20,7 @@ const (
 	kindString
 	kindBool
 	kindIntList
+	kindStringList
 )
 
 func (k kind) String() string {
@@ -32,6 +33,8 @@ func (k kind) String() string {
 		return "a string"
 	case kindBool:
 		return "a boolean"
+	case kindStringList:
+		return "a list of strings"
 	default:
 		return "a list of integers"
 	}
@@ -74,6 +77,8 @@ func (s *schema) add(prefix string, index []int, t reflect.Type) {
 			k = kindBool
 		case f.Type == reflect.TypeFor[[]int]():
 			k = kindIntList
+		case f.Type == reflect.TypeFor[[]string]():
+			k = kindStringList
 		default:
 			// Only reachable if someone adds a field of a new type to Config; the
 			// schema test catches it.
@@ -208,6 +213,24 @@ func coerce(key string, k kind, val any) (any, error) {
 			return v, nil
 		}
 		return nil, bad()
+	case kindStringList:
+		switch v := val.(type) {
+		case nil:
+			return []string{}, nil
+		case []string:
+			return append([]string{}, v...), nil
+		case []any:
+			out := make([]string, len(v))
+			for i, e := range v {
+				str, ok := e.(string)
+				if !ok {
+					return nil, fmt.Errorf("config key %q: element %d: expected a string, got %s", key, i, describe(e))
+				}
+				out[i] = str
+			}
+			return out, nil
+		}
+		return nil, bad()
 	default:
 		switch v := val.(type) {
 		case []int:
@@ -282,7 +305,7 @@ func parseScalar(key string, k kind, text string) (any, error) {
 		return text, nil
 	}
 	src := strings.TrimSpace(text)
-	if k == kindIntList && !strings.HasPrefix(src, "[") {
+	if (k == kindIntList || k == kindStringList) && !strings.HasPrefix(src, "[") {
 		src = "[" + src + "]"
 	}
 	var v any
