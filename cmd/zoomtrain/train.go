@@ -34,6 +34,7 @@ type trainOptions struct {
 	Seed        int64
 	BatchSize   int
 	Resume      string
+	Init        string
 	Force       bool
 	PrintConfig bool
 	NoPlot      bool
@@ -58,6 +59,7 @@ Settings come from, highest first: flags, ZOOMTRAIN_* environment variables
   zoomtrain train --config configs/needle-uniform.yaml --seed 1
   zoomtrain train --data ~/images --epochs 30 --out runs
   zoomtrain train --resume runs/needle-saliency-s0
+  zoomtrain train --config configs/official.yaml --data ~/photos --init official.ckpt
   zoomtrain train --config configs/tiny.yaml --print-config`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,6 +77,7 @@ Settings come from, highest first: flags, ZOOMTRAIN_* environment variables
 	f.Int64Var(&o.Seed, "seed", 0, "random seed (initialisation, order, augmentation)")
 	f.IntVar(&o.BatchSize, "batch-size", 0, "training batch size")
 	f.StringVar(&o.Resume, "resume", "", "continue the run in this directory (or from this checkpoint)")
+	f.StringVar(&o.Init, "init", "", "fine-tune this checkpoint (an imported model or another run): its weights and model settings, a new run")
 	f.BoolVar(&o.Force, "force", false, "reuse an existing run directory, replacing its checkpoints and metrics")
 	f.BoolVar(&o.PrintConfig, "print-config", false, "print the resolved config as YAML and exit")
 	f.BoolVar(&o.NoPlot, "no-plot", false, "do not draw curves.png at the end")
@@ -113,11 +116,12 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 	var (
 		cfg    config.Config
 		resume *checkpoint.Checkpoint
+		start  *checkpoint.Checkpoint
 		dir    string
 		err    error
 	)
 	if o.Resume != "" {
-		for _, fl := range []string{"config", "data", "sampler", "seed", "batch-size", "out", "name", "force"} {
+		for _, fl := range []string{"config", "data", "sampler", "seed", "batch-size", "out", "name", "force", "init"} {
 			if o.set(fl) {
 				return usageErrorf("--%s cannot be combined with --resume: a resumed run keeps its config (only --epochs may change)", fl)
 			}
@@ -145,6 +149,17 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 	} else {
 		if cfg, err = config.Load(o.ConfigPath, os.Environ(), o.overrides()); err != nil {
 			return err
+		}
+		if o.Init != "" {
+			if o.set("sampler") {
+				return usageErrorf("--sampler cannot be combined with --init: the model settings are the checkpoint's")
+			}
+			if start, err = checkpoint.Load(o.Init); err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			if cfg, err = train.InitConfig(cfg, start); err != nil {
+				return fmt.Errorf("init %s: %w", o.Init, err)
+			}
 		}
 	}
 	if o.PrintConfig {
@@ -175,7 +190,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 	ctx, sig, stop := interruptContext(parent, s.Err, dir)
 	defer stop()
 	obs := newTrainObserver(s.Err, trainSet, valSet, cfg)
-	sum, err := train.Run(ctx, train.Options{Config: cfg, Dir: dir, Train: trainSet, Val: valSet, Resume: resume, Observer: obs})
+	sum, err := train.Run(ctx, train.Options{Config: cfg, Dir: dir, Train: trainSet, Val: valSet, Resume: resume, Init: start, Observer: obs})
 	obs.finish()
 	if n := data.Skipped(trainSet) + data.Skipped(valSet); n > 0 {
 		fmt.Fprintf(s.Err, "skipped %d unreadable image(s) (data.on_error: skip)\n", n)
@@ -327,6 +342,9 @@ func (t *trainObserver) Start(i train.RunInfo) {
 	c := t.cfg
 	fmt.Fprintf(t.w, "run %s: %s sampler, %s task net, %d parameters; %d train / %d val images at %d px, task input %d, %d batches of %d per epoch\n",
 		i.Dir, c.Model.Sampler, c.Model.TaskNet, i.Params, t.ntr, t.nval, c.Data.Resolution, c.Model.TaskInput, i.BatchesPerEpoch, c.Train.BatchSize)
+	for _, n := range i.Notes {
+		fmt.Fprintln(t.w, n)
+	}
 	if i.StartEpoch > 0 || i.StartBatch > 0 {
 		fmt.Fprintf(t.w, "resuming at epoch %d, batch %d\n", i.StartEpoch+1, i.StartBatch)
 	}

@@ -148,7 +148,7 @@ func LoadForward(path string, batch int, details bool) (*Loaded, error) {
 		return nil, fmt.Errorf("checkpoint %s: stored config: %w", path, err)
 	}
 	spec := Spec(cfg, len(c.Classes))
-	spec.BlurRadius = 0
+	spec.BlurRadius, spec.ResolutionDrop = 0, false
 	m, err := graph.Build(spec, graph.Options{Batch: batch, Dtype: tensor.Float32, Seed: uint64(cfg.Seed)})
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)

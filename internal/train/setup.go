@@ -24,6 +24,14 @@ func Spec(c config.Config, classes int) graph.Spec {
 		ResNetWidth:   c.Model.ResNetWidth,
 		ResNetBlocks:  c.Model.ResNetBlocks,
 		BlurRadius:    blurSchedule(c).Radius(),
+
+		SaliencyNet:          c.Model.SaliencyNet,
+		TaskWidth:            c.Model.TaskWidth,
+		SaliencyWidth:        c.Model.SaliencyWidth,
+		Normalize:            c.Data.Normalize,
+		SaliencyAlignCorners: c.Model.SaliencyUpsampleAlignCorners,
+		GridHalfPixel:        !c.Model.GridUpsampleAlignCorners,
+		ResolutionDrop:       newDropSchedule(c).on,
 	}
 }
 
@@ -49,18 +57,6 @@ func optimizerConfig(c config.Config) OptimizerConfig {
 		Beta2:       c.Train.Beta2,
 		WeightDecay: c.Train.WeightDecay,
 	}
-}
-
-// partMultipliers gives each parameter's learning-rate multiplier.
-func partMultipliers(c config.Config, m *graph.Model) []float64 {
-	mult := make([]float64, len(m.Params))
-	for i, p := range m.Params {
-		mult[i] = 1
-		if p.Part == graph.PartSaliency {
-			mult[i] = c.Train.SaliencyLRMult
-		}
-	}
-	return mult
 }
 
 func checkSchedules(c config.Config) error {

@@ -64,6 +64,9 @@ type RunInfo struct {
 	BatchesPerEpoch int
 	StartEpoch      int
 	StartBatch      int
+	// Notes say where the starting weights came from (pretrained files, an --init
+	// checkpoint) and what was re-initialised, one line each.
+	Notes []string
 }
 
 // Observer receives progress; the command line draws it, tests ignore it.
@@ -87,7 +90,11 @@ type Options struct {
 	Dir        string // the run directory; it must exist
 	Train, Val data.Dataset
 	// Resume continues from this checkpoint (its weights, optimiser and position).
-	Resume   *checkpoint.Checkpoint
+	Resume *checkpoint.Checkpoint
+	// Init starts from this checkpoint's weights and batch-norm statistics (not its
+	// optimiser or position): fine-tuning an imported model. Config must hold its
+	// model settings (InitConfig).
+	Init     *checkpoint.Checkpoint
 	Observer Observer
 	// Hook, when set, is called after each step (tests use it to interrupt at a step).
 	Hook func(step int)
@@ -158,7 +165,9 @@ func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
 	if t.opt, err = NewOptimizer(optimizerConfig(cfg), sizes); err != nil {
 		return nil, err
 	}
-	t.mult = partMultipliers(cfg, m)
+	if t.mult, err = paramMultipliers(cfg, m); err != nil {
+		return nil, err
+	}
 	t.lrs = make([]float64, len(t.params))
 	t.grads = make([][]float32, len(t.params))
 	return t, nil
@@ -208,6 +217,9 @@ func (t *Trainer) StepBatch(b *data.Batch, lr float64, stepNo int) (loss float64
 	if err := t.zeroGrads(); err != nil {
 		return 0, 0, err
 	}
+	// Evaluation switches batch norm to its running statistics and back to
+	// training; train.bn_eval keeps them.
+	t.model.SetTraining(!t.cfg.Train.BNEval)
 	defer t.vm.Reset()
 	if err := t.vm.RunAll(); err != nil {
 		return 0, 0, fmt.Errorf("step %d: %w", stepNo, err)
@@ -333,6 +345,23 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 
 	pos := position{}
 	lastGood := ""
+	var notes []string
+	switch {
+	case o.Resume != nil:
+	case o.Init != nil:
+		note, err := InitFrom(m, o.Init, classes)
+		if err != nil {
+			return nil, fmt.Errorf("init: %w", err)
+		}
+		notes = append(notes, "weights from the --init checkpoint")
+		if note != "" {
+			notes = append(notes, note)
+		}
+	default:
+		if notes, err = loadPretrained(cfg, m); err != nil {
+			return nil, err
+		}
+	}
 	if o.Resume != nil {
 		if pos, err = t.restore(o.Resume, classes); err != nil {
 			return nil, err
@@ -354,8 +383,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		return nil
 	}
-	obs.Start(RunInfo{Dir: o.Dir, Params: m.NumParams(), BatchesPerEpoch: nb, StartEpoch: pos.Epoch, StartBatch: pos.Batch})
-	lrSched, blur := lrSchedule(cfg), blurSchedule(cfg)
+	obs.Start(RunInfo{Dir: o.Dir, Params: m.NumParams(), BatchesPerEpoch: nb, StartEpoch: pos.Epoch, StartBatch: pos.Batch, Notes: notes})
+	lrSched, blur, drop := lrSchedule(cfg), blurSchedule(cfg), newDropSchedule(cfg)
 	sum := &Summary{BestTop1: pos.BestTop1}
 	for ; pos.Epoch < cfg.Train.Epochs; pos.Epoch, pos.Batch = pos.Epoch+1, 0 {
 		epochStart := time.Now().Add(-time.Duration(pos.Seconds * float64(time.Second)))
@@ -375,6 +404,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			if err := m.SetBlur(sigma); err != nil {
 				it.Close()
 				return nil, err
+			}
+			if m.Drop != nil {
+				m.Drop.Size = drop.sizeAt(pos.Epoch, pos.Step+1)
 			}
 			lr := cfg.Train.LR * lrSched.Factor(tEp)
 			loss, correct, err := t.step(batch, lr, pos.Step+1)
@@ -445,8 +477,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			LR:        map[string]float64{graph.PartTask: lr0},
 			Time:      time.Now().UTC().Format(time.RFC3339),
 		}
+		mults := PartMultipliers(cfg)
+		rec.LR[graph.PartTask] = lr0 * mults[graph.PartTask]
 		if m.Spec.Sampler == graph.SamplerSaliency {
-			rec.LR[graph.PartSaliency] = lr0 * cfg.Train.SaliencyLRMult
+			rec.LR[graph.PartSaliency] = lr0 * mults[graph.PartSaliency]
+			rec.LR[graph.PartSaliencyHead] = lr0 * mults[graph.PartSaliencyHead]
 		}
 		if err := metrics.Append(metricsPath, rec); err != nil {
 			return nil, err
