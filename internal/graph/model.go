@@ -298,7 +298,7 @@ func (b *builder) grid(saliency *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("grid generator: %w", err)
 	}
-	up, err := sampler.UpsampleGrid(grid, s.TaskInput, s.TaskInput)
+	up, err := sampler.UpsampleGridCorners(grid, s.TaskInput, s.TaskInput, !s.GridHalfPixel)
 	if err != nil {
 		return nil, fmt.Errorf("grid upsample: %w", err)
 	}

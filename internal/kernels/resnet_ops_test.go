@@ -254,3 +254,22 @@ func TestResolutionDrop(t *testing.T) {
 			}, 1e-6)
 	}
 }
+
+func TestAdaptiveAvgPoolPlain32(t *testing.T) {
+	for _, tc := range []struct{ planes, h, w, oh, ow int }{{6, 96, 96, 64, 64}, {3, 7, 5, 3, 4}, {3, 8, 8, 8, 8}} {
+		x := fdRandom(51, tc.planes*tc.h*tc.w, 0, 1)
+		x32 := make([]float32, len(x))
+		for i, v := range x {
+			x32[i] = float32(v)
+			x[i] = float64(x32[i])
+		}
+		got := make([]float32, tc.planes*tc.oh*tc.ow)
+		AdaptiveAvgPoolPlain32(x32, tc.planes, tc.h, tc.w, tc.oh, tc.ow, got)
+		want := adaptiveReference(x, 1, tc.planes, tc.h, tc.w, tc.oh, tc.ow)
+		for i := range want {
+			if d := math.Abs(float64(got[i]) - want[i]); d > 1e-6 {
+				t.Fatalf("%+v: out[%d] = %v, want %v", tc, i, got[i], want[i])
+			}
+		}
+	}
+}
