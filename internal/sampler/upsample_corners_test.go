@@ -70,7 +70,9 @@ func TestUpsampleGridHalfPixel(t *testing.T) {
 				return // the gradient is checked on the small cases
 			}
 			errs := gradCheck(t, uint64(i), []fdInput{{"grid", tensor.Shape{tc.n, tc.h, tc.w, 2}, grid, true}},
-				func(in []*gorgonia.Node) (*gorgonia.Node, error) { return UpsampleGridCorners(in[0], tc.ho, tc.wo, false) })
+				func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+					return UpsampleGridCorners(in[0], tc.ho, tc.wo, false)
+				})
 			if errs[0] > 1e-6 {
 				t.Errorf("gradient to the grid: relative error %g, want under 1e-6", errs[0])
 			}
