@@ -105,7 +105,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	batch := &data.Batch{N: b, X: x, Labels: labels}
 	for _, s := range t.ResizedSides() {
 		small := make([]float32, b*3*s*s)
-		kernels.ResizePlain32(x, b*3, r, r, s, s, small)
+		kernels.Downsample32(t.Model().Spec.LowResPool, x, b*3, r, r, s, s, small)
 		batch.Resized = append(batch.Resized, small)
 	}
 	for i := 0; i < o.Warmup; i++ {

@@ -43,6 +43,8 @@ type LoaderOptions struct {
 	// model's small inputs, made here ahead of the step. A cached image keeps its
 	// downsamples too.
 	Resized []int
+	// ResizePool makes the Resized copies by adaptive average pooling instead.
+	ResizePool bool
 }
 
 // Batch is a batch of examples as float32 NCHW.
@@ -270,7 +272,8 @@ func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 	}
 	if a.HFlip && r.IntN(2) == 1 {
 		hflip(dst, l.res)
-		// The resize filter is symmetric, so the mirrored image's downsample is the
+		// The resize filter (and the pool's windows) are symmetric, so the mirrored
+		// image's downsample is the
 		// mirrored downsample.
 		for k, side := range l.o.Resized {
 			hflip(small[k], side)
@@ -281,7 +284,7 @@ func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 // downsample writes the downsamples of the planar image x into small.
 func (l *Loader) downsample(x []float32, small [][]float32) {
 	for k, side := range l.o.Resized {
-		kernels.ResizePlain32(x, 3, l.res, l.res, side, side, small[k])
+		kernels.Downsample32(l.o.ResizePool, x, 3, l.res, l.res, side, side, small[k])
 	}
 }
 

@@ -66,6 +66,9 @@ type Spec struct {
 	// ResolutionDrop adds the official warm-up's pool-and-upsample of the sampled
 	// image, its size set before each run (Model.SetResolutionDrop).
 	ResolutionDrop bool
+	// LowResPool makes the low-resolution copies (ResizedSides) by adaptive average
+	// pooling, the official code's, instead of the antialiased resize.
+	LowResPool bool
 	// BlurRadius > 0 adds a Gaussian blur of the task input whose 1-D kernel (length
 	// 2*BlurRadius+1) is an input node set every step.
 	BlurRadius int

@@ -93,7 +93,7 @@ func (f *Forward) Run(x []float32, n int) (*Outputs, error) {
 		clear(f.input[n*per:])
 	}
 	for i, s := range m.Spec.ResizedSides() {
-		kernels.ResizePlain32(x, 3*n, r, r, s, s, f.small[i])
+		kernels.Downsample32(m.Spec.LowResPool, x, 3*n, r, r, s, s, f.small[i])
 		clear(f.small[i][3*n*s*s:])
 	}
 	m.SetTraining(false)

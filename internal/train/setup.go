@@ -32,6 +32,7 @@ func Spec(c config.Config, classes int) graph.Spec {
 		SaliencyAlignCorners: c.Model.SaliencyUpsampleAlignCorners,
 		GridHalfPixel:        !c.Model.GridUpsampleAlignCorners,
 		ResolutionDrop:       newDropSchedule(c).on,
+		LowResPool:           c.Model.LowRes == config.LowResAvgPool,
 	}
 }
 

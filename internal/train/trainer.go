@@ -296,7 +296,7 @@ func bindInputs(m *graph.Model, x []float32, resized, scratch [][]float32) ([][]
 				scratch[i] = make([]float32, m.Batch*3*s*s)
 			}
 			// The batch's planes are contiguous: one call resizes all of them.
-			kernels.ResizePlain32(x, m.Batch*3, r, r, s, s, scratch[i])
+			kernels.Downsample32(spec.LowResPool, x, m.Batch*3, r, r, s, s, scratch[i])
 		}
 		resized = scratch
 	}
@@ -326,7 +326,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		BatchSize: cfg.Train.BatchSize, Shuffle: true, Seed: cfg.Seed, Workers: cfg.Data.Workers,
 		CacheBytes: int64(cfg.Data.CacheMB) << 20, DropLast: true,
 		Augment: data.Augment{HFlip: cfg.Data.Augment.HFlip, CropScaleMin: cfg.Data.Augment.CropScaleMin},
-		Resized: t.ResizedSides(),
+		Resized: t.ResizedSides(), ResizePool: m.Spec.LowResPool,
 	})
 	if err != nil {
 		return nil, err
