@@ -175,11 +175,13 @@ type LRMult struct {
 // for the first Epochs epochs the official code's average pool of the sampled image
 // to a random side in [DropMin, task input] and bilinear upsample back.
 type Blur struct {
-	Kind    string  `mapstructure:"kind"`     // gaussian | resolution_drop
-	DropMin int     `mapstructure:"drop_min"` // smallest side of the resolution drop
-	Sigma   float64 `mapstructure:"sigma"`    // initial sigma in task-input pixels; 0 = off
-	Epochs  int     `mapstructure:"epochs"`   // epochs over which it decays to 0
-	Shape   string  `mapstructure:"shape"`    // linear | cosine | step
+	Kind string `mapstructure:"kind"` // gaussian | resolution_drop
+	// DropMin is the smallest side of the resolution drop; 0 takes the official
+	// code's 64 of 224, scaled to the task input.
+	DropMin int     `mapstructure:"drop_min"`
+	Sigma   float64 `mapstructure:"sigma"`  // initial sigma in task-input pixels; 0 = off
+	Epochs  int     `mapstructure:"epochs"` // epochs over which it decays to 0
+	Shape   string  `mapstructure:"shape"`  // linear | cosine | step
 }
 
 // Default returns the default configuration: the needle run of the paper's setting.
@@ -242,7 +244,7 @@ func Default() Config {
 			SaliencyLRMult: 1,
 			LRMult:         LRMult{Task: 1, Saliency: 1, SaliencyHead: 1},
 			Freeze:         []string{},
-			Blur:           Blur{Kind: BlurGaussian, Shape: BlurLinear, DropMin: 64},
+			Blur:           Blur{Kind: BlurGaussian, Shape: BlurLinear},
 			EvalBatchSize:  100,
 		},
 	}

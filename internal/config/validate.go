@@ -195,8 +195,8 @@ func (c Config) Validate() error {
 	}
 	ch.oneOf("train.blur.kind", t.Blur.Kind, BlurGaussian, BlurResolutionDrop)
 	if t.Blur.Kind == BlurResolutionDrop {
-		if t.Blur.DropMin < 1 || t.Blur.DropMin > m.TaskInput {
-			ch.fail("train.blur.drop_min", "must be in [1, model.task_input %d], got %d", m.TaskInput, t.Blur.DropMin)
+		if t.Blur.DropMin < 0 || t.Blur.DropMin > m.TaskInput {
+			ch.fail("train.blur.drop_min", "must be in [0 (automatic), model.task_input %d], got %d", m.TaskInput, t.Blur.DropMin)
 		}
 		if t.Blur.Sigma > 0 {
 			ch.fail("train.blur.sigma", "is the Gaussian blur's; it must be 0 with kind resolution_drop")

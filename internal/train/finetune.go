@@ -53,7 +53,8 @@ func paramMultipliers(c config.Config, m *graph.Model) ([]float64, error) {
 }
 
 // dropSchedule draws the side of the resolution drop of each step: for the first
-// train.blur.epochs epochs uniform in [train.blur.drop_min, task input], after them
+// train.blur.epochs epochs uniform in [train.blur.drop_min, task input] (drop_min 0:
+// 64/224 of the task input, the official range's ratio), after them
 // 0 (no drop). The draw depends on the seed and step only, so a resumed run
 // draws what an uninterrupted one would.
 type dropSchedule struct {
@@ -64,9 +65,13 @@ type dropSchedule struct {
 }
 
 func newDropSchedule(c config.Config) dropSchedule {
+	lo := c.Train.Blur.DropMin
+	if lo == 0 {
+		lo = max(1, (64*c.Model.TaskInput+112)/224) // 64 of 224, rounded
+	}
 	return dropSchedule{
 		on:     c.Train.Blur.Kind == config.BlurResolutionDrop && c.Train.Blur.Epochs > 0,
-		epochs: c.Train.Blur.Epochs, min: c.Train.Blur.DropMin, max: c.Model.TaskInput,
+		epochs: c.Train.Blur.Epochs, min: lo, max: c.Model.TaskInput,
 		seed: uint64(c.Seed),
 	}
 }

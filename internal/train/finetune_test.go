@@ -254,3 +254,14 @@ func TestDropSchedule(t *testing.T) {
 		t.Error("the Gaussian blur turned the resolution drop on")
 	}
 }
+
+func TestDropScheduleAutomaticMinimum(t *testing.T) {
+	c := config.Default()
+	c.Train.Blur = config.Blur{Kind: config.BlurResolutionDrop, Epochs: 1, Shape: config.BlurLinear}
+	for _, tc := range []struct{ task, want int }{{224, 64}, {112, 32}, {32, 9}, {1, 1}} {
+		c.Model.TaskInput = tc.task
+		if got := newDropSchedule(c).min; got != tc.want {
+			t.Errorf("task input %d: smallest side %d, want %d", tc.task, got, tc.want)
+		}
+	}
+}
