@@ -3,6 +3,7 @@ package graph
 import (
 	"bufio"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -152,5 +153,43 @@ func compareKeys(t *testing.T, got map[string]string, arch string, width int, ke
 		if !want[k] {
 			t.Errorf("%s: tensor %s is not torchvision's", arch, k)
 		}
+	}
+}
+
+// TestOfficialModelGradient: the whole model with the official settings (the
+// resnet18-layer3 saliency network and its bilinear resize to the grid, ImageNet
+// normalisation, the half-pixel grid upsample, the resolution drop) and torchvision
+// task networks, by finite differences in float64. Batch norm in training mode over
+// the few values per channel a test this small has (batch 2, layer4 at 1 x 1) is
+// ill-conditioned enough that finite differences fail on the Bottleneck network,
+// which is checked with batch norm on running statistics instead.
+func TestOfficialModelGradient(t *testing.T) {
+	for _, tc := range []struct {
+		task     string
+		training bool
+	}{{TaskResNet18, true}, {TaskResNet18, false}, {TaskResNet50, false}} {
+		t.Run(fmt.Sprintf("%s/training=%v", tc.task, tc.training), func(t *testing.T) {
+			if testing.Short() && tc.task == TaskResNet50 {
+				t.Skip("5 s; run without -short")
+			}
+			s := tinySpec(SamplerSaliency, tc.task)
+			s.Resolution, s.TaskInput, s.SaliencyInput, s.Grid, s.Padding = 40, 32, 32, 5, 4
+			s.SaliencyNet, s.SaliencyWidth, s.TaskWidth = SaliencyResNet18Layer, 2, 2
+			s.Normalize, s.GridHalfPixel, s.ResolutionDrop = NormalizeImageNet, true, true
+			checkModelGradient(t, s, func(m *Model) error {
+				m.Drop.Size = 20
+				if tc.training {
+					return nil
+				}
+				rng := rand.New(rand.NewPCG(8, 9))
+				for _, b := range m.Buffers {
+					for i := range b.BN.Mean {
+						b.BN.Mean[i], b.BN.Var[i] = 0.2*rng.Float64()-0.1, 0.5+rng.Float64()
+					}
+				}
+				m.SetTraining(false)
+				return nil
+			})
+		})
 	}
 }
