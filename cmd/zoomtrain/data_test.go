@@ -19,19 +19,12 @@ import (
 	"zoomtrain/internal/data"
 )
 
-func runArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = run(args, streams{In: strings.NewReader(""), Out: &out, Err: &errb})
-	return code, out.String(), errb.String()
-}
-
 // TestDataNeedleRoundTrip writes a small needle set, reads it back with the image-folder
 // loader and checks every canvas against the generator: same label, same pixels, and the
 // digit where needle.json says the generator put it.
 func TestDataNeedleRoundTrip(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "needle")
-	code, stdout, stderr := runArgs(t, "data", "needle", "--out", out, "--canvas", "48",
+	code, stdout, stderr := runCmd("data", "needle", "--out", out, "--canvas", "48",
 		"--digit", "16,20", "--clutter", "3", "--train", "30", "--val", "20", "--seed", "5", "--noise", "0.2")
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
@@ -210,7 +203,7 @@ func TestDataNeedleOutputFolder(t *testing.T) {
 			if tt.force {
 				args = append(args, "--force")
 			}
-			code, _, stderr := runArgs(t, args...)
+			code, _, stderr := runCmd(args...)
 			if code != tt.wantCode || !strings.Contains(stderr, tt.wantErr) {
 				t.Fatalf("got exit %d, stderr %q; want exit %d, stderr containing %q", code, stderr, tt.wantCode, tt.wantErr)
 			}
@@ -258,25 +251,29 @@ func TestDataNeedleFlags(t *testing.T) {
 		{"two-word digit range", []string{"--digit", "12", "16"}, exitOK, ""},
 		{"single digit size", []string{"--digit", "14"}, exitOK, ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := []string{"data", "needle", "--canvas", "32", "--train", "4", "--val", "2"}
-			if tt.name != "no --out" {
-				args = append(args, "--out", filepath.Join(t.TempDir(), "o"))
-			}
-			code, _, stderr := runArgs(t, append(args, tt.args...)...)
-			if code != tt.wantCode || !strings.Contains(stderr, tt.wantErr) {
-				t.Errorf("got exit %d, stderr %q; want exit %d, stderr containing %q", code, stderr, tt.wantCode, tt.wantErr)
-			}
-		})
+	dir := t.TempDir()
+	tr := transcript{dir: dir}
+	for k, tt := range tests {
+		args := []string{"data", "needle", "--canvas", "32", "--train", "4", "--val", "2"}
+		if tt.name != "no --out" {
+			args = append(args, "--out", filepath.Join(dir, strconv.Itoa(k)))
+		}
+		code, _, stderr := runCmd(append(args, tt.args...)...)
+		if code != tt.wantCode || !strings.Contains(stderr, tt.wantErr) {
+			t.Errorf("%s: got exit %d, stderr %q; want exit %d, stderr containing %q", tt.name, code, stderr, tt.wantCode, tt.wantErr)
+		}
+		// The summary line names the folder, which the transcript writes as $TMP.
+		tr.add(tt.name, code, "", stderr)
 	}
+	// The messages themselves, exactly (usage errors add the line pointing to --help).
+	checkGolden(t, "data-needle-flags.golden", tr.String())
 }
 
 func TestDataNeedleJSONAndDeterminism(t *testing.T) {
 	dir := t.TempDir()
 	var first []byte
 	for k, out := range []string{filepath.Join(dir, "a"), filepath.Join(dir, "b")} {
-		code, stdout, stderr := runArgs(t, "data", "needle", "--out", out, "--canvas", "32", "--digit", "12,16", "--train", "5", "--val", "5", "--seed", "9", "--json")
+		code, stdout, stderr := runCmd("data", "needle", "--out", out, "--canvas", "32", "--digit", "12,16", "--train", "5", "--val", "5", "--seed", "9", "--json")
 		if code != exitOK {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
@@ -305,7 +302,7 @@ func TestDataNeedleJSONAndDeterminism(t *testing.T) {
 }
 
 func TestDataParentCommand(t *testing.T) {
-	code, stdout, stderr := runArgs(t, "data")
+	code, stdout, stderr := runCmd("data")
 	if code != exitOK || !strings.Contains(stdout+stderr, "needle") {
 		t.Errorf("zoomtrain data: got exit %d and %q, want the help listing needle", code, stdout+stderr)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"zoomtrain/internal/data"
-	"zoomtrain/internal/train"
+	"zoomtrain/internal/infer"
 )
 
 type evalOptions struct {
@@ -54,7 +54,7 @@ func runEval(ctx context.Context, o *evalOptions, s streams) error {
 	if o.Batch < 1 {
 		return usageErrorf("--batch-size must be positive")
 	}
-	ld, err := train.LoadForward(o.Checkpoint, o.Batch, false)
+	ld, err := infer.LoadForward(o.Checkpoint, o.Batch, false)
 	if err != nil {
 		return err
 	}
@@ -62,14 +62,14 @@ func runEval(ctx context.Context, o *evalOptions, s streams) error {
 	if err != nil {
 		return err
 	}
-	res, err := train.Evaluate(ctx, ld.Forward, ds, ld.Config.Data.Workers, int64(ld.Config.Data.CacheMB)<<20)
+	res, err := infer.Evaluate(ctx, ld.Forward, ds, ld.Config.Data.Workers, int64(ld.Config.Data.CacheMB)<<20)
 	if err != nil {
 		return err
 	}
 	if o.JSON {
 		out := struct {
 			Checkpoint string `json:"checkpoint"`
-			*train.Result
+			*infer.Result
 			Skipped int `json:"skipped"`
 		}{o.Checkpoint, res, data.Skipped(ds)}
 		enc := json.NewEncoder(s.Out)
@@ -104,9 +104,9 @@ func runEval(ctx context.Context, o *evalOptions, s streams) error {
 }
 
 // evalSet opens the folder to evaluate, or the run's own validation set.
-func evalSet(ld *train.Loaded, dir string) (data.Dataset, error) {
+func evalSet(ld *infer.Loaded, dir string) (data.Dataset, error) {
 	if dir == "" {
-		_, val, err := train.OpenData(ld.Config)
+		_, val, err := infer.OpenData(ld.Config)
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +125,7 @@ func evalSet(ld *train.Loaded, dir string) (data.Dataset, error) {
 	if vs, err := os.Stat(filepath.Join(dir, "val")); err == nil && vs.IsDir() {
 		dir = filepath.Join(dir, "val")
 	}
-	return data.OpenFolderSplit(dir, ld.Classes, train.FolderOptions(ld.Config))
+	return data.OpenFolderSplit(dir, ld.Classes, infer.FolderOptions(ld.Config))
 }
 
 func sameClasses(a, b []string) bool {

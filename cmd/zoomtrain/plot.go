@@ -46,7 +46,7 @@ func runPlot(o *plotOptions, s streams) error {
 	if len(o.Runs) == 1 {
 		out := o.Out
 		if out == "" {
-			out = filepath.Join(o.Runs[0], "curves.png")
+			out = filepath.Join(o.Runs[0], train.CurvesFile)
 		}
 		if err := plotRunTo(o.Runs[0], out); err != nil {
 			return err
@@ -94,7 +94,7 @@ func readRunMetrics(dir string) ([]metrics.Record, error) {
 
 // plotRun draws dir/curves.png (used at the end of training).
 func plotRun(dir string) error {
-	return plotRunTo(dir, filepath.Join(dir, "curves.png"))
+	return plotRunTo(dir, filepath.Join(dir, train.CurvesFile))
 }
 
 func plotRunTo(dir, out string) error {

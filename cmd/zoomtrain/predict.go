@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"zoomtrain/internal/data"
-	"zoomtrain/internal/train"
+	"zoomtrain/internal/infer"
 )
 
 type predictOptions struct {
@@ -53,7 +53,7 @@ type classProb struct {
 }
 
 func runPredict(o *predictOptions, s streams) error {
-	ld, err := train.LoadForward(o.Checkpoint, 1, false)
+	ld, err := infer.LoadForward(o.Checkpoint, 1, false)
 	if err != nil {
 		return err
 	}
@@ -67,13 +67,17 @@ func runPredict(o *predictOptions, s streams) error {
 	}
 	enc := json.NewEncoder(s.Out)
 	for i, p := range o.Images {
-		out, err := ld.Run(pix[i], 1)
+		b, err := data.NewBatch(pix[i], nil, ld.Model.Spec.Inputs())
 		if err != nil {
 			return err
 		}
-		probs := train.Softmax(out.Logits)
+		out, err := ld.Run(b)
+		if err != nil {
+			return err
+		}
+		probs := infer.Softmax(out.Logits)
 		pr := prediction{Image: p}
-		for _, c := range train.TopK(probs, o.Top) {
+		for _, c := range infer.TopK(probs, o.Top) {
 			pr.Top = append(pr.Top, classProb{Class: ld.Classes[c], Prob: probs[c]})
 		}
 		if o.JSON {

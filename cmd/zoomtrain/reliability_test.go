@@ -19,14 +19,33 @@ import (
 	"time"
 
 	"zoomtrain/internal/checkpoint"
-	"zoomtrain/internal/config"
 	"zoomtrain/internal/metrics"
 )
 
-// testBinary is the zoomtrain binary built once by TestMain for the tests that need a
-// real process (signals, SIGKILL, exit codes). It is set before any test runs and
-// never changed.
-var testBinary string
+// binDir is the temporary folder TestMain makes for the zoomtrain binary that the tests
+// needing a real process (signals, SIGKILL, exit codes) run; it is set before any test
+// runs and never changed.
+var binDir string
+
+// buildBinary builds the binary into binDir on first use, once: a run of tests that
+// needs none (go test -short, or -run of in-process tests) does not pay for the build.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(binDir, "zoomtrain")
+	if out, err := exec.Command(goTool(), "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build zoomtrain: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// testBinary returns the built zoomtrain binary.
+func testBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -35,13 +54,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	testBinary = filepath.Join(dir, "zoomtrain")
-	build := exec.Command(goTool(), "build", "-o", testBinary, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build zoomtrain: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	binDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	removeTrainedRuns()
@@ -101,7 +114,7 @@ type child struct {
 
 func start(t *testing.T, args ...string) *child {
 	t.Helper()
-	c := &child{cmd: exec.Command(testBinary, args...), lines: make(chan string, 1<<16), eof: make(chan struct{})}
+	c := &child{cmd: exec.Command(testBinary(t), args...), lines: make(chan string, 1<<16), eof: make(chan struct{})}
 	c.cmd.Stdout = &c.stdout
 	// The caller's ZOOMTRAIN_* settings would change the tests' configs.
 	for _, kv := range os.Environ() {
@@ -445,51 +458,5 @@ func TestKillDuringCheckpointWrite(t *testing.T) {
 	}
 	if !hit {
 		t.Fatalf("no SIGKILL landed while a checkpoint was being written in %d attempts", attempts)
-	}
-}
-
-// TestRunDirectoryNeverReusedSilently: a derived name gets a fresh directory each time,
-// an explicit existing name is refused unless --force, and --force clears the old
-// run's checkpoints and metrics (and temporary files of dead writes).
-func TestRunDirectoryNeverReusedSilently(t *testing.T) {
-	cfg := config.Default()
-	cfg.Out = t.TempDir()
-	first, err := newRunDir(cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := newRunDir(cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if first == second || filepath.Base(second) != filepath.Base(first)+"-2" {
-		t.Errorf("derived run directories %s then %s, want a fresh -2 suffix", first, second)
-	}
-
-	cfg.Name = "named"
-	dir, err := newRunDir(cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := []string{"last.ckpt", "best.ckpt", "metrics.jsonl", ".last.ckpt.tmp-123"}
-	for _, f := range append(old, "notes.txt") {
-		writeFile(t, filepath.Join(dir, f), []byte("old run"))
-	}
-	if _, err := newRunDir(cfg, false); err == nil || !strings.Contains(err.Error(), "exists: use --resume") {
-		t.Errorf("existing named directory without --force: error %v, want one suggesting --resume", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "last.ckpt")); err != nil {
-		t.Fatalf("refusal touched the old run: %v", err)
-	}
-	if got, err := newRunDir(cfg, true); err != nil || got != dir {
-		t.Fatalf("--force: %q, %v; want %q", got, err, dir)
-	}
-	for _, f := range old {
-		if _, err := os.Stat(filepath.Join(dir, f)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("--force left %s (stat error %v)", f, err)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil {
-		t.Errorf("--force removed a file that is not the run's: %v", err)
 	}
 }

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -20,6 +18,7 @@ import (
 	"zoomtrain/internal/checkpoint"
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
+	"zoomtrain/internal/infer"
 	"zoomtrain/internal/metrics"
 	"zoomtrain/internal/train"
 )
@@ -117,7 +116,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		cfg    config.Config
 		resume *checkpoint.Checkpoint
 		start  *checkpoint.Checkpoint
-		dir    string
+		dir    *train.RunDir
 		err    error
 	)
 	if o.Resume != "" {
@@ -142,8 +141,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 				return err
 			}
 		}
-		dir = filepath.Dir(ckptPath)
-		if err := removeStaleTemps(dir); err != nil {
+		if dir, err = train.OpenRunDir(filepath.Dir(ckptPath)); err != nil {
 			return err
 		}
 	} else {
@@ -171,12 +169,12 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		return err
 	}
 	// Open the data first: a bad data folder must not leave an empty run directory.
-	trainSet, valSet, err := train.OpenData(cfg)
+	trainSet, valSet, err := infer.OpenData(cfg)
 	if err != nil {
 		return err
 	}
 	if resume == nil {
-		if dir, err = newRunDir(cfg, o.Force); err != nil {
+		if dir, err = train.CreateRunDir(cfg, o.Force); err != nil {
 			return err
 		}
 	}
@@ -184,10 +182,16 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteBytes(filepath.Join(dir, train.ConfigFile), y); err != nil {
+	if err := atomicfile.WriteBytes(dir.File(train.ConfigFile), y); err != nil {
 		return err
 	}
-	ctx, sig, stop := interruptContext(parent, s.Err, dir)
+	// The first signal stops the run after the step with a checkpoint; a second exits
+	// at once, leaving the last complete checkpoint in place.
+	ctx, sig, stop := interruptContext(parent, func(first os.Signal) {
+		fmt.Fprintf(s.Err, "\n%v: finishing the current step and writing a checkpoint (again to quit at once)\n", first)
+	}, func(second os.Signal) {
+		fmt.Fprintf(s.Err, "%v again: exiting now; the last complete checkpoint in %s is intact (resume with: zoomtrain train --resume %s)\n", second, dir.Path(), dir.Path())
+	})
 	defer stop()
 	obs := newTrainObserver(s.Err, trainSet, valSet, cfg)
 	sum, err := train.Run(ctx, train.Options{Config: cfg, Dir: dir, Train: trainSet, Val: valSet, Resume: resume, Init: start, Observer: obs})
@@ -196,123 +200,19 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		fmt.Fprintf(s.Err, "skipped %d unreadable image(s) (data.on_error: skip)\n", n)
 	}
 	if !o.NoPlot {
-		if perr := plotRun(dir); perr != nil {
+		if perr := plotRun(dir.Path()); perr != nil {
 			fmt.Fprintf(s.Err, "warning: curves not drawn: %v\n", perr)
 		}
 	}
 	if errors.Is(err, train.ErrInterrupted) {
-		code := 130
-		if sig() == syscall.SIGTERM {
-			code = 143
-		}
 		// One line says where the checkpoint is and how to go on.
-		return exitCodeError{err: fmt.Errorf("%w; resume with: zoomtrain train --resume %s", err, dir), code: code}
+		return exitCodeError{err: fmt.Errorf("%w; resume with: zoomtrain train --resume %s", err, dir.Path()), code: exitStatus(sig())}
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.Out, "run %s: %d epochs, %d steps, best val top-1 %.2f%%\n", dir, sum.Epochs, sum.Steps, 100*sum.BestTop1)
+	fmt.Fprintf(s.Out, "run %s: %d epochs, %d steps, best val top-1 %.2f%%\n", dir.Path(), sum.Epochs, sum.Steps, 100*sum.BestTop1)
 	return nil
-}
-
-// newRunDir creates the run directory: out/name, or a fresh derived name. An existing
-// directory is never reused silently.
-func newRunDir(cfg config.Config, force bool) (string, error) {
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return "", fmt.Errorf("create output folder: %w", err)
-	}
-	if cfg.Name != "" {
-		dir := filepath.Join(cfg.Out, cfg.Name)
-		if _, err := os.Stat(dir); err == nil {
-			if !force {
-				return "", fmt.Errorf("run directory %s exists: use --resume %s to continue it, --force to replace it, or another --name", dir, dir)
-			}
-			for _, f := range []string{train.LastCheckpoint, train.BestCheckpoint, train.MetricsFile, "curves.png"} {
-				if err := os.Remove(filepath.Join(dir, f)); err != nil && !os.IsNotExist(err) {
-					return "", err
-				}
-			}
-			return dir, removeStaleTemps(dir)
-		}
-		return dir, os.Mkdir(dir, 0o755)
-	}
-	base := fmt.Sprintf("%s-%s-s%d", cfg.Data.Source, cfg.Model.Sampler, cfg.Seed)
-	for i := 0; i < 10000; i++ {
-		name := base
-		if i > 0 {
-			name = fmt.Sprintf("%s-%d", base, i+1)
-		}
-		dir := filepath.Join(cfg.Out, name)
-		err := os.Mkdir(dir, 0o755)
-		if err == nil {
-			return dir, nil
-		}
-		if !os.IsExist(err) {
-			return "", fmt.Errorf("create run directory: %w", err)
-		}
-	}
-	return "", fmt.Errorf("no free run directory name under %s", cfg.Out)
-}
-
-// removeStaleTemps deletes the temporary files of writes that a killed run left in its
-// directory; a resumed or replaced run owns the directory, so none is live.
-func removeStaleTemps(dir string) error {
-	for _, f := range []string{train.LastCheckpoint, train.BestCheckpoint, train.MetricsFile, train.ConfigFile, "curves.png"} {
-		if err := atomicfile.RemoveTemps(filepath.Join(dir, f)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// interruptContext cancels on the first SIGINT or SIGTERM (the trainer then finishes
-// the step and writes a checkpoint); a second signal exits at once, leaving the last
-// complete checkpoint in place.
-func interruptContext(parent context.Context, errw io.Writer, dir string) (context.Context, func() os.Signal, func()) {
-	if parent == nil {
-		parent = context.Background()
-	}
-	ctx, cancel := context.WithCancel(parent)
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	got := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case first := <-ch:
-			got <- first
-			fmt.Fprintf(errw, "\n%v: finishing the current step and writing a checkpoint (again to quit at once)\n", first)
-			cancel()
-		case <-done:
-			return
-		}
-		select {
-		case second := <-ch:
-			code := 130
-			if second == syscall.SIGTERM {
-				code = 143
-			}
-			fmt.Fprintf(errw, "%v again: exiting now; the last complete checkpoint in %s is intact (resume with: zoomtrain train --resume %s)\n", second, dir, dir)
-			os.Exit(code)
-		case <-done:
-		}
-	}()
-	var sig os.Signal
-	which := func() os.Signal {
-		if sig == nil {
-			select {
-			case sig = <-got:
-			default:
-			}
-		}
-		return sig
-	}
-	stop := func() {
-		signal.Stop(ch)
-		close(done)
-		cancel()
-	}
-	return ctx, which, stop
 }
 
 // trainObserver draws a progress bar when stderr is a terminal and prints one line

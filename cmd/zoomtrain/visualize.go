@@ -11,9 +11,9 @@ import (
 
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/imageio"
-	"zoomtrain/internal/kernels"
+	"zoomtrain/internal/infer"
+	"zoomtrain/internal/lowres"
 	"zoomtrain/internal/npyfile"
-	"zoomtrain/internal/train"
 	"zoomtrain/internal/viz"
 )
 
@@ -74,7 +74,7 @@ type example struct {
 }
 
 func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
-	ld, err := train.LoadForward(o.Checkpoint, 1, true)
+	ld, err := infer.LoadForward(o.Checkpoint, 1, true)
 	if err != nil {
 		return err
 	}
@@ -119,12 +119,16 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		out, err := ld.Run(ex.pix, 1)
+		b, err := data.NewBatch(ex.pix, nil, ld.Model.Spec.Inputs())
 		if err != nil {
 			return err
 		}
-		p := train.Softmax(out.Logits)
-		pred := train.TopK(p, 1)[0]
+		out, err := ld.Run(b)
+		if err != nil {
+			return err
+		}
+		p := infer.Softmax(out.Logits)
+		pred := infer.TopK(p, 1)[0]
 		title := fmt.Sprintf("%s: predicted %s (%.2f)", ex.name, ld.Classes[pred], p[pred])
 		caption := fmt.Sprintf("pred %s %.2f", ld.Classes[pred], p[pred])
 		if ex.label >= 0 {
@@ -132,7 +136,10 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 			caption = fmt.Sprintf("true %s, pred %s %.2f", ld.Classes[ex.label], ld.Classes[pred], p[pred])
 		}
 		uni := imageio.New(3, t, t)
-		kernels.ResizePlain32(ex.pix, 3, r, r, t, t, uni.Pix)
+		// The uniform baseline's view: its task input, the same stage 1 as its model's.
+		if err := (lowres.Inputs{Resolution: r, Sides: []int{t}}).Make(ex.pix, 1, [][]float32{uni.Pix}); err != nil {
+			return err
+		}
 		in := viz.PanelInput{
 			Source:  &imageio.Image{C: 3, H: r, W: r, Pix: ex.pix},
 			Uniform: uni,

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -111,24 +110,12 @@ func computeWarp(opts warpOptions, mode sampler.PaddingMode, wo, ho int) (*warpR
 	if err != nil {
 		return nil, fmt.Errorf("warp: read saliency map: %w", err)
 	}
-	if err := sampler.CheckSaliency(sal); err != nil {
-		return nil, fmt.Errorf("warp: %s: %w", opts.Saliency, err)
-	}
-	gen, err := sampler.NewGenerator(sampler.Params{H: h, W: w, Padding: opts.Padding, FWHM: opts.FWHM, Mode: mode})
+	p := sampler.Params{H: h, W: w, Padding: opts.Padding, FWHM: opts.FWHM, Mode: mode}
+	out, grid, err := sampler.Warp(p, sal, img.Pix, sampler.SampleShape{N: 1, C: img.C, H: img.H, W: img.W, Ho: ho, Wo: wo})
 	if err != nil {
 		return nil, fmt.Errorf("warp: %s: %w", opts.Saliency, err)
 	}
-	grid := make([]float32, 2*h*w)
-	gen.Grid32(sal, grid)
-	for _, v := range grid {
-		if math.IsNaN(float64(v)) {
-			return nil, fmt.Errorf("warp: the grid is not finite: the kernel (fwhm %g) is too narrow for this map's empty regions", opts.FWHM)
-		}
-	}
-	res := &warpResult{out: imageio.New(img.C, ho, wo), grid: make([]float32, 2*ho*wo), h: h, w: w}
-	sampler.UpsampleGrid32(grid, h, w, ho, wo, res.grid)
-	sampler.Sample32(img.Pix, img.C, img.H, img.W, res.grid, ho, wo, res.out.Pix)
-	return res, nil
+	return &warpResult{out: &imageio.Image{C: img.C, H: ho, W: wo, Pix: out}, grid: grid, h: h, w: w}, nil
 }
 
 // parseSize reads "WxH" with both positive.

@@ -309,6 +309,8 @@ func TestWarpBadInput(t *testing.T) {
 	in := t.TempDir()
 	warpInputs(t, in)
 	p := func(name string) string { return filepath.Join(in, name) }
+	// A valid map whose generator would need 2 x 200000^2 matrix entries.
+	writeNpy(t, p("long.npy"), mapOf(2, 200000, func(i, j int) float32 { return 1 }))
 	tests := []struct {
 		name    string
 		args    []string // replacing the defaults below
@@ -328,6 +330,7 @@ func TestWarpBadInput(t *testing.T) {
 		{"3-D map", []string{"--saliency", p("3d.npy")}, false, "want 2-D"},
 		{"integer map", []string{"--saliency", p("int.npy")}, false, "want float32 or float64"},
 		{"colour PNG map", []string{"--saliency", p("colour.png")}, false, "not grayscale"},
+		{"2 x 200000 map", []string{"--saliency", p("long.npy")}, false, "long.npy: invalid grid generator parameters: grid 200000x2 (w x h) has a side longer than 2048"},
 		{"reflect too wide", []string{"--padding-mode", "reflect", "--padding", "9"}, false, "reflect padding 9"},
 		{"unknown mode", []string{"--padding-mode", "zeros"}, true, "padding-mode"},
 		{"no output", []string{"--out", ""}, true, "--out is required"},

@@ -270,20 +270,26 @@ func TestPlotCompare(t *testing.T) {
 	}
 }
 
+// TestPrintConfig: the resolved config (file, then flags) and the error of a bad flag
+// value, exactly.
 func TestPrintConfig(t *testing.T) {
-	code, stdout, stderr := runCmd("train", "--config", runs(t)["config"], "--epochs", "7", "--sampler", "uniform", "--print-config")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tiny.yaml")
+	if err := os.WriteFile(cfg, []byte(tinyTestConfig), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{"epochs: 7", "sampler: uniform", "canvas: 48"} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("resolved config lacks %q", want)
-		}
+	tr := transcript{dir: dir}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"file and flags", []string{"--config", cfg, "--epochs", "7", "--sampler", "uniform"}},
+		{"unknown sampler", []string{"--config", cfg, "--sampler", "zoom"}},
+	} {
+		code, stdout, stderr := runCmd(append(append([]string{"train"}, tc.args...), "--print-config")...)
+		tr.add(tc.name, code, stdout, stderr)
 	}
-	code, _, stderr = runCmd("train", "--config", runs(t)["config"], "--sampler", "zoom", "--print-config")
-	if code == 0 || !strings.Contains(stderr, "sampler") {
-		t.Errorf("unknown sampler: code %d stderr %q", code, stderr)
-	}
+	checkGolden(t, "print-config.golden", tr.String())
 }
 
 func TestTrainBadConfig(t *testing.T) {
@@ -312,13 +318,17 @@ func TestTrainBadConfig(t *testing.T) {
 		{"resume from a file that is not a checkpoint", []string{"--resume", notCkpt}, 1, "notckpt.ckpt"},
 		{"resume from a missing run", []string{"--resume", filepath.Join(dir, "norun")}, 1, "norun"},
 	}
+	tr := transcript{dir: dir}
 	for _, tt := range tests {
-		code, _, stderr := runCmd(append([]string{"train"}, tt.args...)...)
+		code, stdout, stderr := runCmd(append([]string{"train"}, tt.args...)...)
 		lines := strings.Split(strings.TrimSpace(stderr), "\n")
 		if code != tt.code || !strings.Contains(lines[0], tt.want) || (tt.code == 1 && len(lines) != 1) {
 			t.Errorf("%s: exit %d, stderr %q; want exit %d and one line naming %q", tt.name, code, stderr, tt.code, tt.want)
 		}
+		tr.add(tt.name, code, stdout, stderr)
 	}
+	// The messages themselves, exactly.
+	checkGolden(t, "train-bad-config.golden", tr.String())
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		if e.IsDir() {

@@ -49,7 +49,7 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename to %s: %w", path, err)
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
 // WriteBytes is Write for content already in memory.
@@ -63,7 +63,9 @@ func WriteBytes(path string, b []byte) error {
 	})
 }
 
-func syncDir(dir string) error {
+// SyncDir syncs a directory, so that the renames and creations in it are on disk
+// (where the file system can sync a directory at all).
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("open directory %s: %w", dir, err)

@@ -25,7 +25,6 @@ import (
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/graph"
-	"zoomtrain/internal/kernels"
 	"zoomtrain/internal/train"
 )
 
@@ -100,16 +99,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for i := range labels {
 		labels[i] = rng.IntN(o.Classes)
 	}
-	// The downsamples are made once, as the loader's workers make them ahead of the
-	// step from decoded images in memory.
-	batch := &data.Batch{N: b, X: x, Labels: labels}
-	for _, s := range t.ResizedSides() {
-		small := make([]float32, b*3*s*s)
-		kernels.Downsample32(t.Model().Spec.LowResPool, x, b*3, r, r, s, s, small)
-		batch.Resized = append(batch.Resized, small)
+	// The low-resolution copies are made once, as the loader's workers make them ahead
+	// of the step from decoded images in memory.
+	batch, err := data.NewBatch(x, labels, t.Model().Spec.Inputs())
+	if err != nil {
+		return nil, err
 	}
 	for i := 0; i < o.Warmup; i++ {
-		if _, _, err := t.StepBatch(batch, cfg.Train.LR, i+1); err != nil {
+		if _, _, err := t.Step(batch, cfg.Train.LR, i+1); err != nil {
 			return nil, err
 		}
 	}
@@ -119,7 +116,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	step := 0
 	times, err := timeRuns(ctx, o.Steps, func() error {
 		step++
-		_, _, err := t.StepBatch(batch, cfg.Train.LR, o.Warmup+step)
+		_, _, err := t.Step(batch, cfg.Train.LR, o.Warmup+step)
 		return err
 	})
 	if err != nil {
@@ -128,7 +125,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	foreign := load.foreignPct()
 	runtime.ReadMemStats(&ms1)
 	med := quantile(times, 0.5)
-	_, stepFlops := t.Model().Spec.FLOPs()
+	_, stepFlops := t.Model().FLOPs()
 	backend, _ := blas.Backend()
 	res := &Result{
 		Variant: cfg.Model.Sampler, Batch: b, Resolution: r, TaskInput: cfg.Model.TaskInput, Steps: o.Steps,

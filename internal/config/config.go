@@ -11,6 +11,8 @@
 // canvas size, so that is the source resolution.
 package config
 
+import "zoomtrain/internal/sampler"
+
 // Enumerated values of the string settings.
 const (
 	SourceNeedle = "needle"
@@ -116,8 +118,8 @@ type Model struct {
 	Padding       int     `mapstructure:"padding"`
 	PaddingMode   string  `mapstructure:"padding_mode"` // replicate | reflect
 	Temperature   float64 `mapstructure:"temperature"`  // saliency softmax temperature
-	SaliencyNet   string  `mapstructure:"saliency_net"` // reference
-	TaskNet       string  `mapstructure:"task_net"`     // reference | resnet
+	SaliencyNet   string  `mapstructure:"saliency_net"` // reference | resnet18-layer3
+	TaskNet       string  `mapstructure:"task_net"`     // reference | resnet | resnet18 | resnet34 | resnet50 | resnet101
 	ResNetWidth   int     `mapstructure:"resnet_width"`
 	ResNetBlocks  int     `mapstructure:"resnet_blocks"`
 	// Stem widths of the torchvision ResNets (torchvision's own is 64).
@@ -186,6 +188,8 @@ type Blur struct {
 
 // Default returns the default configuration: the needle run of the paper's setting.
 func Default() Config {
+	// The grid generator's settings are the paper's, as the sampler states them.
+	paper := sampler.DefaultParams()
 	return Config{
 		Seed: 0,
 		Out:  "runs",
@@ -213,10 +217,10 @@ func Default() Config {
 			Sampler:       SamplerSaliency,
 			TaskInput:     32,
 			SaliencyInput: 64,
-			Grid:          31,
-			FWHM:          13,
-			Padding:       30,
-			PaddingMode:   PaddingReplicate,
+			Grid:          paper.H,
+			FWHM:          paper.FWHM,
+			Padding:       paper.Padding,
+			PaddingMode:   string(paper.Mode),
 			// 0.25 rather than the plain softmax's 1: on the needle data it widened the
 			// sampler's lead over uniform downsampling (README, Results).
 			Temperature:   0.25,

@@ -264,7 +264,6 @@ func TestValidate(t *testing.T) {
 		{"padding mode", func(c *Config) { c.Model.PaddingMode = "zero" }, "model.padding_mode must be one of replicate, reflect"},
 		{"reflect padding", func(c *Config) { c.Model.PaddingMode, c.Model.Padding = PaddingReflect, 31 }, "model.padding 31 must be smaller than model.grid 31 with padding_mode reflect"},
 		{"temperature", func(c *Config) { c.Model.Temperature = 0 }, "model.temperature must be a positive finite number"},
-		{"saliency net", func(c *Config) { c.Model.SaliencyNet = "resnet" }, "model.saliency_net must be one of reference"},
 		{"task net", func(c *Config) { c.Model.TaskNet = "vgg" }, "model.task_net must be one of reference, resnet, resnet18, resnet34, resnet50, resnet101"},
 		{"saliency net", func(c *Config) { c.Model.SaliencyNet = "resnet" }, "model.saliency_net must be one of reference, resnet18-layer3"},
 		{"torchvision stride", func(c *Config) { c.Model.TaskNet, c.Model.TaskInput = NetResNet50, 24 }, "model.task_input 24 is smaller than the resnet50's stride of 32"},
@@ -436,6 +435,28 @@ func TestParseStrict(t *testing.T) {
 	}
 	if _, err := Parse([]byte("train:\n  epochs: 0\n")); err == nil || !strings.Contains(err.Error(), "train.epochs must be positive") {
 		t.Errorf("Parse(epochs 0) = %v, want a validation error", err)
+	}
+}
+
+// TestParseSaliencyNet: model.saliency_net as every older checkpoint's config holds it
+// (reference, the one value it had) reads as the default; an unknown network does not.
+func TestParseSaliencyNet(t *testing.T) {
+	tests := []struct {
+		name, yaml, wantErr string
+	}{
+		{"the older checkpoints' value", "model:\n  saliency_net: reference\n", ""},
+		{"another value", "model:\n  saliency_net: resnet\n", `model.saliency_net must be one of reference, resnet18-layer3, got "resnet"`},
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(tt.yaml))
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.wantErr == "" && !reflect.DeepEqual(c, Default()):
+			t.Errorf("%s: got %+v, want the defaults", tt.name, c)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.wantErr)
+		}
 	}
 }
 

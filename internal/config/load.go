@@ -5,27 +5,35 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
+
+	"zoomtrain/internal/inputfile"
 )
+
+// MaxFileBytes bounds a config file, and the config stored in a checkpoint. A complete
+// resolved config (every key, from YAML()) is about 1 KB; 64 KiB leaves room for any
+// amount of comments, and parses in tens of milliseconds, where a 55 MB YAML list took
+// minutes and gigabytes.
+const MaxFileBytes = 64 << 10
 
 // Load resolves the configuration: Default(), then the YAML file at path (none if
 // path is ""), then the ZOOMTRAIN_* variables of env (in os.Environ form), then
 // overrides (dotted key -> value, only the flags the user set). A string override
-// for a non-string key is read like an environment variable ("8,11" for a list), so
-// a generic --set key=value flag can pass its text through. The result is validated.
+// for a non-string key is read like an environment variable ("8,11" for a list). The
+// result is validated.
 //
 // A ZOOMTRAIN_ variable under a config section (ZOOMTRAIN_TRAIN_LRATE) that names
 // no key is an error; other ZOOMTRAIN_ variables are left to whoever reads them.
 func Load(path string, env []string, overrides map[string]any) (Config, error) {
 	var file []byte
 	if path != "" {
-		b, err := os.ReadFile(path)
+		// Only a regular file is read, so /dev/zero or a FIFO is an error, not a hang.
+		b, err := inputfile.ReadFile(path, MaxFileBytes)
 		if err != nil {
 			return Config{}, fmt.Errorf("read config: %w", err)
 		}
@@ -48,6 +56,9 @@ func resolve(path string, file []byte, env []string, overrides map[string]any) (
 			return fmt.Errorf("config: %w", err)
 		}
 		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if len(file) > MaxFileBytes {
+		return Config{}, where(fmt.Errorf("%w: %d bytes, the limit is %d", inputfile.ErrTooLarge, len(file), MaxFileBytes))
 	}
 
 	fileLayer := map[string]any{}

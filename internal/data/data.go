@@ -3,6 +3,10 @@
 // "needle" set of MNIST digits on large cluttered canvases, and a Loader that decodes,
 // caches, augments and batches them as float32 NCHW ahead of the training step.
 //
+// Regression sets (see Regression) carry real-valued targets instead of classes: folders
+// with a targets.csv (targets.go) and the built-in "needle-gaze" set of synthetic eyes
+// (gaze.go); a Standardiser maps their targets to unit scale.
+//
 // Everything random is a pure function of a seed and the example's coordinates (split,
 // index, epoch), never of goroutine scheduling, so a resumed run replays its batches
 // exactly and a batch's bytes do not depend on the number of workers.
@@ -27,9 +31,22 @@ type Dataset interface {
 }
 
 // ErrSkipped is wrapped into the error for an example whose file could not be decoded
-// when the folder was opened with OnError "skip": the Loader leaves such examples out of
-// their batch and the folder counts them.
+// when the folder was opened with OnError "skip": the Loader fills its slot with another
+// example (DropLast) or leaves it out of its batch, and the folder counts it.
 var ErrSkipped = errors.New("skipped unreadable image")
+
+// A SkippedFile is a file left out in skip mode, and why.
+type SkippedFile struct {
+	Index int    // the example's dataset index; -1 for a file left out when opening
+	Path  string // "" for a dataset without files
+	Err   error  // wraps ErrSkipped and the cause; its text names the file
+}
+
+// knownUnreadable is implemented by datasets that remember which examples failed, so
+// that the Loader does not try them again when it looks for a stand-in.
+type knownUnreadable interface {
+	unreadable(i int) bool
+}
 
 // Skipped returns how many files ds has skipped so far (files left out when it was opened
 // and files found undecodable since), or 0 for a dataset that never skips.
@@ -115,4 +132,7 @@ const (
 	saltShuffle
 	saltAugment
 	saltSplit
+	saltStandIn
+	saltGazeTrain
+	saltGazeVal
 )

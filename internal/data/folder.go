@@ -1,7 +1,6 @@
 package data
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -20,6 +19,8 @@ import (
 	"golang.org/x/image/draw"
 
 	"zoomtrain/internal/imageio"
+	"zoomtrain/internal/inputfile"
+	"zoomtrain/internal/termsafe"
 )
 
 // Policies that bring an image of any size to the square source resolution.
@@ -55,6 +56,9 @@ type FolderOptions struct {
 	ValFraction float64
 	Seed        int64
 	OnError     string // OnErrorFail (default) or OnErrorSkip
+	// MaxPixels bounds the pixels an image's header may claim (0 means
+	// imageio.MaxPixels); a larger image is refused, or skipped, before it is decoded.
+	MaxPixels int64
 }
 
 func (o *FolderOptions) normalise() error {
@@ -75,6 +79,11 @@ func (o *FolderOptions) normalise() error {
 		return fmt.Errorf("on_error %q is not %q or %q", o.OnError, OnErrorFail, OnErrorSkip)
 	case !(o.ValFraction >= 0 && o.ValFraction < 1):
 		return fmt.Errorf("validation fraction %v outside [0, 1)", o.ValFraction)
+	case o.MaxPixels < 0:
+		return fmt.Errorf("pixel limit %d is negative", o.MaxPixels)
+	}
+	if o.MaxPixels == 0 {
+		o.MaxPixels = imageio.MaxPixels
 	}
 	return nil
 }
@@ -103,10 +112,13 @@ type Folder struct {
 	res     int
 	policy  string
 	skip    bool
+	maxPix  int64
 
-	skippedAtOpen int
+	skippedAtOpen []SkippedFile
 	failed        []atomic.Bool // skip mode: example found undecodable
 	failedCount   atomic.Int64
+	failedMu      sync.Mutex
+	failedErr     map[int]error // the first error of each failed example
 }
 
 type entry struct {
@@ -118,7 +130,13 @@ type entry struct {
 // *Folder). Class names are the training class folders' names, sorted; an empty class
 // folder is still a class. It is an error for the root to hold no class folders or no
 // images, or for ROOT/val to hold a class that ROOT/train lacks.
+//
+// A root with a targets.csv (see IsTargetFolder) is a regression set instead: both
+// splits are then *TargetFolder (see OpenTargetFolders).
 func OpenFolder(o FolderOptions) (train, val Dataset, err error) {
+	if IsTargetFolder(o.Root) {
+		return openTargets(o)
+	}
 	tr, va, err := OpenFolders(o)
 	if err != nil {
 		return nil, nil, err
@@ -157,7 +175,7 @@ func OpenFolders(o FolderOptions) (train, val *Folder, err error) {
 		}
 	} else {
 		if isDir(valDir) {
-			return nil, nil, fmt.Errorf("%s has val/ but no train/", o.Root)
+			return nil, nil, fmt.Errorf("%s has val/ but no train/", termsafe.Quote(o.Root))
 		}
 		trainDir, valDir = o.Root, o.Root
 		if classes, err = classDirs(o.Root); err != nil {
@@ -169,7 +187,7 @@ func OpenFolders(o FolderOptions) (train, val *Folder, err error) {
 		trainEntries, valEntries = splitEntries(trainEntries, len(classes), o.ValFraction, o.Seed)
 	}
 	if len(trainEntries) == 0 {
-		return nil, nil, fmt.Errorf("no images (%s) in the class folders of %s", imageExts, trainDir)
+		return nil, nil, fmt.Errorf("no images (%s) in the class folders of %s", imageExts, termsafe.Quote(trainDir))
 	}
 	if train, err = newFolder(trainDir, classes, trainEntries, o); err != nil {
 		return nil, nil, err
@@ -211,19 +229,19 @@ func openSplit(dir string, classes []string, o FolderOptions) (*Folder, error) {
 		return nil, err
 	}
 	if len(entries) == 0 {
-		return nil, fmt.Errorf("no images (%s) in the class folders of %s", imageExts, dir)
+		return nil, fmt.Errorf("no images (%s) in the class folders of %s", imageExts, termsafe.Quote(dir))
 	}
 	return newFolder(dir, slices.Clone(classes), entries, o)
 }
 
 func newFolder(dir string, classes []string, entries []entry, o FolderOptions) (*Folder, error) {
-	kept, skipped, err := checkHeaders(entries, o.OnError == OnErrorSkip)
+	kept, skipped, err := checkHeaders(entries, o.OnError == OnErrorSkip, o.MaxPixels)
 	if err != nil {
 		return nil, err
 	}
 	f := &Folder{
 		dir: dir, classes: classes, res: o.Resolution, policy: o.Policy,
-		skip: o.OnError == OnErrorSkip, skippedAtOpen: skipped,
+		skip: o.OnError == OnErrorSkip, maxPix: o.MaxPixels, skippedAtOpen: skipped,
 		failed: make([]atomic.Bool, len(kept)),
 	}
 	for _, e := range kept {
@@ -239,7 +257,7 @@ func requireDir(dir string) error {
 		return fmt.Errorf("image folder: %w", err)
 	}
 	if !st.IsDir() {
-		return fmt.Errorf("image folder %s is not a directory", dir)
+		return fmt.Errorf("image folder %s is not a directory", termsafe.Quote(dir))
 	}
 	return nil
 }
@@ -265,7 +283,8 @@ func classDirs(dir string) ([]string, error) {
 		}
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("no class folders in %s (want %s/<class>/<image> or %s/train/<class>/<image>)", dir, dir, dir)
+		q := termsafe.Quote(dir)
+		return nil, fmt.Errorf("no class folders in %s (want %s/<class>/<image> or %s/train/<class>/<image>)", q, q, q)
 	}
 	slices.Sort(names)
 	return names, nil
@@ -278,7 +297,7 @@ func scanClasses(dir string, present, classes []string) ([]entry, error) {
 	for _, c := range present {
 		label := slices.Index(classes, c)
 		if label < 0 {
-			return nil, fmt.Errorf("class folder %s is not one of the %d training classes", filepath.Join(dir, c), len(classes))
+			return nil, fmt.Errorf("class folder %s is not one of the %d training classes", termsafe.Quote(filepath.Join(dir, c)), len(classes))
 		}
 		ents, err := os.ReadDir(filepath.Join(dir, c))
 		if err != nil {
@@ -324,14 +343,14 @@ func splitEntries(all []entry, nClasses int, frac float64, seed int64) (train, v
 
 // checkHeaders reads each file's image header (not its pixels) so that a file that is no
 // image at all fails, or is skipped, before training starts.
-func checkHeaders(entries []entry, skip bool) (kept []entry, skipped int, err error) {
+func checkHeaders(entries []entry, skip bool, maxPixels int64) (kept []entry, skipped []SkippedFile, err error) {
 	errs := make([]error, len(entries))
 	var wg sync.WaitGroup
 	var next atomic.Int64
 	for w := 0; w < min(runtime.GOMAXPROCS(0), len(entries)); w++ {
 		wg.Go(func() {
 			for k := int(next.Add(1) - 1); k < len(entries); k = int(next.Add(1) - 1) {
-				errs[k] = checkHeader(entries[k].path)
+				errs[k] = checkHeader(entries[k].path, maxPixels)
 			}
 		})
 	}
@@ -341,40 +360,24 @@ func checkHeaders(entries []entry, skip bool) (kept []entry, skipped int, err er
 		case errs[k] == nil:
 			kept = append(kept, e)
 		case skip:
-			skipped++
+			skipped = append(skipped, SkippedFile{Index: -1, Path: e.path, Err: fmt.Errorf("%w: %w", ErrSkipped, errs[k])})
 		default:
-			return nil, 0, errs[k]
+			return nil, nil, errs[k]
 		}
 	}
 	return kept, skipped, nil
 }
 
-func checkHeader(path string) error {
-	f, err := os.Open(path)
+// checkHeader opens path (a regular file only, never blocking) and checks the size its
+// header claims.
+func checkHeader(path string, maxPixels int64) error {
+	f, err := inputfile.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	cfg, _, err := image.DecodeConfig(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, headerError(err))
-	}
-	return checkSize(path, cfg)
-}
-
-func headerError(err error) error {
-	if errors.Is(err, image.ErrFormat) {
-		return imageio.ErrNotImage
-	}
-	return fmt.Errorf("decode header: %w", err)
-}
-
-func checkSize(path string, cfg image.Config) error {
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return fmt.Errorf("%s: image has no pixels (%dx%d)", path, cfg.Width, cfg.Height)
-	}
-	if int64(cfg.Width)*int64(cfg.Height) > imageio.MaxPixels {
-		return fmt.Errorf("%s: image of %dx%d is larger than the limit of %d pixels", path, cfg.Width, cfg.Height, imageio.MaxPixels)
+	if _, err := imageio.DecodeConfig(f, maxPixels); err != nil {
+		return fmt.Errorf("%s: %w", termsafe.Quote(path), err)
 	}
 	return nil
 }
@@ -405,7 +408,23 @@ func (f *Folder) Dir() string { return f.dir }
 
 // Skipped counts the files left out: at open (no image header) and, in skip mode, those
 // found undecodable since.
-func (f *Folder) Skipped() int { return f.skippedAtOpen + int(f.failedCount.Load()) }
+func (f *Folder) Skipped() int { return len(f.skippedAtOpen) + int(f.failedCount.Load()) }
+
+// SkippedFiles lists the files Skipped counts, in path order: those left out at open
+// (Index -1) and those found undecodable since (with their example index).
+func (f *Folder) SkippedFiles() []SkippedFile {
+	out := slices.Clone(f.skippedAtOpen)
+	f.failedMu.Lock()
+	for i, err := range f.failedErr {
+		out = append(out, SkippedFile{Index: i, Path: f.paths[i], Err: err})
+	}
+	f.failedMu.Unlock()
+	slices.SortFunc(out, func(a, b SkippedFile) int { return strings.Compare(a.Path, b.Path) })
+	return out
+}
+
+// unreadable reports whether example i is known to be undecodable (skip mode only).
+func (f *Folder) unreadable(i int) bool { return i >= 0 && i < len(f.failed) && f.failed[i].Load() }
 
 // ClassCounts returns how many images each class has.
 func (f *Folder) ClassCounts() []int {
@@ -434,7 +453,7 @@ func (f *Folder) imageBytes(i, _ int, dst []uint8) error {
 	if i < 0 || i >= len(f.paths) || len(dst) != 3*f.res*f.res {
 		return fmt.Errorf("example %d or destination of %d bytes out of range", i, len(dst))
 	}
-	img, err := decodeFile(f.paths[i])
+	img, err := imageio.ReadImage(f.paths[i], f.maxPix)
 	if err != nil {
 		return f.fail(i, err)
 	}
@@ -456,35 +475,17 @@ func (f *Folder) fail(i int, err error) error {
 	if !f.skip {
 		return err
 	}
+	err = fmt.Errorf("%w: %w", ErrSkipped, err)
 	if !f.failed[i].Swap(true) {
+		f.failedMu.Lock()
+		if f.failedErr == nil {
+			f.failedErr = map[int]error{}
+		}
+		f.failedErr[i] = err
+		f.failedMu.Unlock()
 		f.failedCount.Add(1)
 	}
-	return fmt.Errorf("%w: %w", ErrSkipped, err)
-}
-
-// decodeFile decodes an image file with the same size guard as imageio.
-func decodeFile(path string) (image.Image, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return decodeImage(path, b)
-}
-
-// decodeImage decodes a file's bytes; errors name the file as path.
-func decodeImage(path string, b []byte) (image.Image, error) {
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, headerError(err))
-	}
-	if err := checkSize(path, cfg); err != nil {
-		return nil, err
-	}
-	img, _, err := image.Decode(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: decode: %w", path, err)
-	}
-	return img, nil
+	return err
 }
 
 // fitSquare brings img to r x r RGBA by policy. Alpha is premultiplied, so transparent
@@ -530,7 +531,7 @@ func LoadImage(path string, r int, policy string) ([]float32, error) {
 	if err := o.normalise(); err != nil {
 		return nil, err
 	}
-	img, err := decodeFile(path)
+	img, err := imageio.ReadImage(path, o.MaxPixels)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"zoomtrain/internal/kernels"
+	"zoomtrain/internal/lowres"
 )
 
 // Augment is the training-time augmentation; its zero value is off (use it for eval).
@@ -37,14 +37,15 @@ type LoaderOptions struct {
 	// first kept. 0 turns the cache off.
 	CacheBytes int64
 	Augment    Augment
-	DropLast   bool // leave out the last, short batch
-	// Resized lists sides s for which each batch also carries the antialiased downsample
-	// of its (augmented) images to s x s (kernels.ResizePlain32), in Batch.Resized: the
-	// model's small inputs, made here ahead of the step. A cached image keeps its
-	// downsamples too.
-	Resized []int
-	// ResizePool makes the Resized copies by adaptive average pooling instead.
-	ResizePool bool
+	// DropLast serves only full batches of BatchSize: the last, short batch is left out,
+	// and the slot of a file skipped as unreadable (data.on_error: skip) is filled with
+	// a stand-in, the first readable example of the epoch's order from a seeded
+	// position. Without it a skipped file's slot is left out and a batch may be short.
+	DropLast bool
+	// Inputs are the model's low-resolution copies of the images (stage 1), which each
+	// batch carries in Batch.LowRes, made from the augmented images here, ahead of the
+	// step. A cached image keeps its copies too. The zero value makes none.
+	Inputs lowres.Inputs
 }
 
 // Batch is a batch of examples as float32 NCHW.
@@ -52,9 +53,29 @@ type Batch struct {
 	N       int
 	X       []float32 // N*3*R*R, NCHW, values in [0, 1]
 	Labels  []int
-	Indices []int // dataset index of each example
-	// Resized[k] is N*3*s*s, NCHW: the images downsampled to LoaderOptions.Resized[k].
-	Resized [][]float32
+	Indices []int // dataset index of each example (a stand-in for a skipped file repeats one)
+	// LowRes[k] is N*3*s*s, NCHW: the model's low-resolution copy k of the images
+	// (lowres.Inputs, side s = Sides[k]).
+	LowRes [][]float32
+}
+
+// NewBatch makes a batch of the images x (NCHW, values in [0, 1]) and their labels
+// (nil when unknown) with the low-resolution copies of in: the batch the loader would
+// make of them, for images that come from elsewhere.
+func NewBatch(x []float32, labels []int, in lowres.Inputs) (*Batch, error) {
+	per := 3 * in.Resolution * in.Resolution
+	if per == 0 || len(x)%per != 0 {
+		return nil, fmt.Errorf("batch of %d values is no whole number of 3 x %d x %d images", len(x), in.Resolution, in.Resolution)
+	}
+	n := len(x) / per
+	if labels != nil && len(labels) != n {
+		return nil, fmt.Errorf("batch of %d images has %d labels", n, len(labels))
+	}
+	small, err := in.New(x, n)
+	if err != nil {
+		return nil, err
+	}
+	return &Batch{N: n, X: x, Labels: labels, LowRes: small}, nil
 }
 
 // Loader turns a Dataset into batches, decoding in a pool of goroutines ahead of the
@@ -83,9 +104,12 @@ func NewLoader(ds Dataset, o LoaderOptions) (*Loader, error) {
 	case ds.Resolution() < 1:
 		return nil, fmt.Errorf("loader: dataset resolution %d", ds.Resolution())
 	}
-	for _, side := range o.Resized {
-		if side < 1 || side > ds.Resolution() {
-			return nil, fmt.Errorf("loader: downsample side %d outside [1, resolution %d]", side, ds.Resolution())
+	if len(o.Inputs.Sides) > 0 {
+		if o.Inputs.Resolution != ds.Resolution() {
+			return nil, fmt.Errorf("loader: the model takes %d px images, the dataset's are %d px", o.Inputs.Resolution, ds.Resolution())
+		}
+		if err := o.Inputs.Validate(); err != nil {
+			return nil, fmt.Errorf("loader: %w", err)
 		}
 	}
 	if o.Workers == 0 {
@@ -104,8 +128,8 @@ func NewLoader(ds Dataset, o LoaderOptions) (*Loader, error) {
 	return l, nil
 }
 
-// BatchesPerEpoch is the number of batches an epoch yields (fewer if whole batches of
-// files are skipped as undecodable).
+// BatchesPerEpoch is the number of batches an epoch yields (without DropLast, fewer if
+// whole batches of files are skipped as undecodable).
 func (l *Loader) BatchesPerEpoch() int {
 	n := l.ds.Len()
 	if l.o.DropLast {
@@ -157,8 +181,8 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 				b:    &Batch{N: len(idx), X: l.buffer(len(idx) * sz), Labels: make([]int, len(idx)), Indices: slices.Clone(idx)},
 				done: make(chan struct{}), skip: make([]bool, len(idx)), errSlot: -1,
 			}
-			for _, side := range l.o.Resized {
-				p.b.Resized = append(p.b.Resized, make([]float32, len(idx)*3*side*side))
+			for k := range l.o.Inputs.Sides {
+				p.b.LowRes = append(p.b.LowRes, make([]float32, l.o.Inputs.Size(k, len(idx))))
 			}
 			p.left.Store(int32(len(idx)))
 			select {
@@ -168,7 +192,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 			}
 			for s := range idx {
 				select {
-				case jobs <- job{p, s}:
+				case jobs <- job{p, s, k*bs + s}:
 				case <-ictx.Done():
 					return
 				}
@@ -180,7 +204,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 			var scratch []float32
 			for j := range jobs {
 				if ictx.Err() == nil {
-					l.fill(j, epoch, &scratch)
+					l.fill(j, epoch, order, &scratch)
 				}
 				if j.p.left.Add(-1) == 0 {
 					close(j.p.done)
@@ -220,6 +244,7 @@ func (l *Loader) Release(b *Batch) {
 type job struct {
 	p    *pending
 	slot int
+	pos  int // position in the epoch's order
 }
 
 // pending is a batch being filled by the workers.
@@ -231,31 +256,62 @@ type pending struct {
 	mu      sync.Mutex
 	err     error
 	errSlot int
+	skipped []slotSkip
+}
+
+// slotSkip is a file found unreadable while filling a slot.
+type slotSkip struct {
+	slot int
+	file SkippedFile
+}
+
+func (p *pending) noteSkipped(l *Loader, slot, i int, err error) {
+	f := SkippedFile{Index: i, Err: err}
+	if ps, ok := l.ds.(interface{ Path(int) string }); ok {
+		f.Path = ps.Path(i)
+	}
+	p.mu.Lock()
+	p.skipped = append(p.skipped, slotSkip{slot, f})
+	p.mu.Unlock()
+}
+
+// fail records the error of slot s (dataset example i). The lowest failing slot wins,
+// so the error does not depend on scheduling.
+func (p *pending) fail(s, i int, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.errSlot < 0 || s < p.errSlot {
+		p.err, p.errSlot = fmt.Errorf("example %d: %w", i, err), s // the caller names the epoch, 1-based
+	}
 }
 
 // fill loads, augments and labels one slot of a batch.
-func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
+func (l *Loader) fill(j job, epoch int, order []int, scratch *[]float32) {
 	p, s := j.p, j.slot
 	i := p.b.Indices[s]
 	sz := 3 * l.res * l.res
 	dst := p.b.X[s*sz : (s+1)*sz]
 	p.b.Labels[s] = l.ds.Label(i)
-	small := make([][]float32, len(l.o.Resized))
-	for k, side := range l.o.Resized {
-		n := 3 * side * side
-		small[k] = p.b.Resized[k][s*n : (s+1)*n]
+	small := make([][]float32, len(l.o.Inputs.Sides))
+	for k := range l.o.Inputs.Sides {
+		n := l.o.Inputs.Size(k, 1)
+		small[k] = p.b.LowRes[k][s*n : (s+1)*n]
 	}
-	if err := l.loadSafely(i, epoch, dst, small); err != nil {
-		if errors.Is(err, ErrSkipped) {
+	err := l.loadSafely(i, epoch, dst, small)
+	if errors.Is(err, ErrSkipped) {
+		p.noteSkipped(l, s, i, err)
+		if !l.o.DropLast {
 			p.skip[s] = true
 			return
 		}
-		p.mu.Lock()
-		// The lowest failing slot wins, so the error does not depend on scheduling.
-		if p.errSlot < 0 || s < p.errSlot {
-			p.err, p.errSlot = fmt.Errorf("example %d: %w", i, err), s // the caller names the epoch, 1-based
+		var in int
+		if in, err = l.standIn(p, s, j.pos, epoch, order, dst, small); err == nil {
+			i = in
+			p.b.Indices[s], p.b.Labels[s] = i, l.ds.Label(i)
 		}
-		p.mu.Unlock()
+	}
+	if err != nil {
+		p.fail(s, i, err)
 		return
 	}
 	a := l.o.Augment
@@ -268,24 +324,43 @@ func (l *Loader) fill(j job, epoch int, scratch *[]float32) {
 			*scratch = make([]float32, sz)
 		}
 		randomResizedCrop(r, dst, *scratch, l.res, a.CropScaleMin)
-		l.downsample(dst, small)
+		if err := l.o.Inputs.Make(dst, 1, small); err != nil {
+			p.fail(s, i, err)
+			return
+		}
 	}
 	if a.HFlip && r.IntN(2) == 1 {
 		hflip(dst, l.res)
 		// The resize filter (and the pool's windows) are symmetric, so the mirrored
 		// image's downsample is the
 		// mirrored downsample.
-		for k, side := range l.o.Resized {
+		for k, side := range l.o.Inputs.Sides {
 			hflip(small[k], side)
 		}
 	}
 }
 
-// downsample writes the downsamples of the planar image x into small.
-func (l *Loader) downsample(x []float32, small [][]float32) {
-	for k, side := range l.o.Resized {
-		kernels.Downsample32(l.o.ResizePool, x, 3, l.res, l.res, side, side, small[k])
+// standIn loads, for the skipped example at position pos of the epoch's order, the
+// first readable example of that order from a position drawn from (Seed, epoch, pos),
+// and returns its index. The choice depends on nothing but that and which files are
+// unreadable, so a resumed run fills a batch the same way. Examples found unreadable on
+// the way are noted as skipped.
+func (l *Loader) standIn(p *pending, s, pos, epoch int, order []int, dst []float32, small [][]float32) (int, error) {
+	n := len(order)
+	start := int(newRand(uint64(l.o.Seed), saltStandIn, uint64(int64(epoch)), uint64(pos)).Uint64N(uint64(n)))
+	known, _ := l.ds.(knownUnreadable)
+	for k := range n {
+		i := order[(start+k)%n]
+		if known != nil && known.unreadable(i) {
+			continue
+		}
+		err := l.loadSafely(i, epoch, dst, small)
+		if !errors.Is(err, ErrSkipped) {
+			return i, err
+		}
+		p.noteSkipped(l, s, i, err)
 	}
+	return -1, fmt.Errorf("no readable image is left to fill the batch: all %d examples failed", n)
 }
 
 // loadSafely is load with a panic in a decoder or a caller's Dataset turned into an
@@ -305,8 +380,7 @@ func (l *Loader) load(i, epoch int, dst []float32, small [][]float32) error {
 		if err := l.ds.Image(i, epoch, dst); err != nil {
 			return err
 		}
-		l.downsample(dst, small)
-		return nil
+		return l.o.Inputs.Make(dst, 1, small)
 	}
 	if c, ok := l.cache.get(i); ok {
 		bytesToFloat(dst, c.pix)
@@ -320,7 +394,9 @@ func (l *Loader) load(i, epoch int, dst []float32, small [][]float32) error {
 		return err
 	}
 	bytesToFloat(dst, b)
-	l.downsample(dst, small)
+	if err := l.o.Inputs.Make(dst, 1, small); err != nil {
+		return err
+	}
 	if l.cache != nil {
 		c := &cachedImage{pix: b, resized: make([][]float32, len(small))}
 		for k := range small {
@@ -340,10 +416,13 @@ type EpochIter struct {
 	wg       sync.WaitGroup
 	err      error
 	finished bool
+	skipped  []SkippedFile
+	seen     map[int]bool // indices in skipped
 }
 
 // Next returns the next batch, or false at the end of the epoch or on an error (see Err).
-// Examples skipped as undecodable are left out, so a batch may be short.
+// Examples skipped as undecodable are filled with stand-ins (DropLast) or left out, so
+// that without DropLast a batch may be short; Skipped names them.
 func (it *EpochIter) Next() (*Batch, bool) {
 	for !it.finished {
 		var p *pending
@@ -362,6 +441,7 @@ func (it *EpochIter) Next() (*Batch, bool) {
 			it.stop(it.parent.Err())
 			return nil, false
 		}
+		it.noteSkipped(p)
 		if p.err != nil {
 			it.stop(p.err)
 			return nil, false
@@ -380,6 +460,26 @@ func (it *EpochIter) stop(err error) {
 	}
 	it.cancel()
 }
+
+// noteSkipped adds the files batch p skipped, in slot order, each file once an epoch.
+func (it *EpochIter) noteSkipped(p *pending) {
+	slices.SortStableFunc(p.skipped, func(a, b slotSkip) int { return a.slot - b.slot })
+	for _, s := range p.skipped {
+		if it.seen[s.file.Index] {
+			continue
+		}
+		if it.seen == nil {
+			it.seen = map[int]bool{}
+		}
+		it.seen[s.file.Index] = true
+		it.skipped = append(it.skipped, s.file)
+	}
+}
+
+// Skipped names the files the batches served so far in this epoch have skipped as
+// unreadable, each once, in the order they were met; after the last batch it is the
+// epoch's list, for the caller to report. Call it from the goroutine that calls Next.
+func (it *EpochIter) Skipped() []SkippedFile { return slices.Clone(it.skipped) }
 
 // Err returns the error that ended the epoch early: a load error naming the example and
 // its file, or the context's error. It is nil after a complete epoch or a Close.
@@ -404,15 +504,15 @@ func (p *pending) compact() *Batch {
 		if n != s {
 			copy(b.X[n*sz:(n+1)*sz], b.X[s*sz:(s+1)*sz])
 			b.Labels[n], b.Indices[n] = b.Labels[s], b.Indices[s]
-			for _, r := range b.Resized {
+			for _, r := range b.LowRes {
 				rs := len(r) / b.N
 				copy(r[n*rs:(n+1)*rs], r[s*rs:(s+1)*rs])
 			}
 		}
 		n++
 	}
-	for k, r := range b.Resized {
-		b.Resized[k] = r[:n*(len(r)/max(b.N, 1))]
+	for k, r := range b.LowRes {
+		b.LowRes[k] = r[:n*(len(r)/max(b.N, 1))]
 	}
 	b.N, b.X, b.Labels, b.Indices = n, b.X[:n*sz], b.Labels[:n], b.Indices[:n]
 	return b
@@ -431,7 +531,7 @@ type imageCache struct {
 // cachedImage is a decoded image and its downsamples; it is not changed once cached.
 type cachedImage struct {
 	pix     []uint8
-	resized [][]float32 // one per LoaderOptions.Resized, before augmentation
+	resized [][]float32 // one per side of LoaderOptions.Inputs, before augmentation
 }
 
 func (c *cachedImage) bytes() int64 {

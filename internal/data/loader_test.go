@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"zoomtrain/internal/kernels"
+	"zoomtrain/internal/lowres"
 )
 
 // rampSet is a plain dataset whose pixels encode their example index.
@@ -367,9 +368,9 @@ func TestNewLoaderRejects(t *testing.T) {
 	}
 }
 
-// TestLoaderResized checks each batch's downsamples against kernels.ResizePlain32 of
+// TestLoaderLowRes checks each batch's downsamples against kernels.ResizePlain32 of
 // the batch's own (augmented) images, computed fresh, cached or mirrored.
-func TestLoaderResized(t *testing.T) {
+func TestLoaderLowRes(t *testing.T) {
 	root := t.TempDir()
 	for k := 0; k < 5; k++ {
 		im := image.NewNRGBA(image.Rect(0, 0, 12, 12))
@@ -395,26 +396,26 @@ func TestLoaderResized(t *testing.T) {
 		{"folder, cached and flipped", folder, Augment{HFlip: true}, 1 << 20},
 	}
 	for _, tt := range tests {
-		l, err := NewLoader(tt.ds, LoaderOptions{BatchSize: 3, Workers: 2, Shuffle: true, Seed: 5, Augment: tt.augment, CacheBytes: tt.cache, Resized: sides})
+		l, err := NewLoader(tt.ds, LoaderOptions{BatchSize: 3, Workers: 2, Shuffle: true, Seed: 5, Augment: tt.augment, CacheBytes: tt.cache, Inputs: lowres.Inputs{Resolution: 12, Sides: sides}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for epoch := range 2 {
 			seen := 0
 			for _, b := range collect(t, l, epoch) {
-				if len(b.Resized) != len(sides) {
-					t.Fatalf("%s: got %d downsamples, want %d", tt.name, len(b.Resized), len(sides))
+				if len(b.LowRes) != len(sides) {
+					t.Fatalf("%s: got %d downsamples, want %d", tt.name, len(b.LowRes), len(sides))
 				}
 				for k, side := range sides {
 					n := 3 * side * side
-					if len(b.Resized[k]) != b.N*n {
-						t.Fatalf("%s: downsample %d has %d values, want %d", tt.name, k, len(b.Resized[k]), b.N*n)
+					if len(b.LowRes[k]) != b.N*n {
+						t.Fatalf("%s: downsample %d has %d values, want %d", tt.name, k, len(b.LowRes[k]), b.N*n)
 					}
 					want := make([]float32, n)
 					for i := range b.N {
 						kernels.ResizePlain32(b.X[i*3*144:(i+1)*3*144], 3, 12, 12, side, side, want)
 						for j, w := range want {
-							if g := b.Resized[k][i*n+j]; math.Abs(float64(g-w)) > 1e-6 {
+							if g := b.LowRes[k][i*n+j]; math.Abs(float64(g-w)) > 1e-6 {
 								t.Fatalf("%s, epoch %d, image %d, side %d, value %d: got %v, want %v", tt.name, epoch, b.Indices[i], side, j, g, w)
 							}
 						}
@@ -433,8 +434,10 @@ func TestLoaderResized(t *testing.T) {
 			}
 		}
 	}
-	if _, err := NewLoader(folder, LoaderOptions{BatchSize: 2, Resized: []int{13}}); err == nil {
-		t.Error("NewLoader accepted a downsample larger than the images")
+	for _, in := range []lowres.Inputs{{Resolution: 12, Sides: []int{13}}, {Resolution: 16, Sides: []int{8}}} {
+		if _, err := NewLoader(folder, LoaderOptions{BatchSize: 2, Inputs: in}); err == nil {
+			t.Errorf("NewLoader accepted inputs %+v of 12 px images", in)
+		}
 	}
 }
 

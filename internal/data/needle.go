@@ -134,10 +134,7 @@ func (s *NeedleSet) Image(i, epoch int, dst []float32) error {
 	if err != nil {
 		return err
 	}
-	plane := len(g.Pix)
-	bytesToFloat(dst[:plane], g.Pix)
-	copy(dst[plane:], dst[:plane])
-	copy(dst[2*plane:], dst[:plane])
+	grayToPlanar(dst, g)
 	return nil
 }
 
@@ -150,10 +147,23 @@ func (s *NeedleSet) imageBytes(i, epoch int, dst []uint8) error {
 	if err != nil {
 		return err
 	}
-	for c := 0; c < 3; c++ {
-		copy(dst[c*r*r:], g.Pix)
-	}
+	grayToPlanarBytes(dst, g)
 	return nil
+}
+
+// grayToPlanar writes a gray canvas as planar RGB in [0, 1], the gray in every channel.
+func grayToPlanar(dst []float32, g *image.Gray) {
+	plane := len(g.Pix)
+	bytesToFloat(dst[:plane], g.Pix)
+	copy(dst[plane:], dst[:plane])
+	copy(dst[2*plane:], dst[:plane])
+}
+
+// grayToPlanarBytes is grayToPlanar for 8-bit planes.
+func grayToPlanarBytes(dst []uint8, g *image.Gray) {
+	for c := 0; c < 3; c++ {
+		copy(dst[c*len(g.Pix):], g.Pix)
+	}
 }
 
 // Canvas generates canvas i of the given epoch as 8-bit gray, with where its digit and
@@ -168,8 +178,7 @@ func (s *NeedleSet) Canvas(i, epoch int) (*image.Gray, NeedlePlacement, error) {
 	}
 	o := s.o
 	r := newRand(uint64(o.Seed), s.salt, uint64(i), uint64(int64(epoch)))
-	canvas := image.NewGray(image.Rect(0, 0, o.Canvas, o.Canvas))
-	fillNoise(r, canvas.Pix, o.Noise)
+	canvas := noiseCanvas(r, o.Canvas, o.Noise)
 
 	p := NeedlePlacement{Label: s.Label(i)}
 	pool := s.digits.byClass[p.Label]
@@ -184,23 +193,50 @@ func (s *NeedleSet) Canvas(i, epoch int) (*image.Gray, NeedlePlacement, error) {
 	drawMax(canvas, digit, digit.Bounds(), p.Digit.Min)
 
 	// Fragments stay a margin away from the digit so they never change what it reads as.
-	keepOut := p.Digit.Inset(-2)
-	for k := 0; k < o.Clutter; k++ {
-		src := r.IntN(s.digits.len())
-		fsize := o.DigitMin + r.IntN(o.DigitMax-o.DigitMin+1)
-		win, ok := pickFragment(r, s.digits.digit(src), fsize)
-		at, placed := placeAvoiding(r, win.Size(), o.Canvas, keepOut)
-		if src == p.Source || !ok || !placed {
-			continue
-		}
-		frag, err := scaleDigit(s.digits.digit(src), fsize)
-		if err != nil {
-			return nil, NeedlePlacement{}, err
-		}
-		drawMax(canvas, frag, win, at)
-		p.Clutter = append(p.Clutter, image.Rectangle{Min: at, Max: at.Add(win.Size())})
+	p.Clutter, err = drawClutter(r, canvas, s.digits, clutterSpec{n: o.Clutter, sizeMin: o.DigitMin, sizeMax: o.DigitMax, keepOut: p.Digit.Inset(-2), exclude: p.Source})
+	if err != nil {
+		return nil, NeedlePlacement{}, err
 	}
 	return canvas, p, nil
+}
+
+// noiseCanvas returns a side x side canvas of uniform noise up to level (see fillNoise).
+func noiseCanvas(r *rand.Rand, side int, level float64) *image.Gray {
+	canvas := image.NewGray(image.Rect(0, 0, side, side))
+	fillNoise(r, canvas.Pix, level)
+	return canvas
+}
+
+// clutterSpec says what drawClutter puts on a canvas: up to n fragments, each cut from a
+// digit scaled to a side uniform in [sizeMin, sizeMax], none meeting keepOut and none
+// cut from the digit with index exclude (-1 for none).
+type clutterSpec struct {
+	n, sizeMin, sizeMax int
+	keepOut             image.Rectangle
+	exclude             int
+}
+
+// drawClutter draws the fragments of c from digits onto canvas and returns where they
+// went; a fragment that finds no inked window or no free place is left out.
+func drawClutter(r *rand.Rand, canvas *image.Gray, digits *digitSet, c clutterSpec) ([]image.Rectangle, error) {
+	side := canvas.Rect.Dx()
+	var placed []image.Rectangle
+	for k := 0; k < c.n; k++ {
+		src := r.IntN(digits.len())
+		fsize := c.sizeMin + r.IntN(c.sizeMax-c.sizeMin+1)
+		win, ok := pickFragment(r, digits.digit(src), fsize)
+		at, free := placeAvoiding(r, win.Size(), side, c.keepOut)
+		if src == c.exclude || !ok || !free {
+			continue
+		}
+		frag, err := scaleDigit(digits.digit(src), fsize)
+		if err != nil {
+			return nil, err
+		}
+		drawMax(canvas, frag, win, at)
+		placed = append(placed, image.Rectangle{Min: at, Max: at.Add(win.Size())})
+	}
+	return placed, nil
 }
 
 // fillNoise draws uniform noise in [0, round(255*level)].

@@ -3,10 +3,10 @@
 // grid upsample, sampling of the full-resolution batch, optional blur, task network and
 // loss.
 //
-// The antialiased downsamples of the source batch (the saliency network's low-resolution
-// copy, and the uniform sampler's task input) are inputs, not operations: they are fixed
-// functions of the images with no gradient, so the data loader computes them ahead of the
-// step and a step's cost does not grow with the source resolution.
+// The antialiased low-resolution copies of the source batch (the saliency network's
+// view, and the uniform sampler's task input) are inputs, not operations: they are fixed
+// functions of the images with no gradient, made by package lowres with the data
+// (Spec.Inputs says which), so a step's cost does not grow with the source resolution.
 //
 // Building is separate from running: Build returns the graph and its named input, output
 // and learnable nodes; the trainer owns the VM and the optimiser.
@@ -21,6 +21,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"zoomtrain/internal/kernels"
+	"zoomtrain/internal/lowres"
 	"zoomtrain/internal/sampler"
 )
 
@@ -145,7 +146,7 @@ type Model struct {
 	Drop *kernels.DropState
 
 	// LowRes is the saliency network's input, (Batch, 3, s, s): the antialiased
-	// downsample of Images (kernels.ResizePlain32). Nil for the uniform sampler.
+	// downsample of Images (package lowres). Nil for the uniform sampler.
 	LowRes *G.Node
 	// Downsampled is the uniform sampler's task input before blur, (Batch, 3, TaskInput,
 	// TaskInput): the antialiased downsample of the sources. Nil for the saliency sampler.
@@ -159,6 +160,18 @@ type Model struct {
 
 	Params  []Param
 	Buffers []Buffer
+
+	// flops counts the forward floating-point operations per image of the layers built
+	// so far that dominate the cost (see FLOPs).
+	flops float64
+}
+
+// FLOPs estimates the floating-point operations of one training step per image
+// (forward, and backward at twice the forward cost) of the convolutions, the
+// classifier and the grid generator's matrix products, which dominate: 2 per
+// multiply-add. It is counted from the layers as built, with their output shapes.
+func (m *Model) FLOPs() (forward, step float64) {
+	return m.flops, 3 * m.flops
 }
 
 // Options for Build.
@@ -301,6 +314,9 @@ func (b *builder) grid(saliency *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("grid generator: %w", err)
 	}
+	// The separable form's small matrix products over the h x w map.
+	h, w := s.Grid, s.Grid
+	b.m.flops += 8 * float64(h*w*(h+w))
 	up, err := sampler.UpsampleGridCorners(grid, s.TaskInput, s.TaskInput, !s.GridHalfPixel)
 	if err != nil {
 		return nil, fmt.Errorf("grid upsample: %w", err)
@@ -401,12 +417,27 @@ func (l *layers) conv(name string, x *G.Node, cin, cout, k, stride, pad int, bia
 	if bias {
 		bn = l.b.param(name+".b", l.part, []int{cout}, fanIn)
 	}
+	return l.convWith(name, x, w, bn, stride, pad)
+}
+
+// convWith is the convolution of x with the weight node w (Cout, Cin, k, k) and the
+// bias node b (or nil), counted in the model's FLOPs.
+func (l *layers) convWith(name string, x, w, b *G.Node, stride, pad int) *G.Node {
+	if l.err != nil {
+		return nil
+	}
 	var opts []kernels.ConvOption
 	if l.b.isData(x) {
 		// The input is data (a downsample of the sources): no gradient to it.
 		opts = append(opts, kernels.WithoutInputGradient())
 	}
-	return l.apply(name, func() (*G.Node, error) { return kernels.Conv2D(x, w, bn, stride, pad, opts...) })
+	y := l.apply(name, func() (*G.Node, error) { return kernels.Conv2D(x, w, b, stride, pad, opts...) })
+	if y != nil {
+		// One multiply-add per weight use: cin*k*k per output value of one image.
+		ws, sh := w.Shape(), y.Shape()
+		l.b.m.flops += 2 * float64(ws[1]*ws[2]*ws[3]*sh[1]*sh[2]*sh[3])
+	}
+	return y
 }
 
 func (l *layers) relu(x *G.Node) *G.Node {
@@ -427,7 +458,17 @@ func (l *layers) linear(name string, x *G.Node, in, out int) *G.Node {
 	}
 	w := l.b.param(name+".w", l.part, []int{out, in}, in)
 	bias := l.b.param(name+".b", l.part, []int{out}, in)
-	return l.apply(name, func() (*G.Node, error) { return kernels.Linear(x, w, bias) })
+	return l.linearWith(name, x, w, bias)
+}
+
+// linearWith is x times the weight node w (out, in) plus the bias node b, counted in
+// the model's FLOPs.
+func (l *layers) linearWith(name string, x, w, b *G.Node) *G.Node {
+	if l.err != nil {
+		return nil
+	}
+	l.b.m.flops += 2 * float64(w.Shape().TotalSize())
+	return l.apply(name, func() (*G.Node, error) { return kernels.Linear(x, w, b) })
 }
 
 func (l *layers) bn(name string, x *G.Node, c int) *G.Node {
@@ -525,19 +566,20 @@ func denseOf(dt tensor.Dtype, shape []int, v []float64) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
 }
 
-// ResizedSides lists the sides of the antialiased downsamples of the source batch the
-// model takes as inputs, in the order of Model.ResizedInputs: the low-resolution copy
-// for the saliency sampler, the task input for the uniform sampler.
-func (s Spec) ResizedSides() []int {
+// Inputs describes the low-resolution copies of the sources the model takes as inputs,
+// in the order of Model.LowResInputs: the saliency network's view for the saliency
+// sampler, the task input for the uniform sampler.
+func (s Spec) Inputs() lowres.Inputs {
+	side := s.SaliencyInput
 	if s.Sampler == SamplerUniform {
-		return []int{s.TaskInput}
+		side = s.TaskInput
 	}
-	return []int{s.SaliencyInput}
+	return lowres.Inputs{Resolution: s.Resolution, Sides: []int{side}, Pool: s.LowResPool}
 }
 
-// ResizedInputs returns the input nodes that take the downsamples of ResizedSides, each
+// LowResInputs returns the input nodes that take the copies of Spec.Inputs, each
 // (Batch, 3, side, side).
-func (m *Model) ResizedInputs() []*G.Node {
+func (m *Model) LowResInputs() []*G.Node {
 	if m.Downsampled != nil {
 		return []*G.Node{m.Downsampled}
 	}
@@ -580,4 +622,22 @@ func (m *Model) NumParams() int {
 		n += p.Node.Shape().TotalSize()
 	}
 	return n
+}
+
+// ParamData returns the backing slice of each learnable of a float32 model, in the
+// order of Params: the weights the graph computes with.
+func (m *Model) ParamData() ([][]float32, error) {
+	out := make([][]float32, len(m.Params))
+	for i, p := range m.Params {
+		d, ok := p.Node.Value().(*tensor.Dense)
+		if !ok {
+			return nil, fmt.Errorf("parameter %s has no tensor value", p.Name)
+		}
+		f, ok := d.Data().([]float32)
+		if !ok {
+			return nil, fmt.Errorf("parameter %s is not float32", p.Name)
+		}
+		out[i] = f
+	}
+	return out, nil
 }

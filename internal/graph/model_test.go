@@ -58,9 +58,9 @@ func TestBuildShapes(t *testing.T) {
 	}
 }
 
-// TestResizedInputs checks that the downsamples of the sources are inputs of the sides
-// the spec lists, and that the uniform model takes no full-resolution batch at all.
-func TestResizedInputs(t *testing.T) {
+// TestLowResInputs checks that the low-resolution copies of the sources are inputs of
+// the sides the spec lists, and that the uniform model takes no full-resolution batch at all.
+func TestLowResInputs(t *testing.T) {
 	tests := []struct {
 		sampler    string
 		side       int
@@ -75,7 +75,11 @@ func TestResizedInputs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.sampler, err)
 		}
-		sides, ins := s.ResizedSides(), m.ResizedInputs()
+		in, ins := s.Inputs(), m.LowResInputs()
+		sides := in.Sides
+		if in.Resolution != s.Resolution {
+			t.Errorf("%s: inputs of %d px sources, the spec's are %d px", tt.sampler, in.Resolution, s.Resolution)
+		}
 		if len(sides) != 1 || sides[0] != tt.side || len(ins) != 1 || ins[0] == nil {
 			t.Fatalf("%s: got sides %v and %d inputs, want [%d] and 1", tt.sampler, sides, len(ins), tt.side)
 		}

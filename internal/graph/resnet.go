@@ -149,11 +149,7 @@ func (l *layers) tconv(name string, x *G.Node, cin, cout, k, stride, pad int, bi
 	if bias {
 		bn = l.b.param(name+".bias", l.part, []int{cout}, cin*k*k)
 	}
-	var opts []kernels.ConvOption
-	if l.b.isData(x) {
-		opts = append(opts, kernels.WithoutInputGradient())
-	}
-	return l.apply(name, func() (*G.Node, error) { return kernels.Conv2D(x, w, bn, stride, pad, opts...) })
+	return l.convWith(name, x, w, bn, stride, pad)
 }
 
 // tbn is batch norm with torchvision's names: weight and bias parameters, the
@@ -174,7 +170,7 @@ func (l *layers) tlinear(name string, x *G.Node, in, out int) *G.Node {
 	}
 	w := l.b.param(name+".weight", l.part, []int{out, in}, in)
 	bias := l.b.param(name+".bias", l.part, []int{out}, in)
-	return l.apply(name, func() (*G.Node, error) { return kernels.Linear(x, w, bias) })
+	return l.linearWith(name, x, w, bias)
 }
 
 // isData reports whether x is data: an input, or a normalisation of one. A
@@ -246,7 +242,7 @@ func (b *builder) saliencyNet(x *G.Node) (*G.Node, error) {
 	if l.err == nil {
 		w := b.param("saliency.conv_last.weight", l.part, []int{1, c, 1, 1}, c)
 		bias := b.param("saliency.conv_last.bias", l.part, []int{1}, c)
-		x = l.apply("saliency.conv_last", func() (*G.Node, error) { return kernels.Conv2D(x, w, bias, 1, 0) })
+		x = l.convWith("saliency.conv_last", x, w, bias, 1, 0)
 	}
 	x = l.apply("saliency.upsample", func() (*G.Node, error) {
 		return kernels.Bilinear(x, s.Grid, s.Grid, s.SaliencyAlignCorners)

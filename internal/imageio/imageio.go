@@ -3,7 +3,6 @@
 package imageio
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -11,17 +10,21 @@ import (
 	"image/png"
 	"io"
 	"math"
-	"os"
 
 	_ "image/gif"  // register the GIF decoder
 	_ "image/jpeg" // register the JPEG decoder
 
 	"zoomtrain/internal/atomicfile"
+	"zoomtrain/internal/inputfile"
+	"zoomtrain/internal/termsafe"
 )
 
-// MaxPixels bounds the size a header may claim, so a forged header cannot make the
-// decoder allocate gigabytes.
-const MaxPixels = 64 << 20
+// MaxPixels is the default bound on the pixels an image header may claim before it is
+// decoded, so that a forged or merely huge header cannot make the decoder allocate
+// gigabytes. 32 Mi pixels holds an 8K UHD frame (7680 x 4320) and 24-32 MP camera
+// photos; at the bound a 16-bit RGBA PNG decodes to 256 MiB. A 0.5 MB PNG that claims
+// 8000 x 8000 at 16 bits (64 M pixels, 512 MiB decoded) is refused from its header.
+const MaxPixels = 32 << 20
 
 // Image is a planar (CHW) float32 image with values in [0, 1].
 type Image struct {
@@ -40,42 +43,88 @@ func (m *Image) At(c, y, x int) float32 { return m.Pix[(c*m.H+y)*m.W+x] }
 // ErrNotImage is wrapped into errors for data that no registered decoder recognises.
 var ErrNotImage = errors.New("not a PNG or JPEG image")
 
-// Read decodes the file at path as RGB.
+// Read decodes the file at path as RGB, with the MaxPixels bound.
 func Read(path string) (*Image, error) {
-	b, err := os.ReadFile(path)
+	img, err := ReadImage(path, MaxPixels)
 	if err != nil {
 		return nil, err
 	}
-	m, err := Decode(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return m, nil
+	return FromImage(img), nil
 }
 
-// Decode reads a PNG or JPEG (or GIF) of any colour model as a 3-channel RGB image.
+// ReadImage decodes the image file at path, streaming it (the file is never held in
+// memory whole) after checking that its header claims at most maxPixels pixels (0 means
+// MaxPixels). Only a regular file is opened; errors name the path.
+func ReadImage(path string, maxPixels int64) (image.Image, error) {
+	f, err := inputfile.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, err := DecodeImage(f, maxPixels)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", termsafe.Quote(path), err)
+	}
+	return img, nil
+}
+
+// Decode reads a PNG or JPEG (or GIF) of any colour model as a 3-channel RGB image,
+// with the MaxPixels bound.
 func Decode(r io.ReadSeeker) (*Image, error) {
+	img, err := DecodeImage(r, MaxPixels)
+	if err != nil {
+		return nil, err
+	}
+	return FromImage(img), nil
+}
+
+// DecodeConfig reads the header of a PNG, JPEG or GIF from r and checks the size it
+// claims: at least one pixel and at most maxPixels (0 means MaxPixels). Data that no
+// decoder recognises gives an error wrapping ErrNotImage.
+func DecodeConfig(r io.Reader, maxPixels int64) (image.Config, error) {
+	if maxPixels <= 0 {
+		maxPixels = MaxPixels
+	}
 	cfg, _, err := image.DecodeConfig(r)
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
-			return nil, ErrNotImage
+			return image.Config{}, ErrNotImage
 		}
-		return nil, fmt.Errorf("decode header: %w", err)
+		return image.Config{}, fmt.Errorf("decode header: %w", err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("image has no pixels (%dx%d)", cfg.Width, cfg.Height)
+		return image.Config{}, fmt.Errorf("image has no pixels (%dx%d)", cfg.Width, cfg.Height)
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return nil, fmt.Errorf("image of %dx%d is larger than the limit of %d pixels", cfg.Width, cfg.Height, MaxPixels)
+	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+		return image.Config{}, fmt.Errorf("image of %dx%d is larger than the limit of %d pixels", cfg.Width, cfg.Height, maxPixels)
 	}
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
+	return cfg, nil
+}
+
+// DecodeImage checks the header of the image in r with DecodeConfig, then rewinds r
+// and decodes it; pixels are allocated only for a header within the bound.
+func DecodeImage(r io.ReadSeeker, maxPixels int64) (image.Image, error) {
+	start, err := r.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := DecodeConfig(r, maxPixels)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Seek(start, io.SeekStart); err != nil {
 		return nil, err
 	}
 	img, _, err := image.Decode(r)
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	return FromImage(img), nil
+	// The decoders size their buffers from the header just checked; a decoder that did
+	// otherwise would make the bound meaningless.
+	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+		return nil, fmt.Errorf("decode: image of %dx%d, its header says %dx%d", b.Dx(), b.Dy(), cfg.Width, cfg.Height)
+	}
+	return img, nil
 }
 
 // FromImage converts any image.Image to planar RGB in [0, 1].

@@ -8,6 +8,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // BatchNormState is the running statistics of one batch-norm layer, owned by
@@ -74,7 +76,7 @@ func BatchNorm2D(x, gamma, beta *gorgonia.Node, st *BatchNormState) (*gorgonia.N
 		return nil, fmt.Errorf("batch norm: %w", err)
 	}
 	op := &bnOp{
-		opBase:     opBase{name: "BatchNorm2D", arity: 3, params: []int{s[0], s[1], s[2], s[3]}, tag: st},
+		Base:       opkit.Base{Name: "BatchNorm2D", Inputs: 3, Params: []int{s[0], s[1], s[2], s[3]}, Tag: st},
 		st:         st,
 		gammaShape: gamma.Shape().Clone(),
 		betaDims:   beta.Dims(),
@@ -91,20 +93,20 @@ func BatchNorm2D(x, gamma, beta *gorgonia.Node, st *BatchNormState) (*gorgonia.N
 // may have changed a tensor's shape in place. It keeps the per-channel mean
 // and 1/std it normalised with for the gradient ops of the same run.
 type bnOp struct {
-	opBase
+	opkit.Base
 	st         *BatchNormState
 	gammaShape tensor.Shape
 	betaDims   int
-	out        buffer
+	out        opkit.Buffer
 
 	mean, invStd []float64
 	training     bool // the mode of the last forward run
 }
 
-func (op *bnOp) Type() hm.Type { return fnType(4, 4, len(op.gammaShape), op.betaDims) }
+func (op *bnOp) Type() hm.Type { return opkit.FnType(4, 4, len(op.gammaShape), op.betaDims) }
 
 func (op *bnOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in, 0)
+	s, err := opkit.ShapeOf(op.Name, in, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -113,31 +115,31 @@ func (op *bnOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 
 // bnDims returns the images, channels and pixels per channel map.
 func (op *bnOp) bnDims() (n, c, hw int) {
-	return op.params[0], op.params[1], op.params[2] * op.params[3]
+	return op.Params[0], op.Params[1], op.Params[2] * op.Params[3]
 }
 
 func (op *bnOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	args, err := denseArgs(op.name, 3, vals)
+	args, err := opkit.Args(op.Name, 3, vals)
 	if err != nil {
 		return nil, err
 	}
 	x, gamma, beta := args[0], args[1], args[2]
 	n, c, hw := op.bnDims()
 	if x.Shape().TotalSize() != n*c*hw || gamma.Shape().TotalSize() != c || beta.Shape().TotalSize() != c {
-		return nil, fmt.Errorf("%s: input %v, gamma %v, beta %v, want %v, (%d), (%d)", op.name, x.Shape(), gamma.Shape(), beta.Shape(), op.params, c, c)
+		return nil, fmt.Errorf("%s: input %v, gamma %v, beta %v, want %v, (%d), (%d)", op.Name, x.Shape(), gamma.Shape(), beta.Shape(), op.Params, c, c)
 	}
 	st := op.st
 	if err := st.validate(c); err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	if st.Training && n*hw < 2 {
-		return nil, fmt.Errorf("%s: training needs more than one value per channel, got input %v", op.name, x.Shape())
+		return nil, fmt.Errorf("%s: training needs more than one value per channel, got input %v", op.Name, x.Shape())
 	}
 	if len(op.mean) != c {
 		op.mean, op.invStd = make([]float64, c), make([]float64, c)
 	}
 	op.training = st.Training
-	y := op.out.get(x.Dtype(), false, op.params...)
+	y := op.out.Get(x.Dtype(), op.Params...)
 	switch x.Dtype() {
 	case tensor.Float32:
 		bnForward(op, x.Float32s(), gamma.Float32s(), beta.Float32s(), y.Float32s())
@@ -152,7 +154,7 @@ func (op *bnOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 func bnForward[T Float](op *bnOp, x, gamma, beta, y []T) {
 	n, c, hw := op.bnDims()
 	st, m := op.st, float64(n*hw)
-	parallelFor(c, func(lo, hi int) {
+	opkit.For(c, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			mean, variance := st.Mean[ch], st.Var[ch]
 			if op.training {
@@ -228,24 +230,24 @@ func (op *bnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 // sum(g xhat), which give dbeta and dgamma directly and feed dx.
 func (op *bnOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if len(inputs) != 3 {
-		return nil, fmt.Errorf("%s: expected 3 inputs, got %d", op.name, len(inputs))
+		return nil, fmt.Errorf("%s: expected 3 inputs, got %d", op.Name, len(inputs))
 	}
 	x, gamma, beta := inputs[0], inputs[1], inputs[2]
-	sums, err := gorgonia.ApplyOp(&bnSumsOp{opBase: opBase{name: "BatchNorm2DSums", arity: 2, params: op.params, tag: op}, fwd: op}, x, grad)
+	sums, err := gorgonia.ApplyOp(&bnSumsOp{Base: opkit.Base{Name: "BatchNorm2DSums", Inputs: 2, Params: op.Params, Tag: op}, fwd: op}, x, grad)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
-	dx, err := gorgonia.ApplyOp(&bnDxOp{opBase: opBase{name: "BatchNorm2DGradX", arity: 4, params: op.params, tag: op}, fwd: op}, x, gamma, grad, sums)
+	dx, err := gorgonia.ApplyOp(&bnDxOp{Base: opkit.Base{Name: "BatchNorm2DGradX", Inputs: 4, Params: op.Params, Tag: op}, fwd: op}, x, gamma, grad, sums)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
-	dgamma, err := gorgonia.ApplyOp(&bnPickOp{opBase: opBase{name: "BatchNorm2DGradGamma", arity: 1, params: []int{1}, tag: op}, shape: gamma.Shape().Clone()}, sums)
+	dgamma, err := gorgonia.ApplyOp(&bnPickOp{Base: opkit.Base{Name: "BatchNorm2DGradGamma", Inputs: 1, Params: []int{1}, Tag: op}, shape: gamma.Shape().Clone()}, sums)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
-	dbeta, err := gorgonia.ApplyOp(&bnPickOp{opBase: opBase{name: "BatchNorm2DGradBeta", arity: 1, params: []int{0}, tag: op}, shape: beta.Shape().Clone()}, sums)
+	dbeta, err := gorgonia.ApplyOp(&bnPickOp{Base: opkit.Base{Name: "BatchNorm2DGradBeta", Inputs: 1, Params: []int{0}, Tag: op}, shape: beta.Shape().Clone()}, sums)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	return gorgonia.Nodes{dx, dgamma, dbeta}, nil
 }
@@ -253,31 +255,31 @@ func (op *bnOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia
 // bnSumsOp maps (x, g) to a (2, C) tensor: per channel sum(g) and sum(g xhat),
 // with xhat normalised by the statistics of the forward run.
 type bnSumsOp struct {
-	opBase
+	opkit.Base
 	fwd *bnOp
-	out buffer
+	out opkit.Buffer
 }
 
-func (op *bnSumsOp) Type() hm.Type { return fnType(2, 4, 4) }
+func (op *bnSumsOp) Type() hm.Type { return opkit.FnType(2, 4, 4) }
 
 func (op *bnSumsOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{2, op.params[1]}, nil
+	return tensor.Shape{2, op.Params[1]}, nil
 }
 
 func (op *bnSumsOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	args, err := denseArgs(op.name, 2, vals)
+	args, err := opkit.Args(op.Name, 2, vals)
 	if err != nil {
 		return nil, err
 	}
 	x, g := args[0], args[1]
 	n, c, hw := op.fwd.bnDims()
 	if x.Shape().TotalSize() != n*c*hw || g.Shape().TotalSize() != n*c*hw {
-		return nil, fmt.Errorf("%s: input %v and gradient %v, want %v", op.name, x.Shape(), g.Shape(), op.params)
+		return nil, fmt.Errorf("%s: input %v and gradient %v, want %v", op.Name, x.Shape(), g.Shape(), op.Params)
 	}
 	if len(op.fwd.mean) != c {
-		return nil, fmt.Errorf("%s: the forward op has not run", op.name)
+		return nil, fmt.Errorf("%s: the forward op has not run", op.Name)
 	}
-	sums := op.out.get(x.Dtype(), false, 2, c)
+	sums := op.out.Get(x.Dtype(), 2, c)
 	switch x.Dtype() {
 	case tensor.Float32:
 		bnSums(op.fwd, x.Float32s(), g.Float32s(), sums.Float32s())
@@ -289,7 +291,7 @@ func (op *bnSumsOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 
 func bnSums[T Float](fwd *bnOp, x, g, sums []T) {
 	n, c, hw := fwd.bnDims()
-	parallelFor(c, func(lo, hi int) {
+	opkit.For(c, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			mean, invStd := fwd.mean[ch], fwd.invStd[ch]
 			var sg, sgx float64
@@ -326,21 +328,21 @@ func bnDot[T Float](x, g []T, mean float64) (sg, sgx float64) {
 // dx = gamma/std (g - mean(g) - xhat mean(g xhat)); in eval mode the
 // statistics are constants and dx = gamma/std g.
 type bnDxOp struct {
-	opBase
+	opkit.Base
 	fwd *bnOp
-	out buffer
+	out opkit.Buffer
 }
 
 func (op *bnDxOp) Type() hm.Type {
-	return fnType(4, 4, len(op.fwd.gammaShape), 4, 2)
+	return opkit.FnType(4, 4, len(op.fwd.gammaShape), 4, 2)
 }
 
 func (op *bnDxOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(op.params).Clone(), nil
+	return tensor.Shape(op.Params).Clone(), nil
 }
 
 func (op *bnDxOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	args, err := denseArgs(op.name, 4, vals)
+	args, err := opkit.Args(op.Name, 4, vals)
 	if err != nil {
 		return nil, err
 	}
@@ -349,12 +351,12 @@ func (op *bnDxOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	if x.Shape().TotalSize() != n*c*hw || g.Shape().TotalSize() != n*c*hw ||
 		gamma.Shape().TotalSize() != c || sums.Shape().TotalSize() != 2*c {
 		return nil, fmt.Errorf("%s: input %v, gamma %v, gradient %v, sums %v do not fit %v",
-			op.name, x.Shape(), gamma.Shape(), g.Shape(), sums.Shape(), op.params)
+			op.Name, x.Shape(), gamma.Shape(), g.Shape(), sums.Shape(), op.Params)
 	}
 	if len(op.fwd.mean) != c {
-		return nil, fmt.Errorf("%s: the forward op has not run", op.name)
+		return nil, fmt.Errorf("%s: the forward op has not run", op.Name)
 	}
-	dx := op.out.get(x.Dtype(), false, op.params...)
+	dx := op.out.Get(x.Dtype(), op.Params...)
 	switch x.Dtype() {
 	case tensor.Float32:
 		bnDx(op.fwd, x.Float32s(), gamma.Float32s(), g.Float32s(), sums.Float32s(), dx.Float32s())
@@ -367,7 +369,7 @@ func (op *bnDxOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 func bnDx[T Float](fwd *bnOp, x, gamma, g, sums, dx []T) {
 	n, c, hw := fwd.bnDims()
 	m := float64(n * hw)
-	parallelFor(c, func(lo, hi int) {
+	opkit.For(c, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			mean, invStd := fwd.mean[ch], fwd.invStd[ch]
 			scale := float64(gamma[ch]) * invStd
@@ -392,29 +394,29 @@ func bnDx[T Float](fwd *bnOp, x, gamma, g, sums, dx []T) {
 // bnPickOp copies row params[0] of the (2, C) sums into a tensor of the
 // parameter's shape: row 0 is dbeta, row 1 dgamma.
 type bnPickOp struct {
-	opBase
+	opkit.Base
 	shape tensor.Shape
-	out   buffer
+	out   opkit.Buffer
 }
 
-func (op *bnPickOp) Type() hm.Type { return fnType(len(op.shape), 2) }
+func (op *bnPickOp) Type() hm.Type { return opkit.FnType(len(op.shape), 2) }
 
 func (op *bnPickOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return op.shape.Clone(), nil
 }
 
 func (op *bnPickOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	args, err := denseArgs(op.name, 1, vals)
+	args, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
 	sums := args[0]
 	c := op.shape.TotalSize()
 	if sums.Shape().TotalSize() != 2*c {
-		return nil, fmt.Errorf("%s: sums %v, want (2,%d)", op.name, sums.Shape(), c)
+		return nil, fmt.Errorf("%s: sums %v, want (2,%d)", op.Name, sums.Shape(), c)
 	}
-	out := op.out.get(sums.Dtype(), false, op.shape...)
-	row := op.params[0]
+	out := op.out.Get(sums.Dtype(), op.shape...)
+	row := op.Params[0]
 	switch sums.Dtype() {
 	case tensor.Float32:
 		copy(out.Float32s(), sums.Float32s()[row*c:(row+1)*c])

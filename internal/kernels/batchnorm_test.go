@@ -8,6 +8,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // bnReference normalises x (n,c,hw) in float64 with the batch statistics
@@ -245,7 +247,7 @@ func BenchmarkBatchNormKernels(b *testing.B) {
 	y, g, dx := make([]float32, len(x)), make([]float32, len(x)), make([]float32, len(x))
 	copy(g, x)
 	gamma, beta, sums := make([]float32, c), make([]float32, c), make([]float32, 2*c)
-	op := &bnOp{opBase: opBase{params: []int{n, c, h, w}}, st: NewBatchNormState(c),
+	op := &bnOp{Base: opkit.Base{Params: []int{n, c, h, w}}, st: NewBatchNormState(c),
 		mean: make([]float64, c), invStd: make([]float64, c), training: true}
 	b.Run("forward", func(b *testing.B) {
 		benchCPU(b, func() { bnForward(op, x, gamma, beta, y) })

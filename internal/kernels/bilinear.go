@@ -6,6 +6,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // Lerp is linear interpolation along one axis of in cells resized to out: output
@@ -49,7 +51,7 @@ func Bilinear(x *gorgonia.Node, oh, ow int, alignCorners bool) (*gorgonia.Node, 
 	if alignCorners {
 		ac = 1
 	}
-	op := &bilinearOp{opBase: opBase{name: "bilinear", arity: 1, params: []int{n, c, h, w, oh, ow, ac}}}
+	op := &bilinearOp{Base: opkit.Base{Name: "bilinear", Inputs: 1, Params: []int{n, c, h, w, oh, ow, ac}}}
 	op.plan = newBilinearPlan(h, w, oh, ow, alignCorners)
 	out, err := gorgonia.ApplyOp(op, x)
 	if err != nil {
@@ -71,7 +73,7 @@ func newBilinearPlan(h, w, oh, ow int, alignCorners bool) *bilinearPlan {
 // forward interpolates planes of x into y.
 func bilinearForward[T Float](p *bilinearPlan, x, y []T, planes int) {
 	in, out := p.h*p.w, p.oh*p.ow
-	parallelFor(planes, func(lo, hi int) {
+	opkit.For(planes, func(lo, hi int) {
 		for q := lo; q < hi; q++ {
 			xp, yp := x[q*in:(q+1)*in], y[q*out:(q+1)*out]
 			for oy := range p.oh {
@@ -94,7 +96,7 @@ func bilinearForward[T Float](p *bilinearPlan, x, y []T, planes int) {
 // back to the four cells it read.
 func bilinearBackward[T Float](p *bilinearPlan, dy, dx []T, planes int) {
 	in, out := p.h*p.w, p.oh*p.ow
-	parallelFor(planes, func(lo, hi int) {
+	opkit.For(planes, func(lo, hi int) {
 		acc := make([]float64, in)
 		for q := lo; q < hi; q++ {
 			clear(acc)
@@ -121,32 +123,32 @@ func bilinearBackward[T Float](p *bilinearPlan, dy, dx []T, planes int) {
 }
 
 type bilinearOp struct {
-	opBase
+	opkit.Base
 	plan *bilinearPlan
-	out  buffer
+	out  opkit.Buffer
 }
 
 func (op *bilinearOp) outShape() []int {
-	p := op.params
+	p := op.Params
 	return []int{p[0], p[1], p[4], p[5]}
 }
 
-func (op *bilinearOp) Type() hm.Type { return fnType(4, 4) }
+func (op *bilinearOp) Type() hm.Type { return opkit.FnType(4, 4) }
 
 func (op *bilinearOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape(op.outShape()), nil
 }
 
 func (op *bilinearOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 1, vals)
+	in, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
-	p := op.params
-	if err := checkShape(op.name+" input", in[0], p[:4]); err != nil {
+	p := op.Params
+	if err := checkShape(op.Name+" input", in[0], p[:4]); err != nil {
 		return nil, err
 	}
-	out := op.out.get(in[0].Dtype(), false, op.outShape()...)
+	out := op.out.Get(in[0].Dtype(), op.outShape()...)
 	switch x := in[0].Data().(type) {
 	case []float32:
 		bilinearForward(op.plan, x, out.Data().([]float32), p[0]*p[1])
@@ -162,7 +164,7 @@ func (op *bilinearOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (go
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("bilinear gradient: expected 1 input, got %d", len(inputs))
 	}
-	gop := &bilinearGradOp{opBase: opBase{name: "bilinear.dx", arity: 1, params: op.params}, fwd: op}
+	gop := &bilinearGradOp{Base: opkit.Base{Name: "bilinear.dx", Inputs: 1, Params: op.Params}, fwd: op}
 	dx, err := gorgonia.ApplyOp(gop, grad)
 	if err != nil {
 		return nil, fmt.Errorf("bilinear gradient: %w", err)
@@ -172,27 +174,27 @@ func (op *bilinearOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (go
 
 // bilinearGradOp maps the output gradient to the input gradient.
 type bilinearGradOp struct {
-	opBase
+	opkit.Base
 	fwd *bilinearOp
-	out buffer
+	out opkit.Buffer
 }
 
-func (op *bilinearGradOp) Type() hm.Type { return fnType(4, 4) }
+func (op *bilinearGradOp) Type() hm.Type { return opkit.FnType(4, 4) }
 
 func (op *bilinearGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(append([]int(nil), op.params[:4]...)), nil
+	return tensor.Shape(append([]int(nil), op.Params[:4]...)), nil
 }
 
 func (op *bilinearGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 1, vals)
+	in, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
-	p := op.params
-	if err := checkShape(op.name+" output gradient", in[0], op.fwd.outShape()); err != nil {
+	p := op.Params
+	if err := checkShape(op.Name+" output gradient", in[0], op.fwd.outShape()); err != nil {
 		return nil, err
 	}
-	out := op.out.get(in[0].Dtype(), false, p[:4]...)
+	out := op.out.Get(in[0].Dtype(), p[:4]...)
 	switch dy := in[0].Data().(type) {
 	case []float32:
 		bilinearBackward(op.fwd.plan, dy, out.Data().([]float32), p[0]*p[1])
@@ -205,5 +207,5 @@ func (op *bilinearGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 func (op *bilinearGradOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
 
 func (op *bilinearGradOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.name)
+	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.Name)
 }

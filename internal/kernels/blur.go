@@ -8,6 +8,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // BlurKernel is the normalised 1-D Gaussian exp(-a^2/(2 sigma^2)) for a in
@@ -60,7 +62,7 @@ func GaussianBlur(x, kernel *gorgonia.Node) (*gorgonia.Node, error) {
 	if x.Dtype() != kernel.Dtype() {
 		return nil, fmt.Errorf("gaussian blur: input is %v but kernel is %v", x.Dtype(), kernel.Dtype())
 	}
-	op := &blurOp{opBase: opBase{name: "GaussianBlur", arity: 2, params: []int{s[0], s[1], s[2], s[3], ks[0]}}}
+	op := &blurOp{Base: opkit.Base{Name: "GaussianBlur", Inputs: 2, Params: []int{s[0], s[1], s[2], s[3], ks[0]}}}
 	y, err := gorgonia.ApplyOp(op, x, kernel)
 	if err != nil {
 		return nil, fmt.Errorf("gaussian blur: %w", err)
@@ -72,15 +74,15 @@ func GaussianBlur(x, kernel *gorgonia.Node) (*gorgonia.Node, error) {
 // values are checked by size only, as an unsafe Reshape elsewhere may have
 // changed a tensor's shape in place.
 type blurOp struct {
-	opBase
-	out buffer
+	opkit.Base
+	out opkit.Buffer
 	tmp floatScratch
 }
 
-func (op *blurOp) Type() hm.Type { return fnType(4, 4, 1) }
+func (op *blurOp) Type() hm.Type { return opkit.FnType(4, 4, 1) }
 
 func (op *blurOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in, 0)
+	s, err := opkit.ShapeOf(op.Name, in, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -88,43 +90,43 @@ func (op *blurOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *blurOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	return blurDo(op.name, op.params, &op.out, &op.tmp, false, vals)
+	return blurDo(op.Name, op.Params, &op.out, &op.tmp, false, vals)
 }
 
 func (op *blurOp) DiffWRT(int) []bool { return []bool{true, false} }
 
 func (op *blurOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if len(inputs) != 2 {
-		return nil, fmt.Errorf("%s: expected 2 inputs, got %d", op.name, len(inputs))
+		return nil, fmt.Errorf("%s: expected 2 inputs, got %d", op.Name, len(inputs))
 	}
-	back := &blurGradOp{opBase: opBase{name: "GaussianBlurGrad", arity: 2, params: op.params}}
+	back := &blurGradOp{Base: opkit.Base{Name: "GaussianBlurGrad", Inputs: 2, Params: op.Params}}
 	dx, err := gorgonia.ApplyOp(back, grad, inputs[1])
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	return gorgonia.Nodes{dx, nil}, nil
 }
 
 // blurGradOp maps (dL/dy, kernel) to dL/dx: the transposed blur.
 type blurGradOp struct {
-	opBase
-	out buffer
+	opkit.Base
+	out opkit.Buffer
 	tmp floatScratch
 }
 
-func (op *blurGradOp) Type() hm.Type { return fnType(4, 4, 1) }
+func (op *blurGradOp) Type() hm.Type { return opkit.FnType(4, 4, 1) }
 
 func (op *blurGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(op.params[:4]).Clone(), nil
+	return tensor.Shape(op.Params[:4]).Clone(), nil
 }
 
 func (op *blurGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	return blurDo(op.name, op.params, &op.out, &op.tmp, true, vals)
+	return blurDo(op.Name, op.Params, &op.out, &op.tmp, true, vals)
 }
 
 // blurDo runs the blur (or its transpose) of vals[0] with kernel vals[1].
-func blurDo(name string, params []int, out *buffer, tmp *floatScratch, transpose bool, vals []gorgonia.Value) (gorgonia.Value, error) {
-	args, err := denseArgs(name, 2, vals)
+func blurDo(name string, params []int, out *opkit.Buffer, tmp *floatScratch, transpose bool, vals []gorgonia.Value) (gorgonia.Value, error) {
+	args, err := opkit.Args(name, 2, vals)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +135,7 @@ func blurDo(name string, params []int, out *buffer, tmp *floatScratch, transpose
 	if x.Shape().TotalSize() != n*c*h*w || k.Shape().TotalSize() != klen {
 		return nil, fmt.Errorf("%s: input %v and kernel %v, want %v and (%d)", name, x.Shape(), k.Shape(), params[:4], klen)
 	}
-	y := out.get(x.Dtype(), false, n, c, h, w)
+	y := out.Get(x.Dtype(), n, c, h, w)
 	switch x.Dtype() {
 	case tensor.Float32:
 		blurRun(x.Float32s(), y.Float32s(), k.Float32s(), n*c, h, w, tmp, transpose)
@@ -165,8 +167,8 @@ func blurRun[T Float](src, dst, k []T, planes, h, w int, s *floatScratch, transp
 	}
 	r := len(k) / 2
 	size := h*w + w + 2*r
-	scratch := floatScratchGet[T](s, workers(planes)*size)
-	parallelWorkers(planes, func(worker, lo, hi int) {
+	scratch := floatScratchGet[T](s, opkit.Workers(planes)*size)
+	opkit.ForWorkers(planes, func(worker, lo, hi int) {
 		tmp := scratch[worker*size : worker*size+h*w]
 		row := scratch[worker*size+h*w : (worker+1)*size]
 		for p := lo; p < hi; p++ {

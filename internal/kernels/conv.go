@@ -7,6 +7,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // convGeom is the geometry of one 2-D convolution (square kernel, equal
@@ -159,7 +161,7 @@ type convScratch[T Float] struct {
 // convState is shared by a convolution and its gradient ops.
 type convState struct {
 	geom convGeom
-	out  buffer
+	out  opkit.Buffer
 	s32  convScratch[float32]
 	s64  convScratch[float64]
 }
@@ -185,7 +187,7 @@ func convForward[T Float](st *convState, x, w, b, out []T, xAddr uintptr) error 
 		cols = sc.cols.get(g.n * per)
 	}
 	var fe firstErr
-	parallelFor(g.n, func(lo, hi int) {
+	opkit.For(g.n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			xi := x[i*g.inSize() : (i+1)*g.inSize()]
 			ci := xi
@@ -221,10 +223,10 @@ func convGradInput[T Float](st *convState, w, dy, dx []T) error {
 	per, area := g.colsPerItem(), g.outArea()
 	var work []T
 	if !g.direct() {
-		work = sc.work.get(workers(g.n) * per)
+		work = sc.work.get(opkit.Workers(g.n) * per)
 	}
 	var fe firstErr
-	parallelWorkers(g.n, func(wk, lo, hi int) {
+	opkit.ForWorkers(g.n, func(wk, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dyi := dy[i*g.outSize() : (i+1)*g.outSize()]
 			dxi := dx[i*g.inSize() : (i+1)*g.inSize()]
@@ -248,7 +250,7 @@ func convGradWeight[T Float](st *convState, x, dy, dw []T, xAddr uintptr) error 
 	sc := scratchOf[T](st)
 	per, area, wsize := g.colsPerItem(), g.outArea(), g.cout*g.rows()
 	cached := !g.direct() && sc.colsOf == xAddr && xAddr != 0 && len(sc.cols.s) >= g.n*per
-	nw, nc := workers(g.n), chunksFor(g.n)
+	nw, nc := opkit.Workers(g.n), opkit.ChunksFor(g.n)
 	// One partial sum per chunk of items, added up in chunk order: the result
 	// does not depend on which worker took which chunk.
 	partial := sc.partial.get(nc * wsize)
@@ -258,7 +260,7 @@ func convGradWeight[T Float](st *convState, x, dy, dw []T, xAddr uintptr) error 
 		work = sc.work.get(nw * per)
 	}
 	var fe firstErr
-	parallelChunked(g.n, nc, func(wk, chunk, lo, hi int) {
+	opkit.Chunked(g.n, nc, func(wk, chunk, lo, hi int) {
 		acc := partial[chunk*wsize : (chunk+1)*wsize]
 		for i := lo; i < hi; i++ {
 			dyi := dy[i*g.outSize() : (i+1)*g.outSize()]
@@ -318,7 +320,7 @@ func Conv2D(x, w, b *gorgonia.Node, stride, pad int, opts ...ConvOption) (*gorgo
 		}
 		children = append(children, b)
 	}
-	op := &convOp{opBase: opBase{name: name, arity: len(children), params: g.params()}, st: &convState{geom: g}, noInputGrad: co.noInputGrad}
+	op := &convOp{Base: opkit.Base{Name: name, Inputs: len(children), Params: g.params()}, st: &convState{geom: g}, noInputGrad: co.noInputGrad}
 	out, err := gorgonia.ApplyOp(op, children...)
 	if err != nil {
 		return nil, fmt.Errorf("conv2d: %w", err)
@@ -329,16 +331,16 @@ func Conv2D(x, w, b *gorgonia.Node, stride, pad int, opts ...ConvOption) (*gorgo
 // convOp is the forward convolution; its state is shared with the gradient
 // ops SymDiff creates.
 type convOp struct {
-	opBase
+	opkit.Base
 	st          *convState
 	noInputGrad bool
 }
 
 func (op *convOp) Type() hm.Type {
-	if op.arity == 3 {
-		return fnType(4, 4, 4, 1)
+	if op.Inputs == 3 {
+		return opkit.FnType(4, 4, 4, 1)
 	}
-	return fnType(4, 4, 4)
+	return opkit.FnType(4, 4, 4)
 }
 
 func (op *convOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
@@ -346,7 +348,7 @@ func (op *convOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *convOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs("conv2d", op.arity, vals)
+	in, err := opkit.Args("conv2d", op.Inputs, vals)
 	if err != nil {
 		return nil, err
 	}
@@ -357,12 +359,12 @@ func (op *convOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkShape("conv2d weight", in[1], g.wShape()); err != nil {
 		return nil, err
 	}
-	if op.arity == 3 {
+	if op.Inputs == 3 {
 		if err := checkShape("conv2d bias", in[2], []int{g.cout}); err != nil {
 			return nil, err
 		}
 	}
-	out := op.st.out.get(in[0].Dtype(), false, g.outShape()...)
+	out := op.st.out.Get(in[0].Dtype(), g.outShape()...)
 	switch x := in[0].Data().(type) {
 	case []float32:
 		err = convForward(op.st, x, in[1].Data().([]float32), optData[float32](in, 2), out.Data().([]float32), in[0].Uintptr())
@@ -384,24 +386,24 @@ func (op *convOp) DiffWRT(inputs int) []bool {
 }
 
 func (op *convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	if len(inputs) != op.arity {
-		return nil, fmt.Errorf("conv2d gradient: expected %d inputs, got %d", op.arity, len(inputs))
+	if len(inputs) != op.Inputs {
+		return nil, fmt.Errorf("conv2d gradient: expected %d inputs, got %d", op.Inputs, len(inputs))
 	}
 	p := op.st.geom.params()
 	var dx *gorgonia.Node
 	if !op.noInputGrad {
 		var err error
-		dx, err = gorgonia.ApplyOp(&convGradOp{opBase: opBase{name: "conv2d.dx", arity: 2, params: p, tag: op.st}, st: op.st, wrtInput: true}, inputs[1], grad)
+		dx, err = gorgonia.ApplyOp(&convGradOp{Base: opkit.Base{Name: "conv2d.dx", Inputs: 2, Params: p, Tag: op.st}, st: op.st, wrtInput: true}, inputs[1], grad)
 		if err != nil {
 			return nil, fmt.Errorf("conv2d input gradient: %w", err)
 		}
 	}
-	dw, err := gorgonia.ApplyOp(&convGradOp{opBase: opBase{name: "conv2d.dw", arity: 2, params: p, tag: op.st}, st: op.st}, inputs[0], grad)
+	dw, err := gorgonia.ApplyOp(&convGradOp{Base: opkit.Base{Name: "conv2d.dw", Inputs: 2, Params: p, Tag: op.st}, st: op.st}, inputs[0], grad)
 	if err != nil {
 		return nil, fmt.Errorf("conv2d weight gradient: %w", err)
 	}
 	grads := gorgonia.Nodes{dx, dw}
-	if op.arity == 3 {
+	if op.Inputs == 3 {
 		db, err := channelSum(grad)
 		if err != nil {
 			return nil, fmt.Errorf("conv2d bias gradient: %w", err)
@@ -414,13 +416,13 @@ func (op *convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (g
 // convGradOp is the gradient of a convolution with respect to its input
 // (children w, dy) or its weight (children x, dy).
 type convGradOp struct {
-	opBase
+	opkit.Base
 	st       *convState
 	wrtInput bool
-	out      buffer
+	out      opkit.Buffer
 }
 
-func (op *convGradOp) Type() hm.Type { return fnType(4, 4, 4) }
+func (op *convGradOp) Type() hm.Type { return opkit.FnType(4, 4, 4) }
 
 func (op *convGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	if op.wrtInput {
@@ -430,19 +432,19 @@ func (op *convGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *convGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 2, vals)
+	in, err := opkit.Args(op.Name, 2, vals)
 	if err != nil {
 		return nil, err
 	}
 	g := op.st.geom
-	if err := checkShape(op.name+" output gradient", in[1], g.outShape()); err != nil {
+	if err := checkShape(op.Name+" output gradient", in[1], g.outShape()); err != nil {
 		return nil, err
 	}
 	if op.wrtInput {
-		if err := checkShape(op.name+" weight", in[0], g.wShape()); err != nil {
+		if err := checkShape(op.Name+" weight", in[0], g.wShape()); err != nil {
 			return nil, err
 		}
-		out := op.out.get(in[0].Dtype(), false, g.xShape()...)
+		out := op.out.Get(in[0].Dtype(), g.xShape()...)
 		switch w := in[0].Data().(type) {
 		case []float32:
 			err = convGradInput(op.st, w, in[1].Data().([]float32), out.Data().([]float32))
@@ -450,14 +452,14 @@ func (op *convGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 			err = convGradInput(op.st, w, in[1].Data().([]float64), out.Data().([]float64))
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op.name, err)
+			return nil, fmt.Errorf("%s: %w", op.Name, err)
 		}
 		return out, nil
 	}
-	if err := checkShape(op.name+" input", in[0], g.xShape()); err != nil {
+	if err := checkShape(op.Name+" input", in[0], g.xShape()); err != nil {
 		return nil, err
 	}
-	out := op.out.get(in[0].Dtype(), false, g.wShape()...)
+	out := op.out.Get(in[0].Dtype(), g.wShape()...)
 	switch x := in[0].Data().(type) {
 	case []float32:
 		err = convGradWeight(op.st, x, in[1].Data().([]float32), out.Data().([]float32), in[0].Uintptr())
@@ -465,7 +467,7 @@ func (op *convGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 		err = convGradWeight(op.st, x, in[1].Data().([]float64), out.Data().([]float64), in[0].Uintptr())
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	return out, nil
 }
@@ -473,7 +475,7 @@ func (op *convGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 func (op *convGradOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
 
 func (op *convGradOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.name)
+	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.Name)
 }
 
 // channelSum sums a (N, C, ...) tensor over every axis but the channel
@@ -483,32 +485,32 @@ func channelSum(x *gorgonia.Node) (*gorgonia.Node, error) {
 	if s.Dims() < 2 {
 		return nil, fmt.Errorf("channel sum: shape %v: want at least (N, C)", s)
 	}
-	op := &channelSumOp{opBase: opBase{name: "channelsum", arity: 1, params: append([]int(nil), s...)}}
+	op := &channelSumOp{Base: opkit.Base{Name: "channelsum", Inputs: 1, Params: append([]int(nil), s...)}}
 	return gorgonia.ApplyOp(op, x)
 }
 
 type channelSumOp struct {
-	opBase
-	out buffer
+	opkit.Base
+	out opkit.Buffer
 }
 
-func (op *channelSumOp) Type() hm.Type { return fnType(1, len(op.params)) }
+func (op *channelSumOp) Type() hm.Type { return opkit.FnType(1, len(op.Params)) }
 
 func (op *channelSumOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.params[1]}, nil
+	return tensor.Shape{op.Params[1]}, nil
 }
 
 func (op *channelSumOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 1, vals)
+	in, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkShape(op.name+" input", in[0], op.params); err != nil {
+	if err := checkShape(op.Name+" input", in[0], op.Params); err != nil {
 		return nil, err
 	}
-	n, c := op.params[0], op.params[1]
-	area := tensor.Shape(op.params).TotalSize() / max(1, n*c)
-	out := op.out.get(in[0].Dtype(), false, c)
+	n, c := op.Params[0], op.Params[1]
+	area := tensor.Shape(op.Params).TotalSize() / max(1, n*c)
+	out := op.out.Get(in[0].Dtype(), c)
 	switch x := in[0].Data().(type) {
 	case []float32:
 		sumChannels(x, out.Data().([]float32), n, c, area)
@@ -521,7 +523,7 @@ func (op *channelSumOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 // sumChannels sets out[c] to the sum of x[i, c, :] over i, channels split
 // across workers (it runs on the largest gradients of the step).
 func sumChannels[T Float](x, out []T, n, c, area int) {
-	parallelFor(c, func(lo, hi int) {
+	opkit.For(c, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			var s float64 // float32 sums over a whole batch lose digits
 			for i := range n {
@@ -553,5 +555,5 @@ func sumRow[T Float](v []T) float64 {
 func (op *channelSumOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
 
 func (op *channelSumOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.name)
+	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.Name)
 }

@@ -6,6 +6,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // Linear is PyTorch's Linear: x (N, in), w (out, in) and b (out) or nil give
@@ -22,7 +24,7 @@ func Linear(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
 		}
 		children = append(children, b)
 	}
-	op := &linearOp{opBase: opBase{name: "linear", arity: len(children), params: []int{xs[0], ws[1], ws[0]}}}
+	op := &linearOp{Base: opkit.Base{Name: "linear", Inputs: len(children), Params: []int{xs[0], ws[1], ws[0]}}}
 	out, err := gorgonia.ApplyOp(op, children...)
 	if err != nil {
 		return nil, fmt.Errorf("linear: %w", err)
@@ -32,39 +34,39 @@ func Linear(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
 
 // linearOp's params are n, in, out.
 type linearOp struct {
-	opBase
-	out buffer
+	opkit.Base
+	out opkit.Buffer
 }
 
 func (op *linearOp) Type() hm.Type {
-	if op.arity == 3 {
-		return fnType(2, 2, 2, 1)
+	if op.Inputs == 3 {
+		return opkit.FnType(2, 2, 2, 1)
 	}
-	return fnType(2, 2, 2)
+	return opkit.FnType(2, 2, 2)
 }
 
 func (op *linearOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.params[0], op.params[2]}, nil
+	return tensor.Shape{op.Params[0], op.Params[2]}, nil
 }
 
 func (op *linearOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, op.arity, vals)
+	in, err := opkit.Args(op.Name, op.Inputs, vals)
 	if err != nil {
 		return nil, err
 	}
-	n, ni, no := op.params[0], op.params[1], op.params[2]
+	n, ni, no := op.Params[0], op.Params[1], op.Params[2]
 	if err := checkShape("linear input", in[0], []int{n, ni}); err != nil {
 		return nil, err
 	}
 	if err := checkShape("linear weight", in[1], []int{no, ni}); err != nil {
 		return nil, err
 	}
-	if op.arity == 3 {
+	if op.Inputs == 3 {
 		if err := checkShape("linear bias", in[2], []int{no}); err != nil {
 			return nil, err
 		}
 	}
-	out := op.out.get(in[0].Dtype(), false, n, no)
+	out := op.out.Get(in[0].Dtype(), n, no)
 	switch x := in[0].Data().(type) {
 	case []float32:
 		err = linearForward(x, in[1].Data().([]float32), optData[float32](in, 2), out.Data().([]float32), n, ni, no)
@@ -97,19 +99,19 @@ func (op *linearOp) DiffWRT(inputs int) []bool {
 }
 
 func (op *linearOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	if len(inputs) != op.arity {
-		return nil, fmt.Errorf("linear gradient: expected %d inputs, got %d", op.arity, len(inputs))
+	if len(inputs) != op.Inputs {
+		return nil, fmt.Errorf("linear gradient: expected %d inputs, got %d", op.Inputs, len(inputs))
 	}
-	dx, err := gorgonia.ApplyOp(&linearGradOp{opBase: opBase{name: "linear.dx", arity: 2, params: op.params}, wrtInput: true}, inputs[1], grad)
+	dx, err := gorgonia.ApplyOp(&linearGradOp{Base: opkit.Base{Name: "linear.dx", Inputs: 2, Params: op.Params}, wrtInput: true}, inputs[1], grad)
 	if err != nil {
 		return nil, fmt.Errorf("linear input gradient: %w", err)
 	}
-	dw, err := gorgonia.ApplyOp(&linearGradOp{opBase: opBase{name: "linear.dw", arity: 2, params: op.params}}, inputs[0], grad)
+	dw, err := gorgonia.ApplyOp(&linearGradOp{Base: opkit.Base{Name: "linear.dw", Inputs: 2, Params: op.Params}}, inputs[0], grad)
 	if err != nil {
 		return nil, fmt.Errorf("linear weight gradient: %w", err)
 	}
 	grads := gorgonia.Nodes{dx, dw}
-	if op.arity == 3 {
+	if op.Inputs == 3 {
 		db, err := channelSum(grad)
 		if err != nil {
 			return nil, fmt.Errorf("linear bias gradient: %w", err)
@@ -121,18 +123,18 @@ func (op *linearOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) 
 
 // linearGradOp is dy w (children w, dy) or dy^T x (children x, dy).
 type linearGradOp struct {
-	opBase
+	opkit.Base
 	wrtInput bool
-	out      buffer
+	out      opkit.Buffer
 }
 
-func (op *linearGradOp) Type() hm.Type { return fnType(2, 2, 2) }
+func (op *linearGradOp) Type() hm.Type { return opkit.FnType(2, 2, 2) }
 
 func (op *linearGradOp) outShape() []int {
 	if op.wrtInput {
-		return []int{op.params[0], op.params[1]}
+		return []int{op.Params[0], op.Params[1]}
 	}
-	return []int{op.params[2], op.params[1]}
+	return []int{op.Params[2], op.Params[1]}
 }
 
 func (op *linearGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
@@ -140,22 +142,22 @@ func (op *linearGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *linearGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 2, vals)
+	in, err := opkit.Args(op.Name, 2, vals)
 	if err != nil {
 		return nil, err
 	}
-	n, ni, no := op.params[0], op.params[1], op.params[2]
+	n, ni, no := op.Params[0], op.Params[1], op.Params[2]
 	other := []int{n, ni}
 	if op.wrtInput {
 		other = []int{no, ni}
 	}
-	if err := checkShape(op.name+" operand", in[0], other); err != nil {
+	if err := checkShape(op.Name+" operand", in[0], other); err != nil {
 		return nil, err
 	}
-	if err := checkShape(op.name+" output gradient", in[1], []int{n, no}); err != nil {
+	if err := checkShape(op.Name+" output gradient", in[1], []int{n, no}); err != nil {
 		return nil, err
 	}
-	out := op.out.get(in[0].Dtype(), false, op.outShape()...)
+	out := op.out.Get(in[0].Dtype(), op.outShape()...)
 	switch a := in[0].Data().(type) {
 	case []float32:
 		err = linearBackward(op.wrtInput, a, in[1].Data().([]float32), out.Data().([]float32), n, ni, no)
@@ -163,7 +165,7 @@ func (op *linearGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 		err = linearBackward(op.wrtInput, a, in[1].Data().([]float64), out.Data().([]float64), n, ni, no)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	return out, nil
 }
@@ -180,7 +182,7 @@ func linearBackward[T Float](wrtInput bool, a, dy, out []T, n, ni, no int) error
 func (op *linearGradOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
 
 func (op *linearGradOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.name)
+	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.Name)
 }
 
 // Add is the elementwise sum of two tensors of one shape (a residual
@@ -189,7 +191,7 @@ func Add(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 	if !a.Shape().Eq(b.Shape()) {
 		return nil, fmt.Errorf("add: shapes %v and %v differ", a.Shape(), b.Shape())
 	}
-	op := &addOp{opBase: opBase{name: "add", arity: 2, params: append([]int(nil), a.Shape()...)}}
+	op := &addOp{Base: opkit.Base{Name: "add", Inputs: 2, Params: append([]int(nil), a.Shape()...)}}
 	out, err := gorgonia.ApplyOp(op, a, b)
 	if err != nil {
 		return nil, fmt.Errorf("add: %w", err)
@@ -198,27 +200,27 @@ func Add(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 }
 
 type addOp struct {
-	opBase
-	out buffer
+	opkit.Base
+	out opkit.Buffer
 }
 
-func (op *addOp) Type() hm.Type { d := len(op.params); return fnType(d, d, d) }
+func (op *addOp) Type() hm.Type { d := len(op.Params); return opkit.FnType(d, d, d) }
 
 func (op *addOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(append([]int(nil), op.params...)), nil
+	return tensor.Shape(append([]int(nil), op.Params...)), nil
 }
 
 func (op *addOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 2, vals)
+	in, err := opkit.Args(op.Name, 2, vals)
 	if err != nil {
 		return nil, err
 	}
 	for i := range in {
-		if err := checkShape(op.name+" operand", in[i], op.params); err != nil {
+		if err := checkShape(op.Name+" operand", in[i], op.Params); err != nil {
 			return nil, err
 		}
 	}
-	out := op.out.get(in[0].Dtype(), false, op.params...)
+	out := op.out.Get(in[0].Dtype(), op.Params...)
 	switch a := in[0].Data().(type) {
 	case []float32:
 		addInto(a, in[1].Data().([]float32), out.Data().([]float32))
@@ -229,7 +231,7 @@ func (op *addOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 }
 
 func addInto[T Float](a, b, out []T) {
-	parallelChunks(len(a), func(lo, hi int) {
+	opkit.ForElements(len(a), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			out[i] = a[i] + b[i]
 		}

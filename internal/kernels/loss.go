@@ -8,6 +8,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // SoftmaxCrossEntropy is the mean over the batch of -sum_k t_k log softmax(z)_k
@@ -27,7 +29,7 @@ func SoftmaxCrossEntropy(logits, onehot *gorgonia.Node) (*gorgonia.Node, error) 
 	if ls[0] == 0 || ls[1] == 0 {
 		return nil, fmt.Errorf("softmax cross-entropy: empty logits %v", ls)
 	}
-	op := &lossOp{opBase: opBase{name: "SoftmaxCrossEntropy", arity: 2, params: []int{ls[0], ls[1]}}}
+	op := &lossOp{Base: opkit.Base{Name: "SoftmaxCrossEntropy", Inputs: 2, Params: []int{ls[0], ls[1]}}}
 	loss, err := gorgonia.ApplyOp(op, logits, onehot)
 	if err != nil {
 		return nil, fmt.Errorf("softmax cross-entropy: %w", err)
@@ -36,10 +38,10 @@ func SoftmaxCrossEntropy(logits, onehot *gorgonia.Node) (*gorgonia.Node, error) 
 }
 
 // lossOp's params are (N, K), fixed when the graph is built.
-type lossOp struct{ opBase }
+type lossOp struct{ opkit.Base }
 
 func (op *lossOp) Type() hm.Type {
-	return hm.NewFnType(tensorT(2), tensorT(2), hm.TypeVariable('a'))
+	return hm.NewFnType(opkit.TensorType(2), opkit.TensorType(2), hm.TypeVariable('a'))
 }
 
 func (op *lossOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
@@ -47,14 +49,14 @@ func (op *lossOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *lossOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	args, err := denseArgs(op.name, 2, vals)
+	args, err := opkit.Args(op.Name, 2, vals)
 	if err != nil {
 		return nil, err
 	}
 	z, t := args[0], args[1]
-	n, k := op.params[0], op.params[1]
+	n, k := op.Params[0], op.Params[1]
 	if err := lossCheckSizes(z, t, n, k); err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	switch z.Dtype() {
 	case tensor.Float32:
@@ -68,12 +70,12 @@ func (op *lossOp) DiffWRT(int) []bool { return []bool{true, false} }
 
 func (op *lossOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if len(inputs) != 2 {
-		return nil, fmt.Errorf("%s: expected 2 inputs, got %d", op.name, len(inputs))
+		return nil, fmt.Errorf("%s: expected 2 inputs, got %d", op.Name, len(inputs))
 	}
-	back := &lossGradOp{opBase: opBase{name: "SoftmaxCrossEntropyGrad", arity: 3, params: op.params}}
+	back := &lossGradOp{Base: opkit.Base{Name: "SoftmaxCrossEntropyGrad", Inputs: 3, Params: op.Params}}
 	dz, err := gorgonia.ApplyOp(back, inputs[0], inputs[1], grad)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	return gorgonia.Nodes{dz, nil}, nil
 }
@@ -89,36 +91,36 @@ func lossCheckSizes(z, t *tensor.Dense, n, k int) error {
 
 // lossGradOp maps (z, t, dL/dloss) to dL/dz = g/N (softmax(z) sum_k t_k - t).
 type lossGradOp struct {
-	opBase
-	out buffer
+	opkit.Base
+	out opkit.Buffer
 }
 
 func (op *lossGradOp) Type() hm.Type {
-	return hm.NewFnType(tensorT(2), tensorT(2), hm.TypeVariable('a'), tensorT(2))
+	return hm.NewFnType(opkit.TensorType(2), opkit.TensorType(2), hm.TypeVariable('a'), opkit.TensorType(2))
 }
 
 func (op *lossGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.params[0], op.params[1]}, nil
+	return tensor.Shape{op.Params[0], op.Params[1]}, nil
 }
 
 func (op *lossGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(vals) != 3 {
-		return nil, fmt.Errorf("%s: expected 3 inputs, got %d", op.name, len(vals))
+		return nil, fmt.Errorf("%s: expected 3 inputs, got %d", op.Name, len(vals))
 	}
-	args, err := denseArgs(op.name, 2, vals[:2])
+	args, err := opkit.Args(op.Name, 2, vals[:2])
 	if err != nil {
 		return nil, err
 	}
 	z, t := args[0], args[1]
-	n, k := op.params[0], op.params[1]
+	n, k := op.Params[0], op.Params[1]
 	if err := lossCheckSizes(z, t, n, k); err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	g, err := lossScalar(vals[2])
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
-	dz := op.out.get(z.Dtype(), false, n, k)
+	dz := op.out.Get(z.Dtype(), n, k)
 	switch z.Dtype() {
 	case tensor.Float32:
 		lossBackward(z.Float32s(), t.Float32s(), dz.Float32s(), n, k, g)

@@ -9,6 +9,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // fdInput is one float64 input of a graph under a finite-difference check.
@@ -102,27 +104,18 @@ func fdCheck(t *testing.T, inputs []fdInput, build fdBuild, tol float64) {
 		if !in.wrt {
 			continue
 		}
-		numeric := make([]float64, len(in.data))
-		x := append([]float64(nil), in.data...)
-		let := func() {
+		let := func(x []float64) {
 			t.Helper()
 			v := tensor.New(tensor.WithShape(in.shape...), tensor.WithBacking(append([]float64(nil), x...)))
 			if err := gorgonia.Let(nodes[i], v); err != nil {
 				t.Fatalf("let: %v", err)
 			}
 		}
-		for j := range x {
-			orig := x[j]
-			x[j] = orig + h
-			let()
-			up := run()
-			x[j] = orig - h
-			let()
-			down := run()
-			x[j] = orig
-			numeric[j] = (up - down) / (2 * h)
-		}
-		let()
+		numeric := opkit.CentralDifferences(in.data, h, func(x []float64) float64 {
+			let(x)
+			return run()
+		})
+		let(in.data)
 		fdCompare(t, in.name, analytic[i], numeric, tol)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // MaxPool2DWindow is PyTorch's MaxPool2d(kernel_size=k, stride, padding) with
@@ -27,8 +29,8 @@ func MaxPool2DWindow(x *gorgonia.Node, k, stride, pad int) (*gorgonia.Node, erro
 		return nil, fmt.Errorf("maxpool2d: kernel %d does not fit the padded %dx%d input", k, h+2*pad, w+2*pad)
 	}
 	op := &maxPoolWinOp{
-		opBase: opBase{name: "maxpool2d.window", arity: 1, params: []int{n, c, h, w, k, stride, pad}},
-		st:     &maxPoolState{},
+		Base: opkit.Base{Name: "maxpool2d.window", Inputs: 1, Params: []int{n, c, h, w, k, stride, pad}},
+		st:   &maxPoolState{},
 	}
 	out, err := gorgonia.ApplyOp(op, x)
 	if err != nil {
@@ -54,26 +56,26 @@ func (g poolWin) outShape() []int { return []int{g.n, g.c, g.ho, g.wo} }
 
 // maxPoolWinOp shares maxPoolState with its gradient, as maxPoolOp does.
 type maxPoolWinOp struct {
-	opBase
+	opkit.Base
 	st *maxPoolState
 }
 
-func (op *maxPoolWinOp) Type() hm.Type { return fnType(4, 4) }
+func (op *maxPoolWinOp) Type() hm.Type { return opkit.FnType(4, 4) }
 
 func (op *maxPoolWinOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(newPoolWin(op.params).outShape()), nil
+	return tensor.Shape(newPoolWin(op.Params).outShape()), nil
 }
 
 func (op *maxPoolWinOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 1, vals)
+	in, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
-	g := newPoolWin(op.params)
-	if err := checkShape(op.name+" input", in[0], g.inShape()); err != nil {
+	g := newPoolWin(op.Params)
+	if err := checkShape(op.Name+" input", in[0], g.inShape()); err != nil {
 		return nil, err
 	}
-	out := op.st.out.get(in[0].Dtype(), false, g.outShape()...)
+	out := op.st.out.Get(in[0].Dtype(), g.outShape()...)
 	idx := op.st.argmax.get(g.n * g.c * g.ho * g.wo)
 	switch x := in[0].Data().(type) {
 	case []float32:
@@ -89,7 +91,7 @@ func (op *maxPoolWinOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 // input, in row-major order (PyTorch's choice on ties), and records where it was.
 func maxPoolWinForward[T Float](g poolWin, x, y []T, idx []int32) {
 	inArea, outArea := g.h*g.w, g.ho*g.wo
-	parallelFor(g.n*g.c, func(lo, hi int) {
+	opkit.For(g.n*g.c, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			xp := x[p*inArea : (p+1)*inArea]
 			yp, ip := y[p*outArea:(p+1)*outArea], idx[p*outArea:(p+1)*outArea]
@@ -122,7 +124,7 @@ func (op *maxPoolWinOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("maxpool2d gradient: expected 1 input, got %d", len(inputs))
 	}
-	gop := &maxPoolWinGradOp{opBase: opBase{name: "maxpool2d.window.dx", arity: 2, params: op.params, tag: op.st}, st: op.st}
+	gop := &maxPoolWinGradOp{Base: opkit.Base{Name: "maxpool2d.window.dx", Inputs: 2, Params: op.Params, Tag: op.st}, st: op.st}
 	dx, err := gorgonia.ApplyOp(gop, inputs[0], grad)
 	if err != nil {
 		return nil, fmt.Errorf("maxpool2d gradient: %w", err)
@@ -133,32 +135,32 @@ func (op *maxPoolWinOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (
 // maxPoolWinGradOp (children x, dy) adds each output gradient to the input that
 // was its window's maximum; overlapping windows may pick one input several times.
 type maxPoolWinGradOp struct {
-	opBase
+	opkit.Base
 	st  *maxPoolState
-	out buffer
+	out opkit.Buffer
 }
 
-func (op *maxPoolWinGradOp) Type() hm.Type { return fnType(4, 4, 4) }
+func (op *maxPoolWinGradOp) Type() hm.Type { return opkit.FnType(4, 4, 4) }
 
 func (op *maxPoolWinGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(newPoolWin(op.params).inShape()), nil
+	return tensor.Shape(newPoolWin(op.Params).inShape()), nil
 }
 
 func (op *maxPoolWinGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 2, vals)
+	in, err := opkit.Args(op.Name, 2, vals)
 	if err != nil {
 		return nil, err
 	}
-	g := newPoolWin(op.params)
-	if err := checkShape(op.name+" input", in[0], g.inShape()); err != nil {
+	g := newPoolWin(op.Params)
+	if err := checkShape(op.Name+" input", in[0], g.inShape()); err != nil {
 		return nil, err
 	}
-	if err := checkShape(op.name+" output gradient", in[1], g.outShape()); err != nil {
+	if err := checkShape(op.Name+" output gradient", in[1], g.outShape()); err != nil {
 		return nil, err
 	}
 	st := op.st
 	idx := st.argmax.get(g.n * g.c * g.ho * g.wo)
-	out := op.out.get(in[0].Dtype(), false, g.inShape()...)
+	out := op.out.Get(in[0].Dtype(), g.inShape()...)
 	// As in maxPoolGradOp: recompute the indices unless the forward pass just
 	// took them from this very input.
 	recompute := st.of != in[0].Uintptr() || st.of == 0
@@ -181,5 +183,5 @@ func (op *maxPoolWinGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 func (op *maxPoolWinGradOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
 
 func (op *maxPoolWinGradOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.name)
+	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.Name)
 }

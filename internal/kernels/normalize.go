@@ -6,6 +6,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // ImageNetStats returns ImageNet's per-channel mean and standard deviation of RGB
@@ -32,7 +34,7 @@ func Normalize(x *gorgonia.Node, mean, std []float64) (*gorgonia.Node, error) {
 		st.scale[i], st.shift[i] = 1/std[i], -mean[i]/std[i]
 	}
 	// The tag keeps normalisations with other constants from being merged.
-	op := &normOp{opBase: opBase{name: "normalize", arity: 1, params: []int{n, c, h, w}, tag: st}, st: st}
+	op := &normOp{Base: opkit.Base{Name: "normalize", Inputs: 1, Params: []int{n, c, h, w}, Tag: st}, st: st}
 	out, err := gorgonia.ApplyOp(op, x)
 	if err != nil {
 		return nil, fmt.Errorf("normalize: %w", err)
@@ -47,7 +49,7 @@ type normState struct {
 
 // apply writes scale x + shift (shift nil: none) for the planes of x into y.
 func normApply[T Float](st *normState, x, y []T, n, c, area int, withShift bool) {
-	parallelFor(n*c, func(lo, hi int) {
+	opkit.For(n*c, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			ch := p % c
 			a, b := T(st.scale[ch]), T(0)
@@ -63,30 +65,30 @@ func normApply[T Float](st *normState, x, y []T, n, c, area int, withShift bool)
 }
 
 type normOp struct {
-	opBase
+	opkit.Base
 	st  *normState
-	out buffer
+	out opkit.Buffer
 }
 
-func (op *normOp) Type() hm.Type { return fnType(4, 4) }
+func (op *normOp) Type() hm.Type { return opkit.FnType(4, 4) }
 
 func (op *normOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(append([]int(nil), op.params...)), nil
+	return tensor.Shape(append([]int(nil), op.Params...)), nil
 }
 
 func (op *normOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	return normDo(op.name, op.params, op.st, &op.out, vals, true)
+	return normDo(op.Name, op.Params, op.st, &op.out, vals, true)
 }
 
-func normDo(name string, p []int, st *normState, buf *buffer, vals []gorgonia.Value, withShift bool) (gorgonia.Value, error) {
-	in, err := denseArgs(name, 1, vals)
+func normDo(name string, p []int, st *normState, buf *opkit.Buffer, vals []gorgonia.Value, withShift bool) (gorgonia.Value, error) {
+	in, err := opkit.Args(name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkShape(name+" input", in[0], p); err != nil {
 		return nil, err
 	}
-	out := buf.get(in[0].Dtype(), false, p...)
+	out := buf.Get(in[0].Dtype(), p...)
 	switch x := in[0].Data().(type) {
 	case []float32:
 		normApply(st, x, out.Data().([]float32), p[0], p[1], p[2]*p[3], withShift)
@@ -102,7 +104,7 @@ func (op *normOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgon
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("normalize gradient: expected 1 input, got %d", len(inputs))
 	}
-	gop := &normGradOp{opBase: opBase{name: "normalize.dx", arity: 1, params: op.params, tag: op.st}, st: op.st}
+	gop := &normGradOp{Base: opkit.Base{Name: "normalize.dx", Inputs: 1, Params: op.Params, Tag: op.st}, st: op.st}
 	dx, err := gorgonia.ApplyOp(gop, grad)
 	if err != nil {
 		return nil, fmt.Errorf("normalize gradient: %w", err)
@@ -112,23 +114,23 @@ func (op *normOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgon
 
 // normGradOp scales the output gradient by each channel's 1/std.
 type normGradOp struct {
-	opBase
+	opkit.Base
 	st  *normState
-	out buffer
+	out opkit.Buffer
 }
 
-func (op *normGradOp) Type() hm.Type { return fnType(4, 4) }
+func (op *normGradOp) Type() hm.Type { return opkit.FnType(4, 4) }
 
 func (op *normGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(append([]int(nil), op.params...)), nil
+	return tensor.Shape(append([]int(nil), op.Params...)), nil
 }
 
 func (op *normGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	return normDo(op.name, op.params, op.st, &op.out, vals, false)
+	return normDo(op.Name, op.Params, op.st, &op.out, vals, false)
 }
 
 func (op *normGradOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
 
 func (op *normGradOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.name)
+	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.Name)
 }

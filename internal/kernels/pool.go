@@ -6,6 +6,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // planes splits a (N, C, H, W) shape into N*C planes of H x W.
@@ -26,7 +28,7 @@ func MaxPool2D(x *gorgonia.Node, k int) (*gorgonia.Node, error) {
 	if k < 1 || k > h || k > w {
 		return nil, fmt.Errorf("maxpool2d: kernel %d does not fit %dx%d", k, h, w)
 	}
-	op := &maxPoolOp{opBase: opBase{name: "maxpool2d", arity: 1, params: []int{n, c, h, w, k}}, st: &maxPoolState{}}
+	op := &maxPoolOp{Base: opkit.Base{Name: "maxpool2d", Inputs: 1, Params: []int{n, c, h, w, k}}, st: &maxPoolState{}}
 	out, err := gorgonia.ApplyOp(op, x)
 	if err != nil {
 		return nil, fmt.Errorf("maxpool2d: %w", err)
@@ -37,22 +39,22 @@ func MaxPool2D(x *gorgonia.Node, k int) (*gorgonia.Node, error) {
 // maxPoolState is shared by the forward op and its gradient: the index in
 // its plane of each output's maximum, and which input they were taken from.
 type maxPoolState struct {
-	out    buffer
+	out    opkit.Buffer
 	argmax scratch[int32]
 	of     uintptr
 }
 
 type maxPoolOp struct {
-	opBase
+	opkit.Base
 	st *maxPoolState
 }
 
 func (op *maxPoolOp) dims() (n, c, h, w, k, ho, wo int) {
-	p := op.params
+	p := op.Params
 	return p[0], p[1], p[2], p[3], p[4], p[2] / p[4], p[3] / p[4]
 }
 
-func (op *maxPoolOp) Type() hm.Type { return fnType(4, 4) }
+func (op *maxPoolOp) Type() hm.Type { return opkit.FnType(4, 4) }
 
 func (op *maxPoolOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	n, c, _, _, _, ho, wo := op.dims()
@@ -60,15 +62,15 @@ func (op *maxPoolOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *maxPoolOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 1, vals)
+	in, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
 	n, c, h, w, k, ho, wo := op.dims()
-	if err := checkShape(op.name+" input", in[0], []int{n, c, h, w}); err != nil {
+	if err := checkShape(op.Name+" input", in[0], []int{n, c, h, w}); err != nil {
 		return nil, err
 	}
-	out := op.st.out.get(in[0].Dtype(), false, n, c, ho, wo)
+	out := op.st.out.Get(in[0].Dtype(), n, c, ho, wo)
 	idx := op.st.argmax.get(n * c * ho * wo)
 	switch x := in[0].Data().(type) {
 	case []float32:
@@ -84,7 +86,7 @@ func (op *maxPoolOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 // on ties) and records where it was.
 func maxPoolForward[T Float](x, y []T, idx []int32, planes, h, w, k int) {
 	ho, wo := h/k, w/k
-	parallelFor(planes, func(lo, hi int) {
+	opkit.For(planes, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			if k == 2 {
 				maxPool2(x[p*h*w:(p+1)*h*w], y[p*ho*wo:(p+1)*ho*wo], idx[p*ho*wo:(p+1)*ho*wo], w, ho, wo)
@@ -116,7 +118,7 @@ func (op *maxPoolOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node)
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("maxpool2d gradient: expected 1 input, got %d", len(inputs))
 	}
-	gop := &maxPoolGradOp{opBase: opBase{name: "maxpool2d.dx", arity: 2, params: op.params, tag: op.st}, fwd: op}
+	gop := &maxPoolGradOp{Base: opkit.Base{Name: "maxpool2d.dx", Inputs: 2, Params: op.Params, Tag: op.st}, fwd: op}
 	dx, err := gorgonia.ApplyOp(gop, inputs[0], grad)
 	if err != nil {
 		return nil, fmt.Errorf("maxpool2d gradient: %w", err)
@@ -127,32 +129,32 @@ func (op *maxPoolOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node)
 // maxPoolGradOp (children x, dy) routes each output gradient to the input
 // that was the window's maximum.
 type maxPoolGradOp struct {
-	opBase
+	opkit.Base
 	fwd *maxPoolOp
-	out buffer
+	out opkit.Buffer
 }
 
-func (op *maxPoolGradOp) Type() hm.Type { return fnType(4, 4, 4) }
+func (op *maxPoolGradOp) Type() hm.Type { return opkit.FnType(4, 4, 4) }
 
 func (op *maxPoolGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(append([]int(nil), op.params[:4]...)), nil
+	return tensor.Shape(append([]int(nil), op.Params[:4]...)), nil
 }
 
 func (op *maxPoolGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 2, vals)
+	in, err := opkit.Args(op.Name, 2, vals)
 	if err != nil {
 		return nil, err
 	}
 	n, c, h, w, k, ho, wo := op.fwd.dims()
-	if err := checkShape(op.name+" input", in[0], []int{n, c, h, w}); err != nil {
+	if err := checkShape(op.Name+" input", in[0], []int{n, c, h, w}); err != nil {
 		return nil, err
 	}
-	if err := checkShape(op.name+" output gradient", in[1], []int{n, c, ho, wo}); err != nil {
+	if err := checkShape(op.Name+" output gradient", in[1], []int{n, c, ho, wo}); err != nil {
 		return nil, err
 	}
 	st := op.fwd.st
 	idx := st.argmax.get(n * c * ho * wo)
-	out := op.out.get(in[0].Dtype(), false, n, c, h, w)
+	out := op.out.Get(in[0].Dtype(), n, c, h, w)
 	// The indices are recomputed unless the forward pass just took them
 	// from this very input (it always has, within one run of a graph).
 	recompute := st.of != in[0].Uintptr() || st.of == 0
@@ -200,7 +202,7 @@ func b2i(b bool) int {
 }
 
 func maxPoolBackward[T Float](dy, dx []T, idx []int32, planes, inArea, outArea int) {
-	parallelFor(planes, func(lo, hi int) {
+	opkit.For(planes, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			dxp := dx[p*inArea : (p+1)*inArea]
 			clear(dxp)
@@ -214,7 +216,7 @@ func maxPoolBackward[T Float](dy, dx []T, idx []int32, planes, inArea, outArea i
 func (op *maxPoolGradOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
 
 func (op *maxPoolGradOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.name)
+	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.Name)
 }
 
 // GlobalAvgPool averages each channel: (N, C, H, W) -> (N, C).
@@ -241,7 +243,7 @@ func avgPool(x *gorgonia.Node, oh, ow int, flat bool, name string) (*gorgonia.No
 	if flat {
 		f = 1
 	}
-	op := &avgPoolOp{opBase: opBase{name: name, arity: 1, params: []int{n, c, h, w, oh, ow, f}}}
+	op := &avgPoolOp{Base: opkit.Base{Name: name, Inputs: 1, Params: []int{n, c, h, w, oh, ow, f}}}
 	out, err := gorgonia.ApplyOp(op, x)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -263,13 +265,13 @@ func poolWindows(in, out int) (start, end []int) {
 // avgPoolOp is adaptive average pooling; with flat set the (N, C, 1, 1)
 // result is returned as (N, C).
 type avgPoolOp struct {
-	opBase
-	out buffer
+	opkit.Base
+	out opkit.Buffer
 	tmp scratch[float64] // per-worker sums
 }
 
 func (op *avgPoolOp) dims() (n, c, h, w, oh, ow int, flat bool) {
-	p := op.params
+	p := op.Params
 	return p[0], p[1], p[2], p[3], p[4], p[5], p[6] == 1
 }
 
@@ -281,22 +283,22 @@ func (op *avgPoolOp) outShape() []int {
 	return []int{n, c, oh, ow}
 }
 
-func (op *avgPoolOp) Type() hm.Type { return fnType(len(op.outShape()), 4) }
+func (op *avgPoolOp) Type() hm.Type { return opkit.FnType(len(op.outShape()), 4) }
 
 func (op *avgPoolOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape(op.outShape()), nil
 }
 
 func (op *avgPoolOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 1, vals)
+	in, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
 	n, c, h, w, oh, ow, _ := op.dims()
-	if err := checkShape(op.name+" input", in[0], []int{n, c, h, w}); err != nil {
+	if err := checkShape(op.Name+" input", in[0], []int{n, c, h, w}); err != nil {
 		return nil, err
 	}
-	out := op.out.get(in[0].Dtype(), false, op.outShape()...)
+	out := op.out.Get(in[0].Dtype(), op.outShape()...)
 	switch x := in[0].Data().(type) {
 	case []float32:
 		avgPoolForward(x, out.Data().([]float32), n*c, h, w, oh, ow, &op.tmp)
@@ -313,8 +315,8 @@ func avgPoolForward[T Float](x, y []T, planes, h, w, oh, ow int, sc *scratch[flo
 	// those sums over the row windows. Windows are short (1 or 2 wide when the
 	// pool enlarges), so this beats a loop per output with its slice set-up.
 	size := h*ow + ow // row sums, then one output row
-	all := sc.get(workers(planes) * size)
-	parallelWorkers(planes, func(wk, lo, hi int) {
+	all := sc.get(opkit.Workers(planes) * size)
+	opkit.ForWorkers(planes, func(wk, lo, hi int) {
 		tmp := all[wk*size : (wk+1)*size]
 		for p := lo; p < hi; p++ {
 			xp, yp := x[p*h*w:(p+1)*h*w], y[p*oh*ow:(p+1)*oh*ow]
@@ -349,40 +351,40 @@ func (op *avgPoolOp) DiffWRT(inputs int) []bool { return []bool{true} }
 
 func (op *avgPoolOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if len(inputs) != 1 {
-		return nil, fmt.Errorf("%s gradient: expected 1 input, got %d", op.name, len(inputs))
+		return nil, fmt.Errorf("%s gradient: expected 1 input, got %d", op.Name, len(inputs))
 	}
-	gop := &avgPoolGradOp{opBase: opBase{name: op.name + ".dx", arity: 1, params: op.params}, fwd: op}
+	gop := &avgPoolGradOp{Base: opkit.Base{Name: op.Name + ".dx", Inputs: 1, Params: op.Params}, fwd: op}
 	dx, err := gorgonia.ApplyOp(gop, grad)
 	if err != nil {
-		return nil, fmt.Errorf("%s gradient: %w", op.name, err)
+		return nil, fmt.Errorf("%s gradient: %w", op.Name, err)
 	}
 	return gorgonia.Nodes{dx}, nil
 }
 
 // avgPoolGradOp spreads each output gradient evenly over its window.
 type avgPoolGradOp struct {
-	opBase
+	opkit.Base
 	fwd *avgPoolOp
-	out buffer
+	out opkit.Buffer
 	tmp scratch[float64] // per-worker sums
 }
 
-func (op *avgPoolGradOp) Type() hm.Type { return fnType(4, len(op.fwd.outShape())) }
+func (op *avgPoolGradOp) Type() hm.Type { return opkit.FnType(4, len(op.fwd.outShape())) }
 
 func (op *avgPoolGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(append([]int(nil), op.params[:4]...)), nil
+	return tensor.Shape(append([]int(nil), op.Params[:4]...)), nil
 }
 
 func (op *avgPoolGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 1, vals)
+	in, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
 	n, c, h, w, oh, ow, _ := op.fwd.dims()
-	if err := checkShape(op.name+" output gradient", in[0], op.fwd.outShape()); err != nil {
+	if err := checkShape(op.Name+" output gradient", in[0], op.fwd.outShape()); err != nil {
 		return nil, err
 	}
-	out := op.out.get(in[0].Dtype(), false, n, c, h, w)
+	out := op.out.Get(in[0].Dtype(), n, c, h, w)
 	switch dy := in[0].Data().(type) {
 	case []float32:
 		avgPoolBackward(dy, out.Data().([]float32), n*c, h, w, oh, ow, &op.tmp)
@@ -402,8 +404,8 @@ func avgPoolBackward[T Float](dy, dx []T, planes, h, w, oh, ow int, sc *scratch[
 		colInv[j] = 1 / float64(ce[j]-cs[j])
 	}
 	size := h*ow + ow // row-spread gradients, then one scaled dy row
-	all := sc.get(workers(planes) * size)
-	parallelWorkers(planes, func(wk, lo, hi int) {
+	all := sc.get(opkit.Workers(planes) * size)
+	opkit.ForWorkers(planes, func(wk, lo, hi int) {
 		tmp := all[wk*size : (wk+1)*size]
 		for p := lo; p < hi; p++ {
 			dxp, dyp := dx[p*h*w:(p+1)*h*w], dy[p*oh*ow:(p+1)*oh*ow]
@@ -436,7 +438,7 @@ func avgPoolBackward[T Float](dy, dx []T, planes, h, w, oh, ow int, sc *scratch[
 func (op *avgPoolGradOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
 
 func (op *avgPoolGradOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.name)
+	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.Name)
 }
 
 // Downsample32 makes low-resolution copies of planar images: the antialiased

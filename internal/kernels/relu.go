@@ -7,11 +7,13 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // ReLU is max(x, 0) elementwise, for a tensor of any rank.
 func ReLU(x *gorgonia.Node) (*gorgonia.Node, error) {
-	op := &reluOp{opBase: opBase{name: "relu", arity: 1, params: append([]int(nil), x.Shape()...)}}
+	op := &reluOp{Base: opkit.Base{Name: "relu", Inputs: 1, Params: append([]int(nil), x.Shape()...)}}
 	out, err := gorgonia.ApplyOp(op, x)
 	if err != nil {
 		return nil, fmt.Errorf("relu: %w", err)
@@ -21,25 +23,25 @@ func ReLU(x *gorgonia.Node) (*gorgonia.Node, error) {
 
 // reluOp is the forward op; reluGradOp (children x, dy) passes dy where x > 0.
 type reluOp struct {
-	opBase
-	out buffer
+	opkit.Base
+	out opkit.Buffer
 }
 
-func (op *reluOp) Type() hm.Type { return fnType(len(op.params), len(op.params)) }
+func (op *reluOp) Type() hm.Type { return opkit.FnType(len(op.Params), len(op.Params)) }
 
 func (op *reluOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(append([]int(nil), op.params...)), nil
+	return tensor.Shape(append([]int(nil), op.Params...)), nil
 }
 
 func (op *reluOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 1, vals)
+	in, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkShape(op.name+" input", in[0], op.params); err != nil {
+	if err := checkShape(op.Name+" input", in[0], op.Params); err != nil {
 		return nil, err
 	}
-	out := op.out.get(in[0].Dtype(), false, op.params...)
+	out := op.out.Get(in[0].Dtype(), op.Params...)
 	switch x := in[0].Data().(type) {
 	case []float32:
 		reluForward(x, out.Data().([]float32))
@@ -50,7 +52,7 @@ func (op *reluOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 }
 
 func reluForward[T Float](x, y []T) {
-	parallelChunks(len(x), func(lo, hi int) {
+	opkit.ForElements(len(x), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			y[i] = max(x[i], 0)
 		}
@@ -63,7 +65,7 @@ func (op *reluOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (g
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("relu gradient: expected 1 input, got %d", len(inputs))
 	}
-	gop := &reluGradOp{opBase: opBase{name: "relu.dx", arity: 2, params: op.params}}
+	gop := &reluGradOp{Base: opkit.Base{Name: "relu.dx", Inputs: 2, Params: op.Params}}
 	dx, err := gorgonia.ApplyOp(gop, inputs[0], grad)
 	if err != nil {
 		return nil, fmt.Errorf("relu gradient: %w", err)
@@ -72,27 +74,29 @@ func (op *reluOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (g
 }
 
 type reluGradOp struct {
-	opBase
-	out buffer
+	opkit.Base
+	out opkit.Buffer
 }
 
-func (op *reluGradOp) Type() hm.Type { return fnType(len(op.params), len(op.params), len(op.params)) }
+func (op *reluGradOp) Type() hm.Type {
+	return opkit.FnType(len(op.Params), len(op.Params), len(op.Params))
+}
 
 func (op *reluGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(append([]int(nil), op.params...)), nil
+	return tensor.Shape(append([]int(nil), op.Params...)), nil
 }
 
 func (op *reluGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 2, vals)
+	in, err := opkit.Args(op.Name, 2, vals)
 	if err != nil {
 		return nil, err
 	}
 	for i, what := range []string{" input", " output gradient"} {
-		if err := checkShape(op.name+what, in[i], op.params); err != nil {
+		if err := checkShape(op.Name+what, in[i], op.Params); err != nil {
 			return nil, err
 		}
 	}
-	out := op.out.get(in[0].Dtype(), false, op.params...)
+	out := op.out.Get(in[0].Dtype(), op.Params...)
 	switch x := in[0].Data().(type) {
 	case []float32:
 		reluBackward(x, in[1].Data().([]float32), out.Data().([]float32))
@@ -109,7 +113,7 @@ func reluBackward[T Float](x, dy, dx []T) {
 	switch x := any(x).(type) {
 	case []float32:
 		dy, dx := any(dy).([]float32), any(dx).([]float32)
-		parallelChunks(len(x), func(lo, hi int) {
+		opkit.ForElements(len(x), func(lo, hi int) {
 			for i, v := range x[lo:hi] {
 				// drop is all ones unless v > 0 (bits > 0 as a signed int).
 				drop := uint32((int64(int32(math.Float32bits(v))) - 1) >> 63)
@@ -118,7 +122,7 @@ func reluBackward[T Float](x, dy, dx []T) {
 		})
 	case []float64:
 		dy, dx := any(dy).([]float64), any(dx).([]float64)
-		parallelChunks(len(x), func(lo, hi int) {
+		opkit.ForElements(len(x), func(lo, hi int) {
 			for i, v := range x[lo:hi] {
 				b := int64(math.Float64bits(v))
 				// b-1 only wraps for -0 (MinInt64), which must be dropped too.
@@ -132,5 +136,5 @@ func reluBackward[T Float](x, dy, dx []T) {
 func (op *reluGradOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
 
 func (op *reluGradOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.name)
+	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.Name)
 }

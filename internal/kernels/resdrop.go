@@ -6,6 +6,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // DropState is the side the next run of a ResolutionDrop pools to; 0 (or the
@@ -29,7 +31,7 @@ func ResolutionDrop(x *gorgonia.Node, st *DropState) (*gorgonia.Node, error) {
 	if st == nil {
 		return nil, fmt.Errorf("resolution drop: nil state")
 	}
-	op := &dropOp{opBase: opBase{name: "resolutiondrop", arity: 1, params: []int{n, c, h, w}, tag: st}, st: st}
+	op := &dropOp{Base: opkit.Base{Name: "resolutiondrop", Inputs: 1, Params: []int{n, c, h, w}, Tag: st}, st: st}
 	out, err := gorgonia.ApplyOp(op, x)
 	if err != nil {
 		return nil, fmt.Errorf("resolution drop: %w", err)
@@ -38,28 +40,28 @@ func ResolutionDrop(x *gorgonia.Node, st *DropState) (*gorgonia.Node, error) {
 }
 
 type dropOp struct {
-	opBase
+	opkit.Base
 	st   *DropState
 	size int // the side of the last forward run, 0 for a pass-through
 	up   *bilinearPlan
-	out  buffer
+	out  opkit.Buffer
 	mid  floatScratch
 	sums scratch[float64]
 }
 
-func (op *dropOp) Type() hm.Type { return fnType(4, 4) }
+func (op *dropOp) Type() hm.Type { return opkit.FnType(4, 4) }
 
 func (op *dropOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(append([]int(nil), op.params...)), nil
+	return tensor.Shape(append([]int(nil), op.Params...)), nil
 }
 
 // plan fixes the side of this run and returns the upsampling plan, nil for a
 // pass-through.
 func (op *dropOp) plan() (*bilinearPlan, error) {
-	h, w := op.params[2], op.params[3]
+	h, w := op.Params[2], op.Params[3]
 	s := op.st.Size
 	if s < 0 || s > max(h, w) {
-		return nil, fmt.Errorf("%s: size %d outside [0, %d]", op.name, s, max(h, w))
+		return nil, fmt.Errorf("%s: size %d outside [0, %d]", op.Name, s, max(h, w))
 	}
 	if s == 0 || (s == h && s == w) {
 		op.size = 0
@@ -73,19 +75,19 @@ func (op *dropOp) plan() (*bilinearPlan, error) {
 }
 
 func (op *dropOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 1, vals)
+	in, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
-	p := op.params
-	if err := checkShape(op.name+" input", in[0], p); err != nil {
+	p := op.Params
+	if err := checkShape(op.Name+" input", in[0], p); err != nil {
 		return nil, err
 	}
 	up, err := op.plan()
 	if err != nil {
 		return nil, err
 	}
-	out := op.out.get(in[0].Dtype(), false, p...)
+	out := op.out.Get(in[0].Dtype(), p...)
 	switch x := in[0].Data().(type) {
 	case []float32:
 		dropForward(op, up, x, out.Data().([]float32))
@@ -100,7 +102,7 @@ func dropForward[T Float](op *dropOp, up *bilinearPlan, x, y []T) {
 		copy(y, x)
 		return
 	}
-	n, c, h, w := op.params[0], op.params[1], op.params[2], op.params[3]
+	n, c, h, w := op.Params[0], op.Params[1], op.Params[2], op.Params[3]
 	s := op.size
 	mid := floatScratchGet[T](&op.mid, n*c*s*s)
 	avgPoolForward(x, mid, n*c, h, w, s, s, &op.sums)
@@ -113,7 +115,7 @@ func (op *dropOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgon
 	if len(inputs) != 1 {
 		return nil, fmt.Errorf("resolution drop gradient: expected 1 input, got %d", len(inputs))
 	}
-	gop := &dropGradOp{opBase: opBase{name: "resolutiondrop.dx", arity: 1, params: op.params, tag: op.st}, fwd: op}
+	gop := &dropGradOp{Base: opkit.Base{Name: "resolutiondrop.dx", Inputs: 1, Params: op.Params, Tag: op.st}, fwd: op}
 	dx, err := gorgonia.ApplyOp(gop, grad)
 	if err != nil {
 		return nil, fmt.Errorf("resolution drop gradient: %w", err)
@@ -123,29 +125,29 @@ func (op *dropOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgon
 
 // dropGradOp is the adjoint of the forward run it follows (same side).
 type dropGradOp struct {
-	opBase
+	opkit.Base
 	fwd  *dropOp
-	out  buffer
+	out  opkit.Buffer
 	mid  floatScratch
 	sums scratch[float64]
 }
 
-func (op *dropGradOp) Type() hm.Type { return fnType(4, 4) }
+func (op *dropGradOp) Type() hm.Type { return opkit.FnType(4, 4) }
 
 func (op *dropGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape(append([]int(nil), op.params...)), nil
+	return tensor.Shape(append([]int(nil), op.Params...)), nil
 }
 
 func (op *dropGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := denseArgs(op.name, 1, vals)
+	in, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
-	p := op.params
-	if err := checkShape(op.name+" output gradient", in[0], p); err != nil {
+	p := op.Params
+	if err := checkShape(op.Name+" output gradient", in[0], p); err != nil {
 		return nil, err
 	}
-	out := op.out.get(in[0].Dtype(), false, p...)
+	out := op.out.Get(in[0].Dtype(), p...)
 	switch dy := in[0].Data().(type) {
 	case []float32:
 		dropBackward(op, dy, out.Data().([]float32))
@@ -161,7 +163,7 @@ func dropBackward[T Float](op *dropGradOp, dy, dx []T) {
 		copy(dx, dy)
 		return
 	}
-	n, c, h, w := op.params[0], op.params[1], op.params[2], op.params[3]
+	n, c, h, w := op.Params[0], op.Params[1], op.Params[2], op.Params[3]
 	s := f.size
 	mid := floatScratchGet[T](&op.mid, n*c*s*s)
 	bilinearBackward(f.up, dy, mid, n*c)
@@ -171,5 +173,5 @@ func dropBackward[T Float](op *dropGradOp, dy, dx []T) {
 func (op *dropGradOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
 
 func (op *dropGradOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.name)
+	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.Name)
 }

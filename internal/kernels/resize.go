@@ -7,6 +7,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // Resize resamples the maps of x (N,C,H,W) to (N,C,oh,ow) the way PyTorch's
@@ -28,8 +30,8 @@ func Resize(x *gorgonia.Node, oh, ow int) (*gorgonia.Node, error) {
 		return nil, fmt.Errorf("resize: %w", err)
 	}
 	op := &resizeOp{
-		opBase: opBase{name: "Resize", arity: 1, params: []int{s[0], s[1], s[2], s[3], oh, ow}},
-		plan:   plan,
+		Base: opkit.Base{Name: "Resize", Inputs: 1, Params: []int{s[0], s[1], s[2], s[3], oh, ow}},
+		plan: plan,
 	}
 	y, err := gorgonia.ApplyOp(op, x)
 	if err != nil {
@@ -210,11 +212,11 @@ func floatScratchGet[T Float](s *floatScratch, n int) []T {
 
 // resizeRun applies plane (resizePlane or its transpose) to each of the n
 // maps of src, in parallel; each worker uses its own oh x w part of tmp,
-// which must hold workers(n) of them.
+// which must hold opkit.Workers(n) of them.
 func resizeRun[T Float](p *resizePlan, n, srcSize, dstSize int, src, dst, tmp []T,
 	plane func(*resizePlan, []T, []T, []T)) {
 	size := p.oh * p.w
-	parallelWorkers(n, func(worker, lo, hi int) {
+	opkit.ForWorkers(n, func(worker, lo, hi int) {
 		tmp := tmp[worker*size : (worker+1)*size]
 		for i := lo; i < hi; i++ {
 			plane(p, src[i*srcSize:(i+1)*srcSize], dst[i*dstSize:(i+1)*dstSize], tmp)
@@ -225,7 +227,7 @@ func resizeRun[T Float](p *resizePlan, n, srcSize, dstSize int, src, dst, tmp []
 // resizeDo runs plane over the maps of in into out, with the op's scratch.
 func resizeDo[T Float](p *resizePlan, maps, inSize, outSize int, in, out []T, s *floatScratch,
 	plane func(*resizePlan, []T, []T, []T)) {
-	tmp := floatScratchGet[T](s, workers(maps)*p.oh*p.w)
+	tmp := floatScratchGet[T](s, opkit.Workers(maps)*p.oh*p.w)
 	resizeRun(p, maps, inSize, outSize, in, out, tmp, plane)
 }
 
@@ -234,37 +236,37 @@ func resizeDo[T Float](p *resizePlan, maps, inSize, outSize int, in, out []T, s 
 // checked by size only, as an unsafe Reshape elsewhere may have changed a
 // tensor's shape in place.
 type resizeOp struct {
-	opBase
+	opkit.Base
 	plan *resizePlan
-	out  buffer
+	out  opkit.Buffer
 	tmp  floatScratch
 }
 
-func (op *resizeOp) Type() hm.Type { return fnType(4, 4) }
+func (op *resizeOp) Type() hm.Type { return opkit.FnType(4, 4) }
 
 func (op *resizeOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in, 0)
+	s, err := opkit.ShapeOf(op.Name, in, 0)
 	if err != nil {
 		return nil, err
 	}
 	if len(s) != 4 {
-		return nil, fmt.Errorf("%s: input shape %v is not (N,C,H,W)", op.name, s)
+		return nil, fmt.Errorf("%s: input shape %v is not (N,C,H,W)", op.Name, s)
 	}
 	return tensor.Shape{s[0], s[1], op.plan.oh, op.plan.ow}, nil
 }
 
 func (op *resizeOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	args, err := denseArgs(op.name, 1, vals)
+	args, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
 	x := args[0]
 	p := op.plan
-	n := op.params[0] * op.params[1]
+	n := op.Params[0] * op.Params[1]
 	if x.Shape().TotalSize() != n*p.h*p.w {
-		return nil, fmt.Errorf("%s: input shape %v, want %v", op.name, x.Shape(), op.params[:4])
+		return nil, fmt.Errorf("%s: input shape %v, want %v", op.Name, x.Shape(), op.Params[:4])
 	}
-	y := op.out.get(x.Dtype(), false, op.params[0], op.params[1], p.oh, p.ow)
+	y := op.out.Get(x.Dtype(), op.Params[0], op.Params[1], p.oh, p.ow)
 	switch x.Dtype() {
 	case tensor.Float32:
 		resizeDo(p, n, p.h*p.w, p.oh*p.ow, x.Float32s(), y.Float32s(), &op.tmp, resizePlane[float32])
@@ -278,45 +280,45 @@ func (op *resizeOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (op *resizeOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if len(inputs) != 1 {
-		return nil, fmt.Errorf("%s: expected 1 input, got %d", op.name, len(inputs))
+		return nil, fmt.Errorf("%s: expected 1 input, got %d", op.Name, len(inputs))
 	}
 	back := &resizeGradOp{
-		opBase: opBase{name: "ResizeGrad", arity: 1, params: op.params},
-		plan:   op.plan,
+		Base: opkit.Base{Name: "ResizeGrad", Inputs: 1, Params: op.Params},
+		plan: op.plan,
 	}
 	dx, err := gorgonia.ApplyOp(back, grad)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	return gorgonia.Nodes{dx}, nil
 }
 
 // resizeGradOp maps dL/dy (N,C,oh,ow) to dL/dx (N,C,H,W).
 type resizeGradOp struct {
-	opBase
+	opkit.Base
 	plan *resizePlan
-	out  buffer
+	out  opkit.Buffer
 	tmp  floatScratch
 }
 
-func (op *resizeGradOp) Type() hm.Type { return fnType(4, 4) }
+func (op *resizeGradOp) Type() hm.Type { return opkit.FnType(4, 4) }
 
 func (op *resizeGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.params[0], op.params[1], op.plan.h, op.plan.w}, nil
+	return tensor.Shape{op.Params[0], op.Params[1], op.plan.h, op.plan.w}, nil
 }
 
 func (op *resizeGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	args, err := denseArgs(op.name, 1, vals)
+	args, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
 	g := args[0]
 	p := op.plan
-	n := op.params[0] * op.params[1]
+	n := op.Params[0] * op.Params[1]
 	if g.Shape().TotalSize() != n*p.oh*p.ow {
-		return nil, fmt.Errorf("%s: gradient shape %v, want (%d,%d,%d,%d)", op.name, g.Shape(), op.params[0], op.params[1], p.oh, p.ow)
+		return nil, fmt.Errorf("%s: gradient shape %v, want (%d,%d,%d,%d)", op.Name, g.Shape(), op.Params[0], op.Params[1], p.oh, p.ow)
 	}
-	dx := op.out.get(g.Dtype(), false, op.params[0], op.params[1], p.h, p.w)
+	dx := op.out.Get(g.Dtype(), op.Params[0], op.Params[1], p.h, p.w)
 	switch g.Dtype() {
 	case tensor.Float32:
 		resizeDo(p, n, p.oh*p.ow, p.h*p.w, g.Float32s(), dx.Float32s(), &op.tmp, resizePlaneT[float32])

@@ -8,6 +8,8 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // SpatialSoftmax normalises each map of x over all of its h*w cells:
@@ -29,8 +31,8 @@ func SpatialSoftmax(x *gorgonia.Node, temperature float64) (*gorgonia.Node, erro
 		return nil, fmt.Errorf("spatial softmax: input shape %v is neither (N,1,h,w) nor (N,h,w)", s)
 	}
 	op := &softmaxOp{
-		opBase: opBase{name: "SpatialSoftmax", arity: 1,
-			params: []int{inDims, int(math.Float64bits(temperature))}},
+		Base: opkit.Base{Name: "SpatialSoftmax", Inputs: 1,
+			Params: []int{inDims, int(math.Float64bits(temperature))}},
 		invTemp: 1 / temperature,
 		inShape: s.Clone(),
 	}
@@ -50,18 +52,18 @@ func softmaxSizes(s tensor.Shape) (n, cells int, out tensor.Shape) {
 
 // softmaxOp is the forward op; it keeps its output buffer between runs.
 type softmaxOp struct {
-	opBase
+	opkit.Base
 	invTemp float64
 	// inShape is fixed when the graph is built; values are checked by size
 	// only, as an unsafe Reshape elsewhere may have changed a tensor's shape.
 	inShape tensor.Shape
-	out     buffer
+	out     opkit.Buffer
 }
 
-func (op *softmaxOp) Type() hm.Type { return fnType(3, len(op.inShape)) }
+func (op *softmaxOp) Type() hm.Type { return opkit.FnType(3, len(op.inShape)) }
 
 func (op *softmaxOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in, 0)
+	s, err := opkit.ShapeOf(op.Name, in, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -72,16 +74,16 @@ func (op *softmaxOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *softmaxOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	args, err := denseArgs(op.name, 1, vals)
+	args, err := opkit.Args(op.Name, 1, vals)
 	if err != nil {
 		return nil, err
 	}
 	x := args[0]
 	n, cells, outShape := softmaxSizes(op.inShape)
 	if x.Shape().TotalSize() != n*cells {
-		return nil, fmt.Errorf("%s: input shape %v, want %v", op.name, x.Shape(), op.inShape)
+		return nil, fmt.Errorf("%s: input shape %v, want %v", op.Name, x.Shape(), op.inShape)
 	}
-	y := op.out.get(x.Dtype(), false, outShape...)
+	y := op.out.Get(x.Dtype(), outShape...)
 	switch x.Dtype() {
 	case tensor.Float32:
 		softmaxForward(x.Float32s(), y.Float32s(), n, cells, float32(op.invTemp))
@@ -95,16 +97,16 @@ func (op *softmaxOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (op *softmaxOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if len(inputs) != 1 {
-		return nil, fmt.Errorf("%s: expected 1 input, got %d", op.name, len(inputs))
+		return nil, fmt.Errorf("%s: expected 1 input, got %d", op.Name, len(inputs))
 	}
 	back := &softmaxGradOp{
-		opBase:  opBase{name: "SpatialSoftmaxGrad", arity: 2, params: op.params},
+		Base:    opkit.Base{Name: "SpatialSoftmaxGrad", Inputs: 2, Params: op.Params},
 		invTemp: op.invTemp,
 		inShape: op.inShape,
 	}
 	dx, err := gorgonia.ApplyOp(back, inputs[0], grad)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.name, err)
+		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	return gorgonia.Nodes{dx}, nil
 }
@@ -112,16 +114,16 @@ func (op *softmaxOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gor
 // softmaxGradOp maps (x, dL/dy) to dL/dx. It recomputes y from x rather than
 // reading the forward output, which later ops may have overwritten in place.
 type softmaxGradOp struct {
-	opBase
+	opkit.Base
 	invTemp float64
 	inShape tensor.Shape
-	out     buffer
+	out     opkit.Buffer
 }
 
-func (op *softmaxGradOp) Type() hm.Type { return fnType(len(op.inShape), len(op.inShape), 3) }
+func (op *softmaxGradOp) Type() hm.Type { return opkit.FnType(len(op.inShape), len(op.inShape), 3) }
 
 func (op *softmaxGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in, 0)
+	s, err := opkit.ShapeOf(op.Name, in, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -129,16 +131,16 @@ func (op *softmaxGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, erro
 }
 
 func (op *softmaxGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	args, err := denseArgs(op.name, 2, vals)
+	args, err := opkit.Args(op.Name, 2, vals)
 	if err != nil {
 		return nil, err
 	}
 	x, g := args[0], args[1]
 	n, cells, _ := softmaxSizes(op.inShape)
 	if x.Shape().TotalSize() != n*cells || g.Shape().TotalSize() != n*cells {
-		return nil, fmt.Errorf("%s: input %v and gradient %v, want %d values each", op.name, x.Shape(), g.Shape(), n*cells)
+		return nil, fmt.Errorf("%s: input %v and gradient %v, want %d values each", op.Name, x.Shape(), g.Shape(), n*cells)
 	}
-	dx := op.out.get(x.Dtype(), false, op.inShape...)
+	dx := op.out.Get(x.Dtype(), op.inShape...)
 	switch x.Dtype() {
 	case tensor.Float32:
 		softmaxBackward(x.Float32s(), g.Float32s(), dx.Float32s(), n, cells, float32(op.invTemp))
@@ -151,7 +153,7 @@ func (op *softmaxGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 // softmaxForward writes softmax(x*invT) of each of the n maps of cells
 // values into y. Exponentials are taken in float64 for float32 data too.
 func softmaxForward[T Float](x, y []T, n, cells int, invT T) {
-	parallelFor(n, func(lo, hi int) {
+	opkit.For(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			softmaxMap(x[i*cells:(i+1)*cells], y[i*cells:(i+1)*cells], invT)
 		}
@@ -177,7 +179,7 @@ func softmaxMap[T Float](x, y []T, invT T) {
 
 // softmaxBackward: dx = y * (g - <g, y>) / T, map by map.
 func softmaxBackward[T Float](x, g, dx []T, n, cells int, invT T) {
-	parallelFor(n, func(lo, hi int) {
+	opkit.For(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			xs, gs, ds := x[i*cells:(i+1)*cells], g[i*cells:(i+1)*cells], dx[i*cells:(i+1)*cells]
 			softmaxMap(xs, ds, invT)

@@ -15,7 +15,13 @@ import (
 	"time"
 
 	"zoomtrain/internal/atomicfile"
+	"zoomtrain/internal/inputfile"
 )
+
+// MaxFileBytes bounds the metrics file that Read, Truncate and Append work on. A record
+// at full float precision is under 400 bytes, so 64 MiB holds over 170 000 epochs: no
+// run comes near it, and a runaway or wrong file is an error, not an unbounded read.
+const MaxFileBytes = 64 << 20
 
 // Record is one epoch's measurements. Accuracies are fractions in [0, 1]. The JSON keys
 // are epoch, step, train_loss, train_acc, val_loss, val_top1, val_top5, seconds,
@@ -156,11 +162,14 @@ func Append(path string, r Record) error {
 
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := inputfile.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("open metrics: %w", err)
 	}
 	defer f.Close()
+	if err := inputfile.CheckSize(f, path, MaxFileBytes); err != nil {
+		return fmt.Errorf("append to metrics: %w", err)
+	}
 	end, err := repairTail(f)
 	if err != nil {
 		return fmt.Errorf("metrics %s: %w", path, err)
@@ -269,7 +278,7 @@ func parse(r io.Reader) ([]line, error) {
 
 // Read returns the records in the file at path, in file order.
 func Read(path string) ([]Record, error) {
-	f, err := os.Open(path)
+	f, err := open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read metrics: %w", err)
 	}
@@ -289,7 +298,7 @@ func Read(path string) ([]Record, error) {
 // is what a resumed run calls so that epochs it will redo are not listed twice. A missing
 // file is left missing.
 func Truncate(path string, epoch int) error {
-	f, err := os.Open(path)
+	f, err := open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -312,4 +321,17 @@ func Truncate(path string, epoch int) error {
 		return fmt.Errorf("truncate metrics: %w", err)
 	}
 	return nil
+}
+
+// open opens a metrics file for reading: a regular file within MaxFileBytes.
+func open(path string) (*os.File, error) {
+	f, err := inputfile.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := inputfile.CheckSize(f, path, MaxFileBytes); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }

@@ -15,11 +15,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 
 	"zoomtrain/internal/atomicfile"
+	"zoomtrain/internal/inputfile"
 )
 
 // MaxValues bounds the number of values an array may hold (64 Mi, 256 MiB of
@@ -28,6 +28,10 @@ const MaxValues = 64 << 20
 
 // maxHeader bounds the header dictionary; NumPy itself writes a few dozen bytes.
 const maxHeader = 1 << 16
+
+// maxFileBytes is the longest file Read can accept: magic, version, a 4-byte header
+// length, the header and MaxValues float64 values.
+const maxFileBytes = int64(len(magic)) + 2 + 4 + maxHeader + 8*MaxValues
 
 const magic = "\x93NUMPY"
 
@@ -56,10 +60,16 @@ func Read2D(r io.Reader) (values []float32, h, w int, err error) {
 	return values, shape[0], shape[1], nil
 }
 
-// ReadFile2D is Read2D on a file; errors name the file.
+// ReadFile2D is Read2D on a file; errors name the file. Only a regular file is opened,
+// and one longer than the largest array Read accepts (maxHeader and 8 bytes for each of
+// MaxValues values) is refused unread.
 func ReadFile2D(path string) (values []float32, h, w int, err error) {
-	f, err := os.Open(path)
+	f, err := inputfile.Open(path)
 	if err != nil {
+		return nil, 0, 0, err
+	}
+	if err := inputfile.CheckSize(f, path, maxFileBytes); err != nil {
+		f.Close()
 		return nil, 0, 0, err
 	}
 	defer f.Close()

@@ -39,19 +39,19 @@ func BenchmarkGenerator(b *testing.B) {
 	ds := make([]float32, len(s))
 	b.Run("kernel/forward", func(b *testing.B) {
 		for b.Loop() {
-			g.GridBatch32(s, benchN, grid)
+			Grid(g, s, benchN, grid)
 		}
 	})
 	b.Run("kernel/forward+backward", func(b *testing.B) {
 		for b.Loop() {
-			g.GridBatch32(s, benchN, grid)
-			g.GridBackward32(s, dgrid, benchN, ds)
+			Grid(g, s, benchN, grid)
+			GridBackward(g, s, dgrid, benchN, ds)
 		}
 	})
 	st := tensor.New(tensor.WithShape(benchN, h, w), tensor.WithBacking(s))
 	dt := tensor.New(tensor.WithShape(benchN, h, w, 2), tensor.WithBacking(dgrid))
 	fwd := newGenOp(g)
-	bwd := genGradOp{newKey(fwd.key + "'"), g}
+	bwd := genGradOp{newBase(fwd.Name+"'", 2), g}
 	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(benchN, h, w, 2))
 	dout := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(benchN, h, w))
 	b.Run("op/forward", func(b *testing.B) {
@@ -116,7 +116,7 @@ func BenchmarkSample(b *testing.B) {
 	}
 	s := benchMaps(b, g)
 	coarse := make([]float32, benchN*31*31*2)
-	g.GridBatch32(s, benchN, coarse)
+	Grid(g, s, benchN, coarse)
 	grid := make([]float32, sh.N*sh.Ho*sh.Wo*2)
 	u := newUpsampler(31, 31, sh.Ho, sh.Wo)
 	upBatch(u, benchN, coarse, grid)
@@ -129,23 +129,23 @@ func BenchmarkSample(b *testing.B) {
 	dimg := make([]float32, len(img))
 	b.Run("forward", func(b *testing.B) {
 		for b.Loop() {
-			SampleBatch32(sh, img, grid, out)
+			SampleBatch(sh, img, grid, out)
 		}
 	})
 	b.Run("forward+backward/grid", func(b *testing.B) {
 		for b.Loop() {
-			SampleBatch32(sh, img, grid, out)
-			SampleBackward32(sh, img, grid, dout, nil, dgrid)
+			SampleBatch(sh, img, grid, out)
+			SampleBackward(sh, img, grid, dout, nil, dgrid)
 		}
 	})
 	b.Run("forward+backward/grid+image", func(b *testing.B) {
 		for b.Loop() {
-			SampleBatch32(sh, img, grid, out)
-			SampleBackward32(sh, img, grid, dout, dimg, dgrid)
+			SampleBatch(sh, img, grid, out)
+			SampleBackward(sh, img, grid, dout, dimg, dgrid)
 		}
 	})
 	coarseT := tensor.New(tensor.WithShape(benchN, 31, 31, 2), tensor.WithBacking(coarse))
-	up := upOp{newKey("up"), sh.Ho, sh.Wo, false}
+	up := upOp{newBase("up", 1), sh.Ho, sh.Wo, false}
 	upOut := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(benchN, sh.Ho, sh.Wo, 2))
 	b.Run("upsample/forward", func(b *testing.B) {
 		for b.Loop() {

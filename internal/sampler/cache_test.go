@@ -62,8 +62,8 @@ func TestSampleCacheNotStale(t *testing.T) {
 	dense := func(v []float32, shape ...int) *tensor.Dense {
 		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
 	}
-	fwd := sampleOp{newKey("GridSample{imageGrad=false}"), false, &sampleCache{want: true}}
-	bwd := sampleGradOp{newKey("GridSample'grid"), false, fwd.cache}
+	fwd := sampleOp{newBase("GridSample{imageGrad=false}", 2), false, &sampleCache{want: true}}
+	bwd := sampleGradOp{newBase("GridSample'grid", 3), false, fwd.cache}
 	gridT := dense(grid, s.N, s.Ho, s.Wo, 2)
 	if _, err := fwd.Do(dense(img, s.N, s.C, s.H, s.W), gridT); err != nil {
 		t.Fatal(err)

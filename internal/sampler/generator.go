@@ -3,6 +3,8 @@ package sampler
 import (
 	"fmt"
 	"math"
+
+	"zoomtrain/internal/opkit"
 )
 
 // Generator is the grid generator of the paper's equations 2 and 3 for one grid shape and
@@ -24,7 +26,7 @@ type Generator struct {
 //	lt = [A_h^T  C_h^T]   (h x 2h)    their transposes, for the backward pass
 //	r  = [A_w^T  C_w^T]   (w x 2wp)   right factors, C_w^T starting at column wp
 //	rt = [A_w; C_w]       (2wp x wp)  their transposes, C_w starting at row wp
-type mats[T float] struct {
+type mats[T opkit.Float] struct {
 	l, lt, r, rt []T
 	wp           int
 	mul          func(m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int)
@@ -122,7 +124,7 @@ func axisMatrices(n, padding int, fwhm float64, mode PaddingMode) (a, c []float6
 }
 
 // work is one goroutine's scratch space for the generator; rows are wp wide.
-type work[T float] struct {
+type work[T opkit.Float] struct {
 	sp []T // the map, padded          (h x wp)
 	ls []T // [A_h S; C_h S]            (2h x wp)
 	pr []T // [den  num_x]              (h x 2wp)
@@ -133,7 +135,7 @@ type work[T float] struct {
 	ds []T // the map's gradient        (h x wp)
 }
 
-func newWork[T float](h, wp int) *work[T] {
+func newWork[T opkit.Float](h, wp int) *work[T] {
 	buf := make([]T, 12*h*wp)
 	next := func(rows int) []T {
 		s := buf[:rows*wp]
@@ -144,7 +146,7 @@ func newWork[T float](h, wp int) *work[T] {
 }
 
 // raw computes den, num_x (in ws.pr) and num_y (in ws.ny) for one map s (h x w).
-func raw[T float](m *mats[T], h, w int, s []T, ws *work[T]) {
+func raw[T opkit.Float](m *mats[T], h, w int, s []T, ws *work[T]) {
 	wp := m.wp
 	for i := range h {
 		copy(ws.sp[i*wp:i*wp+w], s[i*w:(i+1)*w])
@@ -155,7 +157,7 @@ func raw[T float](m *mats[T], h, w int, s []T, ws *work[T]) {
 }
 
 // gridForward writes clamp(2 num/den - 1) for one map into grid (h x w x 2).
-func gridForward[T float](m *mats[T], h, w int, s, grid []T, ws *work[T]) {
+func gridForward[T opkit.Float](m *mats[T], h, w int, s, grid []T, ws *work[T]) {
 	raw(m, h, w, s, ws)
 	wp := m.wp
 	for i := range h {
@@ -173,7 +175,7 @@ func gridForward[T float](m *mats[T], h, w int, s, grid []T, ws *work[T]) {
 // gridBackward writes into ds (h x w) the gradient to one map s given the gradient dgrid
 // (h x w x 2) to its clamped grid. The clamp passes the gradient where its input lies in
 // [-1, 1], as PyTorch's does.
-func gridBackward[T float](m *mats[T], h, w int, s, dgrid, ds []T, ws *work[T]) {
+func gridBackward[T opkit.Float](m *mats[T], h, w int, s, dgrid, ds []T, ws *work[T]) {
 	raw(m, h, w, s, ws)
 	wp := m.wp
 	for i := range h {
@@ -209,7 +211,7 @@ func gridBackward[T float](m *mats[T], h, w int, s, dgrid, ds []T, ws *work[T]) 
 	}
 }
 
-func clamp1[T float](v T) T {
+func clamp1[T opkit.Float](v T) T {
 	// Written so that NaN passes through rather than becoming a border value.
 	if v < -1 {
 		return -1
@@ -232,39 +234,31 @@ func (g *Generator) checkLen(name string, got, n, per int) {
 	}
 }
 
-// Grid64 writes the grid (h x w x 2) of one saliency map s (h x w, row = y) into grid.
-// The map needs no normalisation. It panics if a slice is too short.
-func (g *Generator) Grid64(s, grid []float64) { g.GridBatch64(s, 1, grid) }
-
-// Grid32 is Grid64 in float32.
-func (g *Generator) Grid32(s, grid []float32) { g.GridBatch32(s, 1, grid) }
-
-// GridBatch64 writes the grids of n maps (n x h x w) into grid (n x h x w x 2).
-func (g *Generator) GridBatch64(s []float64, n int, grid []float64) {
-	gridBatch(g, &g.m64, s, n, grid)
+// matsOf returns the generator's matrices in T.
+func matsOf[T opkit.Float](g *Generator) *mats[T] {
+	if m, ok := any(&g.m32).(*mats[T]); ok {
+		return m
+	}
+	return any(&g.m64).(*mats[T])
 }
 
-// GridBatch32 is GridBatch64 in float32.
-func (g *Generator) GridBatch32(s []float32, n int, grid []float32) {
-	gridBatch(g, &g.m32, s, n, grid)
+// Grid writes the grids (n x h x w x 2) of n saliency maps s (n x h x w, row = y) into
+// grid. The maps need no normalisation. It panics if a slice is too short.
+func Grid[T opkit.Float](g *Generator, s []T, n int, grid []T) {
+	gridBatch(g, matsOf[T](g), s, n, grid)
 }
 
-// GridBackward64 writes into ds (n x h x w) the gradient of a loss to the maps s given
+// GridBackward writes into ds (n x h x w) the gradient of a loss to the maps s given
 // its gradient dgrid (n x h x w x 2) to their grids.
-func (g *Generator) GridBackward64(s, dgrid []float64, n int, ds []float64) {
-	gridBatchBackward(g, &g.m64, s, dgrid, n, ds)
+func GridBackward[T opkit.Float](g *Generator, s, dgrid []T, n int, ds []T) {
+	gridBatchBackward(g, matsOf[T](g), s, dgrid, n, ds)
 }
 
-// GridBackward32 is GridBackward64 in float32.
-func (g *Generator) GridBackward32(s, dgrid []float32, n int, ds []float32) {
-	gridBatchBackward(g, &g.m32, s, dgrid, n, ds)
-}
-
-func gridBatch[T float](g *Generator, m *mats[T], s []T, n int, grid []T) {
+func gridBatch[T opkit.Float](g *Generator, m *mats[T], s []T, n int, grid []T) {
 	h, w := g.p.H, g.p.W
 	g.checkLen("saliency", len(s), n, h*w)
 	g.checkLen("grid", len(grid), n, 2*h*w)
-	parallel(n, g.genFlops(), func(lo, hi int) {
+	opkit.ForCost(n, g.genFlops(), func(lo, hi int) {
 		ws := take(g.scratch, func(*work[T]) bool { return true }, func() *work[T] { return newWork[T](h, m.wp) })
 		defer give(g.scratch, ws)
 		for i := lo; i < hi; i++ {
@@ -273,12 +267,12 @@ func gridBatch[T float](g *Generator, m *mats[T], s []T, n int, grid []T) {
 	})
 }
 
-func gridBatchBackward[T float](g *Generator, m *mats[T], s, dgrid []T, n int, ds []T) {
+func gridBatchBackward[T opkit.Float](g *Generator, m *mats[T], s, dgrid []T, n int, ds []T) {
 	h, w := g.p.H, g.p.W
 	g.checkLen("saliency", len(s), n, h*w)
 	g.checkLen("grid gradient", len(dgrid), n, 2*h*w)
 	g.checkLen("saliency gradient", len(ds), n, h*w)
-	parallel(n, 2*g.genFlops(), func(lo, hi int) {
+	opkit.ForCost(n, 2*g.genFlops(), func(lo, hi int) {
 		ws := take(g.scratch, func(*work[T]) bool { return true }, func() *work[T] { return newWork[T](h, m.wp) })
 		defer give(g.scratch, ws)
 		for i := lo; i < hi; i++ {

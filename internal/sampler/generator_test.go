@@ -138,7 +138,7 @@ func TestSeparableMatchesDirectForm(t *testing.T) {
 					t.Errorf("trial %d: separable form differs from the direct form by %g relative, want under 1e-12", trial, worst)
 				}
 				grid := make([]float64, 2*h*w)
-				g.Grid64(s, grid)
+				Grid(g, s, 1, grid)
 				for c := range h * w {
 					wx := clamp1(2*nx[c]/den[c] - 1)
 					wy := clamp1(2*ny[c]/den[c] - 1)
@@ -181,7 +181,7 @@ func TestUniformMapGivesIdentityGrid(t *testing.T) {
 				s[i] = 1 / float32(len(s))
 			}
 			grid := make([]float32, 2*len(s))
-			g.Grid32(s, grid)
+			Grid(g, s, 1, grid)
 			if d := identityDeviation(grid, p.H, p.W); d > 1e-5 {
 				t.Errorf("uniform map: grid deviates from the identity by %g, want under 1e-5", d)
 			}
@@ -215,13 +215,13 @@ func TestNoFolding(t *testing.T) {
 		for trial := range 20 {
 			s := peakedMap(rng, h, w)
 			grid := make([]float64, 2*h*w)
-			g.Grid64(s, grid)
+			Grid(g, s, 1, grid)
 			s32 := make([]float32, len(s))
 			for i, v := range s {
 				s32[i] = float32(v)
 			}
 			grid32 := make([]float32, 2*h*w)
-			g.Grid32(s32, grid32)
+			Grid(g, s32, 1, grid32)
 			for i := range h {
 				for j := range w {
 					c := i*w + j
@@ -256,6 +256,9 @@ func TestParamsValidate(t *testing.T) {
 		{"zero fwhm", Params{H: 8, W: 8, Padding: 3, FWHM: 0, Mode: Replicate}, false},
 		{"nan fwhm", Params{H: 8, W: 8, Padding: 3, FWHM: math.NaN(), Mode: Replicate}, false},
 		{"unknown mode", Params{H: 8, W: 8, Padding: 3, FWHM: 3, Mode: "zeros"}, false},
+		{"side past the limit", Params{H: 2, W: MaxGridSide + 1, Padding: 3, FWHM: 3, Mode: Replicate}, false},
+		{"2 x 200000", Params{H: 2, W: 200000, Padding: 3, FWHM: 3, Mode: Replicate}, false},
+		{"too many cells", Params{H: 1100, W: 1100, Padding: 3, FWHM: 3, Mode: Replicate}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,5 +270,9 @@ func TestParamsValidate(t *testing.T) {
 				t.Errorf("error %v does not wrap ErrParams", err)
 			}
 		})
+	}
+	// The longest side itself is allowed (Validate alone: building it takes 200 MB).
+	if err := (Params{H: 2, W: MaxGridSide, Padding: 3, FWHM: 3, Mode: Replicate}).Validate(); err != nil {
+		t.Errorf("a grid of side MaxGridSide: %v", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 // fdInput is one input of a graph under a gradient check.
@@ -78,26 +80,16 @@ func gradCheck(t *testing.T, seed uint64, inputs []fdInput, build func(in []*gor
 		}
 		analytic := append([]float64(nil), grads[k].Value().Data().([]float64)...)
 		k++
-		numeric := make([]float64, len(in.data))
-		x := append([]float64(nil), in.data...)
-		set := func() {
+		set := func(x []float64) {
 			if err := gorgonia.Let(nodes[i], tensor.New(tensor.WithShape(in.shape...), tensor.WithBacking(append([]float64(nil), x...)))); err != nil {
 				t.Fatal(err)
 			}
 		}
-		for j := range x {
-			const step = 1e-6
-			x0 := x[j]
-			x[j] = x0 + step
-			set()
-			lp := run()
-			x[j] = x0 - step
-			set()
-			lm := run()
-			x[j] = x0
-			numeric[j] = (lp - lm) / (2 * step)
-		}
-		set()
+		numeric := opkit.CentralDifferences(in.data, 1e-6, func(x []float64) float64 {
+			set(x)
+			return run()
+		})
+		set(in.data)
 		var diff, na, nn float64
 		for j := range numeric {
 			diff += (analytic[j] - numeric[j]) * (analytic[j] - numeric[j])

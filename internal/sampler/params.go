@@ -1,8 +1,9 @@
 // Package sampler is the saliency-based sampling layer of "Learning to Zoom" (Recasens et
 // al., ECCV 2018): the grid generator that turns a saliency map into a sampling grid,
 // bilinear upsampling of that grid, and bilinear grid sampling of the image. Each stage
-// has plain-Go kernels (float64 reference, float32 fast path) and a Gorgonia operation
-// with gradients.
+// has plain-Go kernels, generic over float32 (the fast path) and float64 (the reference
+// and the gradient checks), and a Gorgonia operation with gradients; Warp chains the
+// three on images outside a graph.
 //
 // Conventions follow SPEC.md: grids are (h, w, 2) with the last axis (x, y) in [-1, 1];
 // x = -1 is the centre of the first column and +1 the centre of the last
@@ -13,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"zoomtrain/internal/opkit"
 )
 
 // PaddingMode says how the saliency map is extended beyond its border before the
@@ -45,7 +48,14 @@ func DefaultParams() Params {
 // ErrParams is wrapped into every error about invalid generator parameters.
 var ErrParams = errors.New("invalid grid generator parameters")
 
-// maxCells bounds the grid so that the precomputed matrices stay small.
+// MaxGridSide is the longest side a grid may have. The generator precomputes matrices of
+// side x side values for each axis and spends 6 h w (h + w) operations per map: a grid of
+// 2048 x 512 keeps 200 MB of them (270 MB allocated) and takes seconds per map, and a
+// longer side would soon exhaust memory or time (2 x 200000 asks for 640 GB) for no
+// purpose: the paper's grid is 31 x 31.
+const MaxGridSide = 2048
+
+// maxCells bounds the grid's area, so that the per-map work space stays small.
 const maxCells = 1 << 20
 
 // Validate reports the first problem with p, or nil.
@@ -53,7 +63,9 @@ func (p Params) Validate() error {
 	switch {
 	case p.H < 2 || p.W < 2:
 		return fmt.Errorf("%w: grid %dx%d (w x h) must be at least 2x2", ErrParams, p.W, p.H)
-	case p.H*p.W > maxCells || p.H > maxCells || p.W > maxCells:
+	case p.H > MaxGridSide || p.W > MaxGridSide:
+		return fmt.Errorf("%w: grid %dx%d (w x h) has a side longer than %d", ErrParams, p.W, p.H, MaxGridSide)
+	case p.H*p.W > maxCells:
 		return fmt.Errorf("%w: grid %dx%d (w x h) is larger than %d cells", ErrParams, p.W, p.H, maxCells)
 	case p.Padding < 0 || p.Padding > maxCells:
 		return fmt.Errorf("%w: padding %d must be between 0 and %d", ErrParams, p.Padding, maxCells)
@@ -76,7 +88,7 @@ func (p Params) Validate() error {
 // CheckSaliency reports why s cannot be a saliency map, or nil: every value must be
 // finite and non-negative, and at least one positive (the grid divides by the map's
 // Gaussian-weighted sum).
-func CheckSaliency[T float](s []T) error {
+func CheckSaliency[T opkit.Float](s []T) error {
 	positive := false
 	for i, v := range s {
 		f := float64(v)

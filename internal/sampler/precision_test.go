@@ -43,10 +43,10 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		dgrid := uniformIn(rng, n*h*w*2, -1, 1)
 		grid64, ds64 := make([]float64, n*h*w*2), make([]float64, n*h*w)
 		grid32, ds32 := make([]float32, n*h*w*2), make([]float32, n*h*w)
-		g.GridBatch64(s, n, grid64)
-		g.GridBatch32(to32s(s), n, grid32)
-		g.GridBackward64(s, dgrid, n, ds64)
-		g.GridBackward32(to32s(s), to32s(dgrid), n, ds32)
+		Grid(g, s, n, grid64)
+		Grid(g, to32s(s), n, grid32)
+		GridBackward(g, s, dgrid, n, ds64)
+		GridBackward(g, to32s(s), to32s(dgrid), n, ds32)
 		if d := relDiff(grid32, grid64); d > 1e-5 {
 			t.Errorf("%dx%d grid: float32 differs from float64 by %g relative", w, h, d)
 		}
@@ -56,12 +56,12 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 
 		ho, wo := 17, 23
 		up64, up32 := make([]float64, ho*wo*2), make([]float32, ho*wo*2)
-		UpsampleGrid64(grid64[:h*w*2], h, w, ho, wo, up64)
-		UpsampleGrid32(grid32[:h*w*2], h, w, ho, wo, up32)
+		Upsample(grid64[:h*w*2], h, w, ho, wo, up64)
+		Upsample(grid32[:h*w*2], h, w, ho, wo, up32)
 		dup := uniformIn(rng, ho*wo*2, -1, 1)
 		dg64, dg32 := make([]float64, h*w*2), make([]float32, h*w*2)
-		UpsampleGridBackward64(grid64[:h*w*2], h, w, ho, wo, dup, dg64)
-		UpsampleGridBackward32(grid32[:h*w*2], h, w, ho, wo, to32s(dup), dg32)
+		UpsampleBackward(grid64[:h*w*2], h, w, ho, wo, dup, dg64)
+		UpsampleBackward(grid32[:h*w*2], h, w, ho, wo, to32s(dup), dg32)
 		if d := relDiff(up32, up64); d > 1e-5 {
 			t.Errorf("upsampled grid: float32 differs by %g relative", d)
 		}
@@ -73,12 +73,12 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		img := uniformIn(rng, sh.C*sh.H*sh.W, 0, 1)
 		dout := uniformIn(rng, sh.C*ho*wo, -1, 1)
 		out64, out32 := make([]float64, sh.C*ho*wo), make([]float32, sh.C*ho*wo)
-		SampleBatch64(sh, img, up64, out64)
-		SampleBatch32(sh, to32s(img), up32, out32)
+		SampleBatch(sh, img, up64, out64)
+		SampleBatch(sh, to32s(img), up32, out32)
 		di64, dgr64 := make([]float64, len(img)), make([]float64, len(up64))
 		di32, dgr32 := make([]float32, len(img)), make([]float32, len(up64))
-		SampleBackward64(sh, img, up64, dout, di64, dgr64)
-		SampleBackward32(sh, to32s(img), up32, to32s(dout), di32, dgr32)
+		SampleBackward(sh, img, up64, dout, di64, dgr64)
+		SampleBackward(sh, to32s(img), up32, to32s(dout), di32, dgr32)
 		if d := relDiff(out32, out64); d > 1e-5 {
 			t.Errorf("sampled image: float32 differs by %g relative", d)
 		}
@@ -107,7 +107,7 @@ func TestSampleIdentity(t *testing.T) {
 		}
 		img := uniformIn(rng, 3*h*w, 0, 1)
 		out := make([]float64, len(img))
-		Sample64(img, 3, h, w, id, h, w, out)
+		Sample(img, 3, h, w, id, h, w, out)
 		for i := range img {
 			if math.Abs(out[i]-img[i]) > 1e-12 {
 				t.Fatalf("%dx%d identity sample: out[%d] = %g, want %g", w, h, i, out[i], img[i])
@@ -115,7 +115,7 @@ func TestSampleIdentity(t *testing.T) {
 		}
 		ho, wo := 2*h+1, 3*w-2
 		up := make([]float64, ho*wo*2)
-		UpsampleGrid64(id, h, w, ho, wo, up)
+		Upsample(id, h, w, ho, wo, up)
 		for i := range ho {
 			for j := range wo {
 				x, y := -1+2*float64(j)/float64(wo-1), -1+2*float64(i)/float64(ho-1)

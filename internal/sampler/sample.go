@@ -2,13 +2,14 @@ package sampler
 
 import (
 	"fmt"
-	"sync"
+
+	"zoomtrain/internal/opkit"
 )
 
 // tap is where one grid coordinate falls on an axis of n pixels: the two pixels to blend,
 // the weight f of the second, and d(pixel coordinate)/d(grid coordinate), which is zero
 // where border padding clipped the coordinate.
-type tap[T float] struct {
+type tap[T opkit.Float] struct {
 	i0, i1 int
 	f      T
 	scale  T
@@ -18,7 +19,7 @@ type tap[T float] struct {
 // (align_corners = true) and clips it to [0, n-1] (border padding). At the last pixel the
 // pair (n-2, n-1) with weight 1 is used, so the gradient there is the one-sided
 // difference from inside the image rather than a difference with an outside zero.
-func locate[T float](v T, n int) tap[T] {
+func locate[T opkit.Float](v T, n int) tap[T] {
 	half := T(n-1) / 2
 	x := (v + 1) * half
 	t := tap[T]{scale: half}
@@ -37,50 +38,17 @@ func locate[T float](v T, n int) tap[T] {
 
 // taps are the bilinear taps of every output pixel of one grid, worked out once and
 // then used for each channel in turn, so that each pass reads two rows of one plane.
-type taps[T float] struct {
+type taps[T opkit.Float] struct {
 	off, dx, dy []int // top-left source offset, and steps to its right and lower neighbours
 	fx, fy      []T   // weights of the right and lower neighbours
 	sx, sy      []T   // d(pixel coordinate)/d(grid coordinate), 0 where clipped
 }
 
-// pool keeps per-worker scratch (taps, generator work space) of an op between runs, so
-// that a training step does not allocate it anew; safe for concurrent use. A nil pool
-// allocates every time.
-type pool struct {
-	mu   sync.Mutex
-	free []any
-}
-
-// take returns a pooled value for which fits reports true, or make().
-func take[V any](p *pool, fits func(V) bool, make func() V) V {
-	if p != nil {
-		p.mu.Lock()
-		for i, v := range p.free {
-			if x, ok := v.(V); ok && fits(x) {
-				p.free = append(p.free[:i], p.free[i+1:]...)
-				p.mu.Unlock()
-				return x
-			}
-		}
-		p.mu.Unlock()
-	}
-	return make()
-}
-
-// give hands v back to the pool.
-func give(p *pool, v any) {
-	if p != nil {
-		p.mu.Lock()
-		p.free = append(p.free, v)
-		p.mu.Unlock()
-	}
-}
-
-func takeTaps[T float](p *pool, n int) *taps[T] {
+func takeTaps[T opkit.Float](p *pool, n int) *taps[T] {
 	return take(p, func(t *taps[T]) bool { return len(t.off) == n }, func() *taps[T] { return newTaps[T](n) })
 }
 
-func newTaps[T float](n int) *taps[T] {
+func newTaps[T opkit.Float](n int) *taps[T] {
 	return &taps[T]{
 		off: make([]int, n), dx: make([]int, n), dy: make([]int, n),
 		fx: make([]T, n), fy: make([]T, n), sx: make([]T, n), sy: make([]T, n),
@@ -99,7 +67,7 @@ func (t *taps[T]) locate(grid []T, hIn, wIn, n int) {
 }
 
 // sampleOne samples one image (c x hIn x wIn) at grid (ho x wo x 2) into out (c x ho x wo).
-func sampleOne[T float](img []T, c, hIn, wIn int, grid []T, ho, wo int, out []T, t *taps[T]) {
+func sampleOne[T opkit.Float](img []T, c, hIn, wIn int, grid []T, ho, wo int, out []T, t *taps[T]) {
 	plane, oplane := hIn*wIn, ho*wo
 	t.locate(grid, hIn, wIn, oplane)
 	off, dx, dy, fx, fy := t.off[:oplane], t.dx[:oplane], t.dy[:oplane], t.fx[:oplane], t.fy[:oplane]
@@ -118,7 +86,7 @@ func sampleOne[T float](img []T, c, hIn, wIn int, grid []T, ho, wo int, out []T,
 // with respect to the pixel coordinates (x, y) of its sample point into deriv
 // (c x ho x wo x 2): all the grid gradient needs of the image, so that the backward pass
 // does not read the full-resolution image again.
-func sampleOneDeriv[T float](img []T, c, hIn, wIn int, grid []T, ho, wo int, out, deriv []T, t *taps[T]) {
+func sampleOneDeriv[T opkit.Float](img []T, c, hIn, wIn int, grid []T, ho, wo int, out, deriv []T, t *taps[T]) {
 	plane, oplane := hIn*wIn, ho*wo
 	t.locate(grid, hIn, wIn, oplane)
 	off, dx, dy, fx, fy := t.off[:oplane], t.dx[:oplane], t.dy[:oplane], t.fx[:oplane], t.fy[:oplane]
@@ -138,7 +106,7 @@ func sampleOneDeriv[T float](img []T, c, hIn, wIn int, grid []T, ho, wo int, out
 
 // gridGradFromDeriv overwrites dgrid (ho x wo x 2) with the grid gradient given dout and
 // the derivatives sampleOneDeriv kept; it matches sampleOneBackward's to the last bit.
-func gridGradFromDeriv[T float](c, hIn, wIn int, grid []T, ho, wo int, dout, deriv, dgrid []T, t *taps[T]) {
+func gridGradFromDeriv[T opkit.Float](c, hIn, wIn int, grid []T, ho, wo int, dout, deriv, dgrid []T, t *taps[T]) {
 	oplane := ho * wo
 	t.locate(grid, hIn, wIn, oplane)
 	clear(dgrid[:2*oplane])
@@ -159,7 +127,7 @@ func gridGradFromDeriv[T float](c, hIn, wIn int, grid []T, ho, wo int, dout, der
 // sampleOneBackward overwrites dgrid with the gradient to the grid and dimg with the
 // gradient to the image, given the gradient dout to the output; either may be nil, and is
 // then not computed.
-func sampleOneBackward[T float](img []T, c, hIn, wIn int, grid []T, ho, wo int, dout, dimg, dgrid []T, t *taps[T]) {
+func sampleOneBackward[T opkit.Float](img []T, c, hIn, wIn int, grid []T, ho, wo int, dout, dimg, dgrid []T, t *taps[T]) {
 	plane, oplane := hIn*wIn, ho*wo
 	t.locate(grid, hIn, wIn, oplane)
 	off, dx, dy, fx, fy := t.off[:oplane], t.dx[:oplane], t.dy[:oplane], t.fx[:oplane], t.fy[:oplane]
@@ -215,10 +183,10 @@ func (s SampleShape) check(img, grid, out int, names [3]string) {
 	}
 }
 
-func sampleBatch[T float](sp *pool, s SampleShape, img, grid, out []T) {
+func sampleBatch[T opkit.Float](sp *pool, s SampleShape, img, grid, out []T) {
 	s.check(len(img), len(grid), len(out), [3]string{"image", "grid", "output"})
 	ip, gp, op := s.C*s.H*s.W, 2*s.Ho*s.Wo, s.C*s.Ho*s.Wo
-	parallel(s.N, 10*op, func(lo, hi int) {
+	opkit.ForCost(s.N, 10*op, func(lo, hi int) {
 		t := takeTaps[T](sp, s.Ho*s.Wo)
 		defer give(sp, t)
 		for i := lo; i < hi; i++ {
@@ -229,10 +197,10 @@ func sampleBatch[T float](sp *pool, s SampleShape, img, grid, out []T) {
 
 // sampleBatchDeriv is sampleBatch keeping the derivatives of sampleOneDeriv in deriv
 // (N x C x Ho x Wo x 2).
-func sampleBatchDeriv[T float](sp *pool, s SampleShape, img, grid, out, deriv []T) {
+func sampleBatchDeriv[T opkit.Float](sp *pool, s SampleShape, img, grid, out, deriv []T) {
 	s.check(len(img), len(grid), len(out), [3]string{"image", "grid", "output"})
 	ip, gp, op := s.C*s.H*s.W, 2*s.Ho*s.Wo, s.C*s.Ho*s.Wo
-	parallel(s.N, 14*op, func(lo, hi int) {
+	opkit.ForCost(s.N, 14*op, func(lo, hi int) {
 		t := takeTaps[T](sp, s.Ho*s.Wo)
 		defer give(sp, t)
 		for i := lo; i < hi; i++ {
@@ -243,9 +211,9 @@ func sampleBatchDeriv[T float](sp *pool, s SampleShape, img, grid, out, deriv []
 }
 
 // gridGradBatchFromDeriv is the batched gridGradFromDeriv.
-func gridGradBatchFromDeriv[T float](sp *pool, s SampleShape, grid, dout, deriv, dgrid []T) {
+func gridGradBatchFromDeriv[T opkit.Float](sp *pool, s SampleShape, grid, dout, deriv, dgrid []T) {
 	gp, op := 2*s.Ho*s.Wo, s.C*s.Ho*s.Wo
-	parallel(s.N, 6*op, func(lo, hi int) {
+	opkit.ForCost(s.N, 6*op, func(lo, hi int) {
 		t := takeTaps[T](sp, s.Ho*s.Wo)
 		defer give(sp, t)
 		for i := lo; i < hi; i++ {
@@ -255,7 +223,7 @@ func gridGradBatchFromDeriv[T float](sp *pool, s SampleShape, grid, dout, deriv,
 	})
 }
 
-func sampleBatchBackward[T float](sp *pool, s SampleShape, img, grid, dout, dimg, dgrid []T) {
+func sampleBatchBackward[T opkit.Float](sp *pool, s SampleShape, img, grid, dout, dimg, dgrid []T) {
 	s.check(len(img), len(grid), len(dout), [3]string{"image", "grid", "output gradient"})
 	if dgrid != nil {
 		s.check(len(img), len(dgrid), len(dout), [3]string{"image", "grid gradient", "output gradient"})
@@ -264,7 +232,7 @@ func sampleBatchBackward[T float](sp *pool, s SampleShape, img, grid, dout, dimg
 		s.check(len(dimg), len(grid), len(dout), [3]string{"image gradient", "grid", "output gradient"})
 	}
 	ip, gp, op := s.C*s.H*s.W, 2*s.Ho*s.Wo, s.C*s.Ho*s.Wo
-	parallel(s.N, 20*op, func(lo, hi int) {
+	opkit.ForCost(s.N, 20*op, func(lo, hi int) {
 		t := takeTaps[T](sp, s.Ho*s.Wo)
 		defer give(sp, t)
 		for i := lo; i < hi; i++ {
@@ -281,33 +249,22 @@ func sampleBatchBackward[T float](sp *pool, s SampleShape, img, grid, dout, dimg
 	})
 }
 
-// Sample64 samples one image img (c x hIn x wIn, planar) bilinearly at grid (ho x wo x 2,
+// Sample samples one image img (c x hIn x wIn, planar) bilinearly at grid (ho x wo x 2,
 // last axis (x, y)) into out (c x ho x wo), with border padding and align_corners = true.
 // It panics if a slice is too short.
-func Sample64(img []float64, c, hIn, wIn int, grid []float64, ho, wo int, out []float64) {
+func Sample[T opkit.Float](img []T, c, hIn, wIn int, grid []T, ho, wo int, out []T) {
 	sampleBatch(nil, SampleShape{1, c, hIn, wIn, ho, wo}, img, grid, out)
 }
 
-// Sample32 is Sample64 in float32.
-func Sample32(img []float32, c, hIn, wIn int, grid []float32, ho, wo int, out []float32) {
-	sampleBatch(nil, SampleShape{1, c, hIn, wIn, ho, wo}, img, grid, out)
-}
-
-// SampleBatch64 samples s.N images (N x C x H x W) at their grids (N x Ho x Wo x 2) into
+// SampleBatch samples s.N images (N x C x H x W) at their grids (N x Ho x Wo x 2) into
 // out (N x C x Ho x Wo), spreading the batch over the available cores.
-func SampleBatch64(s SampleShape, img, grid, out []float64) { sampleBatch(nil, s, img, grid, out) }
+func SampleBatch[T opkit.Float](s SampleShape, img, grid, out []T) {
+	sampleBatch(nil, s, img, grid, out)
+}
 
-// SampleBatch32 is SampleBatch64 in float32.
-func SampleBatch32(s SampleShape, img, grid, out []float32) { sampleBatch(nil, s, img, grid, out) }
-
-// SampleBackward64 overwrites dgrid with the gradient to the grids and dimg with the
+// SampleBackward overwrites dgrid with the gradient to the grids and dimg with the
 // gradient to the images, given the gradient dout to the sampled output. Either may be
 // nil and is then skipped. The gradient to a coordinate that border padding clipped is 0.
-func SampleBackward64(s SampleShape, img, grid, dout, dimg, dgrid []float64) {
-	sampleBatchBackward(nil, s, img, grid, dout, dimg, dgrid)
-}
-
-// SampleBackward32 is SampleBackward64 in float32.
-func SampleBackward32(s SampleShape, img, grid, dout, dimg, dgrid []float32) {
+func SampleBackward[T opkit.Float](s SampleShape, img, grid, dout, dimg, dgrid []T) {
 	sampleBatchBackward(nil, s, img, grid, dout, dimg, dgrid)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"zoomtrain/internal/kernels"
+	"zoomtrain/internal/opkit"
 )
 
 // lerpAxis holds, for each output index of one axis, the two source indices and the
@@ -31,7 +32,7 @@ func newUpsamplerCorners(h, w, ho, wo int, alignCorners bool) *upsampler {
 }
 
 // upForward writes the upsampled, clamped grid into out (ho x wo x 2).
-func upForward[T float](u *upsampler, grid, out []T) {
+func upForward[T opkit.Float](u *upsampler, grid, out []T) {
 	for oy := range u.ho {
 		fy := T(u.ys.f[oy])
 		r0 := grid[2*u.ys.i0[oy]*u.w : 2*(u.ys.i0[oy]+1)*u.w]
@@ -50,7 +51,7 @@ func upForward[T float](u *upsampler, grid, out []T) {
 
 // upBackward overwrites dgrid (h x w x 2) with the gradient given dout (ho x wo x 2),
 // passing it through the clamp where its input lies in [-1, 1].
-func upBackward[T float](u *upsampler, grid, dout, dgrid []T) {
+func upBackward[T opkit.Float](u *upsampler, grid, dout, dgrid []T) {
 	clear(dgrid[:2*u.h*u.w])
 	for oy := range u.ho {
 		fy := T(u.ys.f[oy])
@@ -76,6 +77,26 @@ func upBackward[T float](u *upsampler, grid, dout, dgrid []T) {
 	}
 }
 
+// upBatch upsamples n grids, spreading them over the available cores.
+func upBatch[T opkit.Float](u *upsampler, n int, grid, out []T) {
+	gp, op := 2*u.h*u.w, 2*u.ho*u.wo
+	opkit.ForCost(n, 10*op, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			upForward(u, grid[i*gp:(i+1)*gp], out[i*op:(i+1)*op])
+		}
+	})
+}
+
+// upBatchBackward is the batched upBackward.
+func upBatchBackward[T opkit.Float](u *upsampler, n int, grid, dout, dgrid []T) {
+	gp, op := 2*u.h*u.w, 2*u.ho*u.wo
+	opkit.ForCost(n, 12*op, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			upBackward(u, grid[i*gp:(i+1)*gp], dout[i*op:(i+1)*op], dgrid[i*gp:(i+1)*gp])
+		}
+	})
+}
+
 func checkUpsample(grid []int, h, w, ho, wo int) {
 	if h < 1 || w < 1 || ho < 1 || wo < 1 {
 		panic(fmt.Sprintf("sampler: upsample %dx%d to %dx%d (w x h): sizes must be positive", w, h, wo, ho))
@@ -85,29 +106,16 @@ func checkUpsample(grid []int, h, w, ho, wo int) {
 	}
 }
 
-// UpsampleGrid64 writes into out (ho x wo x 2) the bilinear upsampling (align_corners =
-// true) of grid (h x w x 2), clamped to [-1, 1]. It panics if a slice is too short.
-func UpsampleGrid64(grid []float64, h, w, ho, wo int, out []float64) {
+// Upsample writes into out (ho x wo x 2) the bilinear upsampling (align_corners = true)
+// of grid (h x w x 2), clamped to [-1, 1]. It panics if a slice is too short.
+func Upsample[T opkit.Float](grid []T, h, w, ho, wo int, out []T) {
 	checkUpsample([]int{len(grid), len(out)}, h, w, ho, wo)
 	upForward(newUpsampler(h, w, ho, wo), grid, out)
 }
 
-// UpsampleGrid32 is UpsampleGrid64 in float32.
-func UpsampleGrid32(grid []float32, h, w, ho, wo int, out []float32) {
-	checkUpsample([]int{len(grid), len(out)}, h, w, ho, wo)
-	upForward(newUpsampler(h, w, ho, wo), grid, out)
-}
-
-// UpsampleGridBackward64 writes into dgrid (h x w x 2) the gradient to grid given the
+// UpsampleBackward writes into dgrid (h x w x 2) the gradient to grid given the
 // gradient dout (ho x wo x 2) to its upsampled, clamped copy.
-func UpsampleGridBackward64(grid []float64, h, w, ho, wo int, dout, dgrid []float64) {
-	checkUpsample([]int{len(grid), len(dout)}, h, w, ho, wo)
-	checkUpsample([]int{len(dgrid), len(dout)}, h, w, ho, wo)
-	upBackward(newUpsampler(h, w, ho, wo), grid, dout, dgrid)
-}
-
-// UpsampleGridBackward32 is UpsampleGridBackward64 in float32.
-func UpsampleGridBackward32(grid []float32, h, w, ho, wo int, dout, dgrid []float32) {
+func UpsampleBackward[T opkit.Float](grid []T, h, w, ho, wo int, dout, dgrid []T) {
 	checkUpsample([]int{len(grid), len(dout)}, h, w, ho, wo)
 	checkUpsample([]int{len(dgrid), len(dout)}, h, w, ho, wo)
 	upBackward(newUpsampler(h, w, ho, wo), grid, dout, dgrid)

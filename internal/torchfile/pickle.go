@@ -645,7 +645,17 @@ func setItems(d *pyDict, items []any) error {
 // decodeLong decodes a little-endian two's complement integer.
 func decodeLong(b []byte) any {
 	if len(b) > 8 {
-		return pyBigInt(b)
+		// Wider than int64 unless the extra bytes only extend the sign.
+		ext := byte(0)
+		if b[7]&0x80 != 0 {
+			ext = 0xff
+		}
+		for _, x := range b[8:] {
+			if x != ext {
+				return pyBigInt(b)
+			}
+		}
+		b = b[:8]
 	}
 	var v uint64
 	for i := len(b) - 1; i >= 0; i-- {
@@ -685,12 +695,14 @@ func lookupGlobal(module, name string) (pyGlobal, error) {
 			return g, nil
 		}
 	case "torch":
-		if _, ok := storageTypes[name]; ok {
+		// Any storage type is let through to the storage record, which names an
+		// unknown one (ComplexFloatStorage, QInt8Storage) as an unknown dtype.
+		if strings.HasSuffix(name, "Storage") {
 			return g, nil
 		}
 	}
 	if isModelClass(module, name) {
-		return g, fmt.Errorf("%w %q: a state_dict holds only tensors, dicts, lists, numbers and strings, and this looks like a pickled module (save the weights with torch.save(model.state_dict(), path))", ErrForbidden, g.String())
+		return g, fmt.Errorf("%w, it looks like a whole pickled model: %w %q (save the weights with torch.save(model.state_dict(), path))", ErrNotStateDict, ErrForbidden, g.String())
 	}
 	return g, fmt.Errorf("%w %q: a state_dict holds only tensors, dicts, lists, numbers and strings", ErrForbidden, g.String())
 }

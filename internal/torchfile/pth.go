@@ -29,7 +29,7 @@ func (l *pthLoader) persistentLoad(pid any) (any, error) {
 	if !ok || len(t) == 0 {
 		return nil, fmt.Errorf("%w: persistent id is a %s, not a tuple", ErrFormat, typeName(pid))
 	}
-	if kind, _ := t[0].(string); kind != "storage" {
+	if kind, _ := toString(t[0]); kind != "storage" {
 		if kind == "module" {
 			return nil, fmt.Errorf("%w: the file pickles a whole module (save the weights with torch.save(model.state_dict(), path))", ErrNotStateDict)
 		}
@@ -47,8 +47,8 @@ func (l *pthLoader) persistentLoad(pid any) (any, error) {
 	if !ok || g.module != "torch" || !known {
 		return nil, fmt.Errorf("%w: storage type %s", ErrDType, typeName(t[1]))
 	}
-	key, ok1 := t[2].(string)
-	_, ok2 := t[3].(string)
+	key, ok1 := toString(t[2])
+	_, ok2 := toString(t[3])
 	numel, ok3 := t[4].(int64)
 	if !ok1 || !ok2 || !ok3 || numel < 0 {
 		return nil, fmt.Errorf("%w: malformed storage record", ErrFormat)
@@ -173,7 +173,8 @@ type namedRef struct {
 // stateDictRefs finds the state_dict in what the pickle built: a dict whose
 // leaves are tensors, nested dicts joined with "." (as torch names submodules), or
 // a training checkpoint's "state_dict" entry. Anything else is not a state_dict.
-func stateDictRefs(v any) ([]namedRef, error) {
+// size is the pickle's size in bytes, which bounds the names (see flattener).
+func stateDictRefs(v any, size int) ([]namedRef, error) {
 	d, ok := v.(*pyDict)
 	if !ok {
 		if _, isTensor := v.(*tensorRef); isTensor {
@@ -181,12 +182,12 @@ func stateDictRefs(v any) ([]namedRef, error) {
 		}
 		return nil, fmt.Errorf("%w: the file holds a %s, not a dict of tensors", ErrNotStateDict, typeName(v))
 	}
-	var refs []namedRef
-	err := flatten("", d, &refs)
+	f := newFlattener(size)
+	err := f.flatten("", d, 0)
 	if err != nil {
 		if inner, ok := d.values["state_dict"].(*pyDict); ok {
-			refs = nil
-			if err := flatten("", inner, &refs); err != nil {
+			f = newFlattener(size)
+			if err := f.flatten("", inner, 0); err != nil {
 				return nil, fmt.Errorf("the checkpoint's \"state_dict\": %w", err)
 			}
 			err = nil
@@ -195,36 +196,66 @@ func stateDictRefs(v any) ([]namedRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(refs) == 0 {
+	if len(f.refs) == 0 {
 		return nil, fmt.Errorf("%w: the dict holds no tensors", ErrNotStateDict)
 	}
-	return refs, nil
+	return f.refs, nil
 }
 
-func flatten(prefix string, d *pyDict, refs *[]namedRef) error {
+// maxNesting bounds how deep dicts may nest in a state_dict; a pickle can make a
+// dict contain itself.
+const maxNesting = 32
+
+// flattener collects a nested dict's tensors under joined names. A pickle can
+// share one dict (or one long key) many times over, at every level, naming 2^levels
+// tensors, or very long names, in a few bytes; a real state_dict spells out its
+// names, so the number of names and their total length are bounded by multiples
+// of the pickle's size.
+type flattener struct {
+	refs      []namedRef
+	names     int // names left
+	nameBytes int // bytes of names left
+}
+
+func newFlattener(size int) *flattener {
+	return &flattener{names: size, nameBytes: 8*size + 4096}
+}
+
+func (f *flattener) flatten(prefix string, d *pyDict, depth int) error {
+	if depth > maxNesting {
+		return fmt.Errorf("%w: dicts nested more than %d deep", ErrNotStateDict, maxNesting)
+	}
 	for _, k := range d.keys {
-		var name string
-		switch k := k.(type) {
-		case string:
-			name = k
-		case pyBytes:
-			name = string(k)
-		default:
+		name, ok := toString(k)
+		if !ok {
 			return fmt.Errorf("%w: key %v of type %s in a dict", ErrNotStateDict, k, typeName(k))
+		}
+		f.names--
+		f.nameBytes -= len(prefix) + len(name)
+		if f.names < 0 || f.nameBytes < 0 {
+			return fmt.Errorf("%w: more or longer names than the pickle spells out", ErrFormat)
 		}
 		name = prefix + name
 		switch v := d.values[k].(type) {
 		case *tensorRef:
-			*refs = append(*refs, namedRef{name, v})
+			f.refs = append(f.refs, namedRef{name, v})
 		case *pyDict:
-			if err := flatten(name+".", v, refs); err != nil {
+			if err := f.flatten(name+".", v, depth+1); err != nil {
 				return err
 			}
 		default:
-			return fmt.Errorf("%w: entry %q is of type %s, not a tensor", ErrNotStateDict, name, typeName(v))
+			return fmt.Errorf("%w: entry %q is of type %s, not a tensor", ErrNotStateDict, truncate(name), typeName(v))
 		}
 	}
 	return nil
+}
+
+// truncate shortens a name from a hostile file for an error message.
+func truncate(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
 }
 
 // buildStateDict checks each view against its (loaded) storage and copies it out,
@@ -236,7 +267,7 @@ func buildStateDict(refs []namedRef, fileSize int) (*StateDict, error) {
 		if r.ref.st.data == nil && r.ref.st.numel > 0 {
 			return nil, fmt.Errorf("%w: tensor %q: storage %q has no data", ErrFormat, r.name, r.ref.st.key)
 		}
-		n, err := checkView(r.name, r.ref)
+		n, err := checkView(truncate(r.name), r.ref)
 		if err != nil {
 			return nil, err
 		}
@@ -301,7 +332,7 @@ func parseZip(data []byte) (*StateDict, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data.pkl: %w", err)
 	}
-	refs, err := stateDictRefs(v)
+	refs, err := stateDictRefs(v, len(pkl))
 	if err != nil {
 		return nil, err
 	}
@@ -315,6 +346,9 @@ func parseZip(data []byte) (*StateDict, error) {
 		f, ok := records[prefix+"/data/"+st.key]
 		if !ok {
 			return nil, fmt.Errorf("%w: storage record data/%s is missing", ErrFormat, st.key)
+		}
+		if st.numel > int64(len(data)/st.dtype.Size()) {
+			return nil, fmt.Errorf("%w: storage data/%s claims %d %s values, more than the file holds", ErrFormat, st.key, st.numel, st.dtype)
 		}
 		want := uint64(st.numel) * uint64(st.dtype.Size())
 		if f.UncompressedSize64 != want {
@@ -396,7 +430,11 @@ func parseLegacy(data []byte) (*StateDict, error) {
 	}
 	l := newPthLoader(true)
 	if d, ok := info.(*pyDict); ok {
-		if le, ok := d.values["little_endian"].(bool); ok && !le {
+		le, ok := d.values["little_endian"].(bool)
+		if !ok {
+			le, ok = d.values[pyBytes("little_endian")].(bool) // Python 2
+		}
+		if ok && !le {
 			l.order = binary.BigEndian
 		}
 	}
@@ -405,7 +443,7 @@ func parseLegacy(data []byte) (*StateDict, error) {
 		return nil, err
 	}
 	// Find the state_dict first: a whole model is refused before any data is read.
-	refs, err := stateDictRefs(obj)
+	refs, err := stateDictRefs(obj, len(data))
 	if err != nil {
 		return nil, err
 	}
@@ -418,7 +456,7 @@ func parseLegacy(data []byte) (*StateDict, error) {
 		return nil, fmt.Errorf("%w: legacy storage keys are a %s", ErrFormat, typeName(keysV))
 	}
 	for _, k := range keys.items {
-		key, ok := k.(string)
+		key, ok := toString(k)
 		st, known := l.storages[key]
 		if !ok || !known {
 			return nil, fmt.Errorf("%w: legacy storage key %v not in the object", ErrFormat, k)
@@ -439,4 +477,15 @@ func parseLegacy(data []byte) (*StateDict, error) {
 		pos += int(n * size)
 	}
 	return buildStateDict(refs, len(data))
+}
+
+// toString accepts a str or, from Python 2 pickles, a bytes-like str.
+func toString(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case pyBytes:
+		return string(v), true
+	}
+	return "", false
 }

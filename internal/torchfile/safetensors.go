@@ -48,6 +48,7 @@ func parseSafetensors(data []byte) (*StateDict, error) {
 		e    safetensorsEntry
 	}
 	var items []item
+	var meta map[string]string
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -56,11 +57,10 @@ func parseSafetensors(data []byte) (*StateDict, error) {
 		}
 		name, _ := tok.(string)
 		if seen[name] {
-			return nil, fmt.Errorf("%w: safetensors header names %q twice", ErrFormat, name)
+			return nil, fmt.Errorf("%w: safetensors header names %q twice", ErrFormat, truncate(name))
 		}
 		seen[name] = true
 		if name == "__metadata__" {
-			var meta map[string]string
 			if err := dec.Decode(&meta); err != nil {
 				return nil, fmt.Errorf("%w: safetensors __metadata__: %v", ErrFormat, err)
 			}
@@ -87,30 +87,30 @@ func parseSafetensors(data []byte) (*StateDict, error) {
 	for i, it := range items {
 		dtype, ok := safetensorsDTypes[it.e.DType]
 		if !ok {
-			return nil, fmt.Errorf("%w %q of tensor %q", ErrDType, it.e.DType, it.name)
+			return nil, fmt.Errorf("%w %q of tensor %q", ErrDType, it.e.DType, truncate(it.name))
 		}
 		if len(it.e.DataOffsets) != 2 {
-			return nil, fmt.Errorf("%w: tensor %q: data_offsets needs 2 values", ErrFormat, it.name)
+			return nil, fmt.Errorf("%w: tensor %q: data_offsets needs 2 values", ErrFormat, truncate(it.name))
 		}
 		b, e := it.e.DataOffsets[0], it.e.DataOffsets[1]
 		if b < 0 || e < b || e > int64(len(body)) {
-			return nil, fmt.Errorf("%w: tensor %q: data_offsets [%d, %d] outside the %d data bytes", ErrFormat, it.name, b, e, len(body))
+			return nil, fmt.Errorf("%w: tensor %q: data_offsets [%d, %d] outside the %d data bytes", ErrFormat, truncate(it.name), b, e, len(body))
 		}
 		size := int64(dtype.Size())
 		if (e-b)%size != 0 {
-			return nil, fmt.Errorf("%w: tensor %q: %d bytes are not whole %s values", ErrFormat, it.name, e-b, dtype)
+			return nil, fmt.Errorf("%w: tensor %q: %d bytes are not whole %s values", ErrFormat, truncate(it.name), e-b, dtype)
 		}
 		st := &storage{key: it.name, dtype: dtype, numel: (e - b) / size, order: binary.LittleEndian, data: body[b:e]}
 		ref := &tensorRef{st: st, shape: it.e.Shape, stride: make([]int64, len(it.e.Shape))}
 		if len(ref.shape) > maxRank {
-			return nil, fmt.Errorf("%w: tensor %q has %d dimensions", ErrFormat, it.name, len(ref.shape))
+			return nil, fmt.Errorf("%w: tensor %q has %d dimensions", ErrFormat, truncate(it.name), len(ref.shape))
 		}
 		numel, err := contiguous(ref)
 		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", it.name, err)
+			return nil, fmt.Errorf("tensor %q: %w", truncate(it.name), err)
 		}
 		if numel != st.numel {
-			return nil, fmt.Errorf("%w: tensor %q: shape %v needs %d %s values, its data_offsets hold %d", ErrFormat, it.name, ref.shape, numel, dtype, st.numel)
+			return nil, fmt.Errorf("%w: tensor %q: shape %v needs %d %s values, its data_offsets hold %d", ErrFormat, truncate(it.name), ref.shape, numel, dtype, st.numel)
 		}
 		refs[i] = namedRef{it.name, ref}
 		begins[i] = b
@@ -139,7 +139,12 @@ func parseSafetensors(data []byte) (*StateDict, error) {
 	if end != int64(len(body)) {
 		return nil, fmt.Errorf("%w: the tensors cover %d of the %d data bytes", ErrFormat, end, len(body))
 	}
-	return buildStateDict(ordered, len(data))
+	sd, err := buildStateDict(ordered, len(data))
+	if err != nil {
+		return nil, err
+	}
+	sd.metadata = meta
+	return sd, nil
 }
 
 // contiguous sets a row-major stride for ref's shape and returns its number of

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // DType is the element type a tensor has in the file.
@@ -71,15 +72,19 @@ func (t *Tensor) Len() int {
 
 // StateDict is an ordered map from names to tensors, in the order of the file.
 type StateDict struct {
-	names   []string
-	tensors map[string]*Tensor
+	names    []string
+	tensors  map[string]*Tensor
+	metadata map[string]string
 }
+
+// Metadata is a safetensors file's "__metadata__" (nil for a .pth).
+func (s *StateDict) Metadata() map[string]string { return s.metadata }
 
 func newStateDict() *StateDict { return &StateDict{tensors: map[string]*Tensor{}} }
 
 func (s *StateDict) add(name string, t *Tensor) error {
 	if _, ok := s.tensors[name]; ok {
-		return fmt.Errorf("%w: tensor %q appears twice", ErrFormat, name)
+		return fmt.Errorf("%w: tensor %q appears twice", ErrFormat, truncate(name))
 	}
 	s.names = append(s.names, name)
 	s.tensors[name] = t
@@ -96,6 +101,21 @@ func (s *StateDict) Len() int { return len(s.names) }
 func (s *StateDict) Tensor(name string) (*Tensor, bool) {
 	t, ok := s.tensors[name]
 	return t, ok
+}
+
+// Float32 returns the values of the floating tensor name, which must have the
+// given shape; the error names the tensor and what is wrong with it.
+func (s *StateDict) Float32(name string, shape ...int) ([]float32, error) {
+	t, ok := s.tensors[name]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("tensor %q is missing", name)
+	case !t.DType.IsFloat():
+		return nil, fmt.Errorf("tensor %q is %s, not floating point", name, t.DType)
+	case !slices.Equal(t.Shape, shape):
+		return nil, fmt.Errorf("tensor %q has shape %v, want %v", name, t.Shape, shape)
+	}
+	return t.Data, nil
 }
 
 // Sub returns the tensors whose names start with prefix, the prefix removed,

@@ -35,6 +35,11 @@
 // records and PyTorch's pre-0.1.10 tar format. Every length and size is checked
 // against the bytes present before memory is allocated, so a lying header gets an
 // error, not a large allocation.
+//
+// For loading into a model: StateDict.Sub selects a prefix (the official model's
+// "hi_res.", DataParallel's "module."), Compare sets a state_dict against the
+// (name, shape) list a model expects and names what is missing, unexpected or
+// misshapen in one line, and StateDict.Float32 fetches one tensor of a known shape.
 package torchfile
 
 import (

@@ -9,6 +9,7 @@ import (
 	"zoomtrain/internal/checkpoint"
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/graph"
+	"zoomtrain/internal/infer"
 	"zoomtrain/internal/pretrained"
 	"zoomtrain/internal/torchfile"
 )
@@ -126,10 +127,10 @@ func loadPretrained(c config.Config, m *graph.Model) ([]string, error) {
 // classifier (task.fc) keeps its initialisation and the note says so.
 func InitFrom(m *graph.Model, c *checkpoint.Checkpoint, classes []string) (string, error) {
 	if slices.Equal(c.Classes, classes) {
-		return "", LoadModelState(m, c)
+		return "", infer.LoadModelState(m, c)
 	}
 	const fc = "task.fc."
-	cur, err := WeightsOf(m)
+	cur, err := infer.WeightsOf(m)
 	if err != nil {
 		return "", err
 	}
@@ -145,7 +146,7 @@ func InitFrom(m *graph.Model, c *checkpoint.Checkpoint, classes []string) (strin
 	}
 	cc := *c
 	cc.Weights = ws
-	if err := LoadModelState(m, &cc); err != nil {
+	if err := infer.LoadModelState(m, &cc); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s re-initialised: the checkpoint has %d classes, the data %d (or other names)", strings.TrimSuffix(fc, "."), len(c.Classes), len(classes)), nil

@@ -17,6 +17,7 @@ import (
 	"zoomtrain/internal/checkpoint"
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/graph"
+	"zoomtrain/internal/infer"
 	"zoomtrain/internal/metrics"
 )
 
@@ -100,13 +101,13 @@ func TestFineTuneImported(t *testing.T) {
 	if cfg.Model.TaskNet != "resnet18" || cfg.Data.Resolution != 96 || cfg.Model.LowRes != config.LowResAvgPool {
 		t.Fatalf("init config: task net %q, resolution %d, lowres %q", cfg.Model.TaskNet, cfg.Data.Resolution, cfg.Model.LowRes)
 	}
-	tr, val, err := OpenData(cfg)
+	tr, val, err := infer.OpenData(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	obs := &lossObserver{}
-	if _, err := Run(context.Background(), Options{Config: cfg, Dir: dir, Train: tr, Val: val, Init: start, Observer: obs}); err != nil {
+	if _, err := Run(context.Background(), Options{Config: cfg, Dir: runDir(t, dir), Train: tr, Val: val, Init: start, Observer: obs}); err != nil {
 		t.Fatal(err)
 	}
 	if len(obs.notes) != 1 {
@@ -156,7 +157,7 @@ func TestInitFromOtherClasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, err := WeightsOf(m)
+	before, err := infer.WeightsOf(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestInitFromOtherClasses(t *testing.T) {
 	if !strings.Contains(note, "task.fc re-initialised: the checkpoint has 5 classes, the data 3") {
 		t.Errorf("note %q", note)
 	}
-	after, err := WeightsOf(m)
+	after, err := infer.WeightsOf(m)
 	if err != nil {
 		t.Fatal(err)
 	}

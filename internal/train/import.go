@@ -10,6 +10,7 @@ import (
 	"zoomtrain/internal/checkpoint"
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/graph"
+	"zoomtrain/internal/infer"
 	"zoomtrain/internal/pretrained"
 	"zoomtrain/internal/torchfile"
 )
@@ -115,11 +116,11 @@ func ModelCheckpoint(cfg config.Config, classes []string, m *graph.Model) (*chec
 	if err != nil {
 		return nil, err
 	}
-	ws, err := WeightsOf(m)
+	ws, err := infer.WeightsOf(m)
 	if err != nil {
 		return nil, err
 	}
-	bn, err := bnJSON(m)
+	bn, err := infer.BatchNormJSON(m)
 	if err != nil {
 		return nil, err
 	}
@@ -133,9 +134,9 @@ func ModelCheckpoint(cfg config.Config, classes []string, m *graph.Model) (*chec
 		Classes:    append([]string(nil), classes...),
 		Weights:    ws,
 		Extra: map[string]string{
-			extraPosition: string(pj),
-			extraBN:       bn,
-			extraBest:     strconv.FormatFloat(0, 'g', -1, 64),
+			extraPosition:        string(pj),
+			infer.ExtraBatchNorm: bn,
+			extraBest:            strconv.FormatFloat(0, 'g', -1, 64),
 		},
 	}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"zoomtrain/internal/checkpoint"
+	"zoomtrain/internal/data"
+	"zoomtrain/internal/infer"
 	"zoomtrain/internal/kernels"
 	"zoomtrain/internal/torchfile"
 )
@@ -61,11 +63,15 @@ func TestImportOfficialParity(t *testing.T) {
 	}
 	img := get("image")
 	n := img.Shape[0]
-	ld, err := LoadForward(path, n, true)
+	ld, err := infer.LoadForward(path, n, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := ld.Run(img.Data, n)
+	batch, err := data.NewBatch(img.Data, make([]int, n), ld.Model.Spec.Inputs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ld.Run(batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +114,7 @@ func normalizedImageNet(x []float32, area int) []float32 {
 func rowSoftmax(logits []float32, k int) []float32 {
 	var out []float32
 	for i := 0; i+k <= len(logits); i += k {
-		for _, p := range Softmax(logits[i : i+k]) {
+		for _, p := range infer.Softmax(logits[i : i+k]) {
 			out = append(out, float32(p))
 		}
 	}

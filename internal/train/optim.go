@@ -53,9 +53,6 @@ func NewOptimizer(cfg OptimizerConfig, sizes []int) (*Optimizer, error) {
 	return o, nil
 }
 
-// Steps is the number of updates taken so far.
-func (o *Optimizer) Steps() int { return o.step }
-
 // Update applies one step: params[i] -= update(grads[i]) with learning rate lrs[i].
 func (o *Optimizer) Update(params, grads [][]float32, lrs []float64) error {
 	if len(params) != len(o.m) || len(grads) != len(o.m) || len(lrs) != len(o.m) {

@@ -14,6 +14,7 @@ import (
 
 	"zoomtrain/internal/checkpoint"
 	"zoomtrain/internal/config"
+	"zoomtrain/internal/infer"
 	"zoomtrain/internal/metrics"
 )
 
@@ -55,17 +56,27 @@ func (o *cancelObserver) Evaluating() {
 // evaluation of epoch EvalEpoch begins.
 type stopAt struct{ Step, EvalEpoch int }
 
+// runDir opens dir, which exists, as a run directory.
+func runDir(t *testing.T, dir string) *RunDir {
+	t.Helper()
+	d, err := OpenRunDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // runUntil trains in dir from the checkpoint there (if resume) and stops at s, or runs
 // to the end when s is the zero value. It reports whether the run was interrupted.
 func runUntil(t *testing.T, c config.Config, dir string, resume bool, s stopAt) bool {
 	t.Helper()
-	tr, val, err := OpenData(c)
+	tr, val, err := infer.OpenData(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	o := Options{Config: c, Dir: dir, Train: tr, Val: val}
+	o := Options{Config: c, Dir: runDir(t, dir), Train: tr, Val: val}
 	if resume {
 		if o.Resume, err = checkpoint.Load(filepath.Join(dir, LastCheckpoint)); err != nil {
 			t.Fatal(err)
@@ -180,7 +191,7 @@ func compareCheckpoints(t *testing.T, name string, got, want *checkpoint.Checkpo
 			}
 		}
 	}
-	for _, k := range []string{extraBN, extraPosition, extraBest} {
+	for _, k := range []string{infer.ExtraBatchNorm, extraPosition, extraBest} {
 		if got.Extra[k] != want.Extra[k] {
 			t.Errorf("%s: extra %q differs:\n got %.200s\nwant %.200s", name, k, got.Extra[k], want.Extra[k])
 		}
@@ -247,11 +258,11 @@ func TestNonFiniteLossKeepsLastGoodCheckpoint(t *testing.T) {
 
 	bad := c
 	bad.Train.Epochs, bad.Train.LR = 3, 1e30
-	tr, val, err := OpenData(bad)
+	tr, val, err := infer.OpenData(bad)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Run(context.Background(), Options{Config: bad, Dir: dir, Train: tr, Val: val, Resume: ck})
+	_, err = Run(context.Background(), Options{Config: bad, Dir: runDir(t, dir), Train: tr, Val: val, Resume: ck})
 	var nf *NonFiniteError
 	if !errors.As(err, &nf) {
 		t.Fatalf("error = %v, want a NonFiniteError", err)
@@ -285,11 +296,11 @@ func TestNonFiniteBeforeAnyCheckpoint(t *testing.T) {
 	c := tinyConfig(t)
 	c.Train.Optimizer, c.Train.Momentum, c.Train.LR = config.OptimizerSGD, 0, 1e30
 	dir := t.TempDir()
-	tr, val, err := OpenData(c)
+	tr, val, err := infer.OpenData(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Run(context.Background(), Options{Config: c, Dir: dir, Train: tr, Val: val})
+	_, err = Run(context.Background(), Options{Config: c, Dir: runDir(t, dir), Train: tr, Val: val})
 	var nf *NonFiniteError
 	if !errors.As(err, &nf) {
 		t.Fatalf("error = %v, want a NonFiniteError", err)
@@ -308,12 +319,12 @@ func TestSmokeTiny20Steps(t *testing.T) {
 	c := tinyConfig(t)
 	c.Train.Epochs, c.Train.MaxSteps = 3, 20
 	dir := t.TempDir()
-	tr, val, err := OpenData(c)
+	tr, val, err := infer.OpenData(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	steps := 0
-	sum, err := Run(context.Background(), Options{Config: c, Dir: dir, Train: tr, Val: val, Hook: func(int) { steps++ }})
+	sum, err := Run(context.Background(), Options{Config: c, Dir: runDir(t, dir), Train: tr, Val: val, Hook: func(int) { steps++ }})
 	if err != nil {
 		t.Fatal(err)
 	}

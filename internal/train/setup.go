@@ -5,35 +5,16 @@ import (
 
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/graph"
+	"zoomtrain/internal/infer"
 )
 
-// Spec derives the model spec from a config and the number of classes.
+// Spec derives the model spec of training from a config and the number of classes:
+// infer.Spec with the blur the schedule needs.
 func Spec(c config.Config, classes int) graph.Spec {
-	return graph.Spec{
-		Classes:       classes,
-		Resolution:    c.Data.Resolution,
-		Sampler:       c.Model.Sampler,
-		TaskInput:     c.Model.TaskInput,
-		SaliencyInput: c.Model.SaliencyInput,
-		Grid:          c.Model.Grid,
-		FWHM:          c.Model.FWHM,
-		Padding:       c.Model.Padding,
-		PaddingMode:   c.Model.PaddingMode,
-		Temperature:   c.Model.Temperature,
-		TaskNet:       c.Model.TaskNet,
-		ResNetWidth:   c.Model.ResNetWidth,
-		ResNetBlocks:  c.Model.ResNetBlocks,
-		BlurRadius:    blurSchedule(c).Radius(),
-
-		SaliencyNet:          c.Model.SaliencyNet,
-		TaskWidth:            c.Model.TaskWidth,
-		SaliencyWidth:        c.Model.SaliencyWidth,
-		Normalize:            c.Data.Normalize,
-		SaliencyAlignCorners: c.Model.SaliencyUpsampleAlignCorners,
-		GridHalfPixel:        !c.Model.GridUpsampleAlignCorners,
-		ResolutionDrop:       newDropSchedule(c).on,
-		LowResPool:           c.Model.LowRes == config.LowResAvgPool,
-	}
+	s := infer.Spec(c, classes)
+	s.BlurRadius = blurSchedule(c).Radius()
+	s.ResolutionDrop = newDropSchedule(c).on
+	return s
 }
 
 func blurSchedule(c config.Config) BlurSchedule {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -19,16 +18,8 @@ import (
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/graph"
-	"zoomtrain/internal/kernels"
+	"zoomtrain/internal/infer"
 	"zoomtrain/internal/metrics"
-)
-
-// File names inside a run directory.
-const (
-	LastCheckpoint = "last.ckpt"
-	BestCheckpoint = "best.ckpt"
-	MetricsFile    = "metrics.jsonl"
-	ConfigFile     = "config.yaml"
 )
 
 // ErrInterrupted is returned when the context was cancelled; a checkpoint of the last
@@ -87,7 +78,7 @@ func (nopObserver) Evaluating()          {}
 // Options for Run.
 type Options struct {
 	Config     config.Config
-	Dir        string // the run directory; it must exist
+	Dir        *RunDir
 	Train, Val data.Dataset
 	// Resume continues from this checkpoint (its weights, optimiser and position).
 	Resume *checkpoint.Checkpoint
@@ -112,7 +103,7 @@ type Summary struct {
 type Trainer struct {
 	cfg    config.Config
 	model  *graph.Model
-	eval   *Forward
+	eval   *infer.Forward
 	vm     G.VM
 	opt    *Optimizer
 	params [][]float32
@@ -120,8 +111,6 @@ type Trainer struct {
 	lrs    []float64
 	grads  [][]float32
 	onehot []float32
-	// small holds the downsamples when a caller passes none (Step).
-	small [][]float32
 
 	loss, logits G.Value
 }
@@ -142,7 +131,7 @@ func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
 		return nil, fmt.Errorf("build evaluation graph: %w", err)
 	}
 	t := &Trainer{cfg: cfg, model: m}
-	if t.eval, err = NewForward(em, false); err != nil {
+	if t.eval, err = infer.NewForward(em, false); err != nil {
 		return nil, err
 	}
 	if _, err := G.Grad(m.Loss, m.Learnables()...); err != nil {
@@ -155,7 +144,7 @@ func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
 		return nil, err
 	}
 	t.vm = G.NewTapeMachine(m.G, G.BindDualValues(m.Learnables()...))
-	if t.params, err = paramData(m); err != nil {
+	if t.params, err = m.ParamData(); err != nil {
 		return nil, err
 	}
 	sizes := make([]int, len(t.params))
@@ -176,38 +165,20 @@ func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
 // Model returns the training graph's model (its weights are the trained ones).
 func (t *Trainer) Model() *graph.Model { return t.model }
 
-// step runs one forward/backward pass and optimiser update on a batch. It returns the
-// loss and the number of correct top-1 predictions; on a non-finite loss or gradient
-// the weights are left untouched.
-func (t *Trainer) step(b *data.Batch, lr float64, stepNo int) (loss float64, correct int, err error) {
-	return t.StepBatch(b, lr, stepNo)
-}
-
-// ResizedSides lists the downsamples of the sources the model takes as inputs, for
-// data.LoaderOptions.Resized.
-func (t *Trainer) ResizedSides() []int { return t.model.Spec.ResizedSides() }
-
-// Step trains on one batch of images (NCHW float32, the graph's batch size) with the
-// given labels and base learning rate; stepNo only names the step in errors. It makes
-// the model's downsamples of x itself: StepBatch takes them from the loader.
-func (t *Trainer) Step(x []float32, labels []int, lr float64, stepNo int) (loss float64, correct int, err error) {
-	return t.StepBatch(&data.Batch{N: len(labels), X: x, Labels: labels}, lr, stepNo)
-}
-
-// StepBatch is Step on a loaded batch. It uses b.Resized when the batch carries the
-// downsamples of ResizedSides (the uniform model then reads nothing else of the
-// images), and computes them otherwise. The graph reads b's slices in place.
-func (t *Trainer) StepBatch(b *data.Batch, lr float64, stepNo int) (loss float64, correct int, err error) {
+// Step runs one forward/backward pass and optimiser update on a batch of the graph's
+// batch size that carries the model's low-resolution copies (the loader's, or
+// data.NewBatch's), at base learning rate lr; stepNo only names the step in errors. It
+// returns the loss and the number of correct top-1 predictions; on a non-finite loss
+// or gradient the weights are left untouched. The graph reads b's slices in place.
+func (t *Trainer) Step(b *data.Batch, lr float64, stepNo int) (loss float64, correct int, err error) {
 	k := t.model.Spec.Classes
 	labels := b.Labels
 	if len(labels) != t.model.Batch || b.N != len(labels) {
 		return 0, 0, fmt.Errorf("step %d: batch of %d images and %d labels, the graph takes %d", stepNo, b.N, len(labels), t.model.Batch)
 	}
-	small, err := bindInputs(t.model, b.X, b.Resized, t.small)
-	if err != nil {
+	if err := bindInputs(t.model, b); err != nil {
 		return 0, 0, fmt.Errorf("step %d: %w", stepNo, err)
 	}
-	t.small = small
 	clear(t.onehot)
 	for i, y := range labels {
 		t.onehot[i*k+y] = 1
@@ -230,7 +201,7 @@ func (t *Trainer) StepBatch(b *data.Batch, lr float64, stepNo int) (loss float64
 	}
 	logits := t.logits.Data().([]float32)
 	for i, y := range labels {
-		if argmax(logits[i*k:(i+1)*k]) == y {
+		if infer.Argmax(logits[i*k:(i+1)*k]) == y {
 			correct++
 		}
 	}
@@ -268,44 +239,26 @@ func (t *Trainer) zeroGrads() error {
 	return nil
 }
 
-// bindInputs lets the model's image and downsample inputs read x and resized (N*3*s*s
-// per side of Spec.ResizedSides) in place. When resized does not match, the downsamples
-// are computed from x into scratch, which is returned for reuse.
-func bindInputs(m *graph.Model, x []float32, resized, scratch [][]float32) ([][]float32, error) {
-	spec := m.Spec
-	r, sides := spec.Resolution, spec.ResizedSides()
-	have := len(resized) == len(sides)
-	for i, s := range sides {
-		have = have && len(resized[i]) == m.Batch*3*s*s
-	}
-	needX := m.Images != nil || !have
-	if needX && len(x) != m.Batch*3*r*r {
-		return scratch, fmt.Errorf("batch of %d values, the graph takes %d images of 3 x %d x %d", len(x), m.Batch, r, r)
+// bindInputs lets the model's image and low-resolution inputs read b's slices in place.
+func bindInputs(m *graph.Model, b *data.Batch) error {
+	if err := m.Spec.Inputs().Check(b.LowRes, b.N); err != nil {
+		return err
 	}
 	if m.Images != nil {
-		if err := G.Let(m.Images, tensor.New(tensor.WithShape(m.Images.Shape()...), tensor.WithBacking(x))); err != nil {
-			return scratch, err
+		r := m.Spec.Resolution
+		if len(b.X) != m.Batch*3*r*r {
+			return fmt.Errorf("batch of %d values, the graph takes %d images of 3 x %d x %d", len(b.X), m.Batch, r, r)
+		}
+		if err := G.Let(m.Images, tensor.New(tensor.WithShape(m.Images.Shape()...), tensor.WithBacking(b.X))); err != nil {
+			return err
 		}
 	}
-	if !have {
-		if len(scratch) != len(sides) {
-			scratch = make([][]float32, len(sides))
-		}
-		for i, s := range sides {
-			if len(scratch[i]) != m.Batch*3*s*s {
-				scratch[i] = make([]float32, m.Batch*3*s*s)
-			}
-			// The batch's planes are contiguous: one call resizes all of them.
-			kernels.Downsample32(spec.LowResPool, x, m.Batch*3, r, r, s, s, scratch[i])
-		}
-		resized = scratch
-	}
-	for i, n := range m.ResizedInputs() {
-		if err := G.Let(n, tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(resized[i]))); err != nil {
-			return scratch, err
+	for i, n := range m.LowResInputs() {
+		if err := G.Let(n, tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(b.LowRes[i]))); err != nil {
+			return err
 		}
 	}
-	return scratch, nil
+	return nil
 }
 
 // Run trains until the configured epochs (or max_steps) are done, the context is
@@ -326,7 +279,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		BatchSize: cfg.Train.BatchSize, Shuffle: true, Seed: cfg.Seed, Workers: cfg.Data.Workers,
 		CacheBytes: int64(cfg.Data.CacheMB) << 20, DropLast: true,
 		Augment: data.Augment{HFlip: cfg.Data.Augment.HFlip, CropScaleMin: cfg.Data.Augment.CropScaleMin},
-		Resized: t.ResizedSides(), ResizePool: m.Spec.LowResPool,
+		Inputs:  m.Spec.Inputs(),
 	})
 	if err != nil {
 		return nil, err
@@ -339,9 +292,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	metricsPath := filepath.Join(o.Dir, MetricsFile)
-	lastPath := filepath.Join(o.Dir, LastCheckpoint)
-	bestPath := filepath.Join(o.Dir, BestCheckpoint)
+	metricsPath := o.Dir.File(MetricsFile)
+	lastPath := o.Dir.File(LastCheckpoint)
+	bestPath := o.Dir.File(BestCheckpoint)
 
 	pos := position{}
 	lastGood := ""
@@ -383,7 +336,22 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		return nil
 	}
-	obs.Start(RunInfo{Dir: o.Dir, Params: m.NumParams(), BatchesPerEpoch: nb, StartEpoch: pos.Epoch, StartBatch: pos.Batch, Notes: notes})
+	// interrupted is the error of a run stopped by ctx with last.ckpt at position at.
+	interrupted := func(at position) error {
+		return fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, at.Step, lastPath)
+	}
+	// stop saves the state at position at as last.ckpt and ends the run: interrupted
+	// when ctx was cancelled, complete when max_steps stopped it.
+	stop := func(sum *Summary, at position) (*Summary, error) {
+		if err := save(lastPath, at); err != nil {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return sum, interrupted(at)
+		}
+		return sum, nil
+	}
+	obs.Start(RunInfo{Dir: o.Dir.Path(), Params: m.NumParams(), BatchesPerEpoch: nb, StartEpoch: pos.Epoch, StartBatch: pos.Batch, Notes: notes})
 	lrSched, blur, drop := lrSchedule(cfg), blurSchedule(cfg), newDropSchedule(cfg)
 	sum := &Summary{BestTop1: pos.BestTop1}
 	for ; pos.Epoch < cfg.Train.Epochs; pos.Epoch, pos.Batch = pos.Epoch+1, 0 {
@@ -409,7 +377,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 				m.Drop.Size = drop.sizeAt(pos.Epoch, pos.Step+1)
 			}
 			lr := cfg.Train.LR * lrSched.Factor(tEp)
-			loss, correct, err := t.step(batch, lr, pos.Step+1)
+			loss, correct, err := t.Step(batch, lr, pos.Step+1)
 			if err != nil {
 				it.Close()
 				var nf *NonFiniteError
@@ -431,40 +399,28 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			if ctx.Err() != nil || (stopSteps && pos.Batch < nb) {
 				it.Close()
 				pos.Seconds = time.Since(epochStart).Seconds()
-				if err := save(lastPath, pos); err != nil {
-					return nil, err
-				}
 				sum.Steps = pos.Step
-				if ctx.Err() != nil {
-					return sum, fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, pos.Step, lastPath)
-				}
-				return sum, nil
+				return stop(sum, pos)
 			}
 		}
 		if err := it.Err(); err != nil {
 			it.Close()
 			if ctx.Err() != nil {
 				pos.Seconds = time.Since(epochStart).Seconds()
-				if serr := save(lastPath, pos); serr != nil {
-					return nil, serr
-				}
-				return sum, fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, pos.Step, lastPath)
+				return stop(sum, pos)
 			}
 			return nil, fmt.Errorf("epoch %d: %w", pos.Epoch+1, err)
 		}
 		it.Close()
 		trainSeconds := time.Since(epochStart).Seconds()
 		obs.Evaluating()
-		res, err := Evaluate(ctx, t.eval, o.Val, cfg.Data.Workers, int64(cfg.Data.CacheMB)<<20)
+		res, err := infer.Evaluate(ctx, t.eval, o.Val, cfg.Data.Workers, int64(cfg.Data.CacheMB)<<20)
 		if err != nil {
 			if ctx.Err() != nil {
 				// The epoch's training is complete; keep it, and evaluate on resume.
 				pos.Batch = nb
 				pos.Seconds = trainSeconds
-				if serr := save(lastPath, pos); serr != nil {
-					return nil, serr
-				}
-				return sum, fmt.Errorf("%w at step %d; checkpoint %s", ErrInterrupted, pos.Step, lastPath)
+				return stop(sum, pos)
 			}
 			return nil, fmt.Errorf("evaluate epoch %d: %w", pos.Epoch+1, err)
 		}
@@ -513,7 +469,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			break
 		}
 		if ctx.Err() != nil {
-			return sum, fmt.Errorf("%w after epoch %d at step %d; checkpoint %s", ErrInterrupted, pos.Epoch+1, pos.Step, lastPath)
+			return sum, interrupted(done)
 		}
 	}
 	return sum, nil
@@ -521,7 +477,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 
 // checkpoint captures the trainer's full state at pos.
 func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position) (*checkpoint.Checkpoint, error) {
-	ws, err := WeightsOf(t.model)
+	ws, err := infer.WeightsOf(t.model)
 	if err != nil {
 		return nil, err
 	}
@@ -538,7 +494,7 @@ func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position) (*c
 	if err != nil {
 		return nil, err
 	}
-	bn, err := bnJSON(t.model)
+	bn, err := infer.BatchNormJSON(t.model)
 	if err != nil {
 		return nil, err
 	}
@@ -551,9 +507,9 @@ func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position) (*c
 		Weights:    ws,
 		Optimizer:  opt,
 		Extra: map[string]string{
-			extraPosition: string(pj),
-			extraBN:       bn,
-			extraBest:     strconv.FormatFloat(pos.BestTop1, 'g', -1, 64),
+			extraPosition:        string(pj),
+			infer.ExtraBatchNorm: bn,
+			extraBest:            strconv.FormatFloat(pos.BestTop1, 'g', -1, 64),
 		},
 	}, nil
 }
@@ -569,7 +525,7 @@ func (t *Trainer) restore(c *checkpoint.Checkpoint, classes []string) (position,
 			return pos, fmt.Errorf("checkpoint class %d is %q, the data's is %q", i, c.Classes[i], classes[i])
 		}
 	}
-	if err := LoadModelState(t.model, c); err != nil {
+	if err := infer.LoadModelState(t.model, c); err != nil {
 		return pos, err
 	}
 	if err := json.Unmarshal([]byte(c.Extra[extraPosition]), &pos); err != nil {

@@ -22,7 +22,11 @@ func tinyConfig(t *testing.T) config.Config {
 // TestStepsReduceLossOnFixedBatch: repeated steps on one batch must fit it, which fails
 // if the optimiser's updates do not reach the weights the graph computes with.
 func TestStepsReduceLossOnFixedBatch(t *testing.T) {
-	for _, sampler := range []string{"saliency", "uniform"} {
+	samplers := []string{"saliency", "uniform"}
+	if testing.Short() {
+		samplers = samplers[:1] // its graph holds both networks' weights
+	}
+	for _, sampler := range samplers {
 		c := tinyConfig(t)
 		c.Model.Sampler = sampler
 		c.Train.LR = 1e-3
@@ -41,13 +45,17 @@ func TestStepsReduceLossOnFixedBatch(t *testing.T) {
 				x[i*3*r*r+j] = 0.6*float32(labels[i]) + 0.4*rng.Float32()
 			}
 		}
-		first, _, err := tr.Step(x, labels, c.Train.LR, 1)
+		batch, err := data.NewBatch(x, labels, Spec(c, 10).Inputs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, err := tr.Step(batch, c.Train.LR, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var last float64
 		for i := 0; i < 100; i++ {
-			if last, _, err = tr.Step(x, labels, c.Train.LR, i+2); err != nil {
+			if last, _, err = tr.Step(batch, c.Train.LR, i+2); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -57,10 +65,11 @@ func TestStepsReduceLossOnFixedBatch(t *testing.T) {
 	}
 }
 
-// TestStepBatchUsesLoaderDownsamples: a step on a batch that carries its downsamples
-// (the uniform one without its images) equals a step that makes them from the images,
-// and a batch that fits neither way is refused.
-func TestStepBatchUsesLoaderDownsamples(t *testing.T) {
+// TestStepUsesBatchCopies: a step on a batch whose low-resolution copies were made
+// image by image (as the loader's workers make them; the uniform batch without its
+// images) equals a step on data.NewBatch's, the step reads the copies, and a batch
+// without them, or short of images, is refused.
+func TestStepUsesBatchCopies(t *testing.T) {
 	for _, sampler := range []string{"saliency", "uniform"} {
 		c := tinyConfig(t)
 		c.Model.Sampler = sampler
@@ -75,12 +84,12 @@ func TestStepBatchUsesLoaderDownsamples(t *testing.T) {
 			labels[i] = i % 10
 		}
 		batch := &data.Batch{N: b, X: x, Labels: labels}
-		for _, s := range Spec(c, 10).ResizedSides() {
+		for _, s := range Spec(c, 10).Inputs().Sides {
 			small := make([]float32, b*3*s*s)
 			for i := range b {
 				kernels.ResizePlain32(x[i*3*r*r:], 3, r, r, s, s, small[i*3*s*s:])
 			}
-			batch.Resized = append(batch.Resized, small)
+			batch.LowRes = append(batch.LowRes, small)
 		}
 		if sampler == "uniform" {
 			batch.X = nil
@@ -93,23 +102,27 @@ func TestStepBatchUsesLoaderDownsamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			if k == 2 {
-				for _, small := range batch.Resized {
+				for _, small := range batch.LowRes {
 					for i := range small {
 						small[i] *= 0.5
 					}
 				}
 			}
 			if k == 0 {
-				losses[k], _, err = tr.Step(x, labels, c.Train.LR, 1)
+				whole, berr := data.NewBatch(x, labels, Spec(c, 10).Inputs())
+				if berr != nil {
+					t.Fatal(berr)
+				}
+				losses[k], _, err = tr.Step(whole, c.Train.LR, 1)
 			} else {
-				losses[k], _, err = tr.StepBatch(batch, c.Train.LR, 1)
+				losses[k], _, err = tr.Step(batch, c.Train.LR, 1)
 			}
 			if err != nil {
 				t.Fatalf("%s: %v", sampler, err)
 			}
 		}
 		if math.Abs(losses[0]-losses[1]) > 1e-6*math.Abs(losses[0]) {
-			t.Errorf("%s: loss with loader downsamples %.8g, made by the step %.8g", sampler, losses[1], losses[0])
+			t.Errorf("%s: loss with copies made image by image %.8g, by data.NewBatch %.8g", sampler, losses[1], losses[0])
 		}
 		if losses[2] == losses[1] {
 			t.Errorf("%s: loss %.8g unchanged by darker downsamples", sampler, losses[2])
@@ -118,8 +131,15 @@ func TestStepBatchUsesLoaderDownsamples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := tr.StepBatch(&data.Batch{N: b, X: x[:len(x)-1], Labels: labels}, c.Train.LR, 1); err == nil {
-			t.Errorf("%s: a short batch without downsamples was accepted", sampler)
+		if _, _, err := tr.Step(&data.Batch{N: b, X: x, Labels: labels}, c.Train.LR, 1); err == nil {
+			t.Errorf("%s: a batch without low-resolution copies was accepted", sampler)
+		}
+		if sampler == "saliency" {
+			short := *batch
+			short.X = x[:len(x)-1]
+			if _, _, err := tr.Step(&short, c.Train.LR, 1); err == nil {
+				t.Errorf("%s: a batch short of image values was accepted", sampler)
+			}
 		}
 	}
 }

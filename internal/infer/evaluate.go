@@ -1,4 +1,4 @@
-package train
+package infer
 
 import (
 	"context"
@@ -30,7 +30,7 @@ func Evaluate(ctx context.Context, f *Forward, ds data.Dataset, workers int, cac
 	if len(ds.Classes()) != k {
 		return nil, fmt.Errorf("data has %d classes, the model %d", len(ds.Classes()), k)
 	}
-	ld, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: f.Model.Batch, Workers: workers, CacheBytes: cacheBytes})
+	ld, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: f.Model.Batch, Workers: workers, CacheBytes: cacheBytes, Inputs: f.Model.Spec.Inputs()})
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func Evaluate(ctx context.Context, f *Forward, ds data.Dataset, workers int, cac
 		if !ok {
 			break
 		}
-		out, err := f.Run(b.X, b.N)
+		out, err := f.Run(b)
 		if err != nil {
 			return nil, err
 		}
@@ -62,7 +62,7 @@ func Evaluate(ctx context.Context, f *Forward, ds data.Dataset, workers int, cac
 			if rank < 5 {
 				top5++
 			}
-			r.Confusion[y][argmax(logits)]++
+			r.Confusion[y][Argmax(logits)]++
 			r.ClassN[y]++
 		}
 		r.N += b.N
@@ -108,7 +108,8 @@ func rankOf(logits []float32, y int) int {
 	return r
 }
 
-func argmax(v []float32) int {
+// Argmax is the index of the largest value, the first of equal ones.
+func Argmax(v []float32) int {
 	best := 0
 	for i := range v {
 		if v[i] > v[best] {

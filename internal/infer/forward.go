@@ -1,4 +1,7 @@
-package train
+// Package infer runs trained models forward: a forward-only VM over a built graph,
+// checkpoints loaded into one, evaluation over a data set, and the class scores. The
+// trainer evaluates with it; eval, predict and visualize use nothing else.
+package infer
 
 import (
 	"fmt"
@@ -8,8 +11,8 @@ import (
 
 	"zoomtrain/internal/checkpoint"
 	"zoomtrain/internal/config"
+	"zoomtrain/internal/data"
 	"zoomtrain/internal/graph"
-	"zoomtrain/internal/kernels"
 )
 
 // Forward runs a model built without a loss: batches in, logits (and, for
@@ -18,7 +21,7 @@ type Forward struct {
 	Model *graph.Model
 	vm    G.VM
 	input []float32   // the full-resolution batch; nil when the model takes none
-	small [][]float32 // the downsamples of Spec.ResizedSides
+	small [][]float32 // the low-resolution copies of Spec.Inputs
 
 	logits, saliency, grid, taskIn G.Value
 }
@@ -56,7 +59,7 @@ func (f *Forward) bind() error {
 	if f.small != nil {
 		return nil
 	}
-	for _, n := range m.ResizedInputs() {
+	for _, n := range m.LowResInputs() {
 		buf := make([]float32, n.Shape().TotalSize())
 		if err := G.Let(n, tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(buf))); err != nil {
 			return err
@@ -75,26 +78,31 @@ type Outputs struct {
 	TaskIn   []float32 // N x 3 x task x task
 }
 
-// Run evaluates the model on n images given as NCHW float32 (n <= the model's batch;
-// the remainder of the batch is zero-filled and ignored). It makes the model's
-// downsamples of the images itself.
-func (f *Forward) Run(x []float32, n int) (*Outputs, error) {
+// Run evaluates the model on a batch of n <= the model's batch images carrying the
+// model's low-resolution copies (as the loader or data.NewBatch makes them); the
+// remainder of the graph's batch is zero-filled and ignored.
+func (f *Forward) Run(b *data.Batch) (*Outputs, error) {
 	m := f.Model
 	r := m.Spec.Resolution
 	per := 3 * r * r
-	if n < 1 || n > m.Batch || len(x) < n*per {
-		return nil, fmt.Errorf("forward: batch of %d images (%d values) does not fit the model's %d", n, len(x), m.Batch)
+	n := b.N
+	if n < 1 || n > m.Batch || len(b.X) != n*per {
+		return nil, fmt.Errorf("forward: batch of %d images (%d values) does not fit the model's %d of 3 x %d x %d", n, len(b.X), m.Batch, r, r)
+	}
+	in := m.Spec.Inputs()
+	if err := in.Check(b.LowRes, n); err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
 	}
 	if err := f.bind(); err != nil {
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	if f.input != nil {
-		copy(f.input, x[:n*per])
+		copy(f.input, b.X)
 		clear(f.input[n*per:])
 	}
-	for i, s := range m.Spec.ResizedSides() {
-		kernels.Downsample32(m.Spec.LowResPool, x, 3*n, r, r, s, s, f.small[i])
-		clear(f.small[i][3*n*s*s:])
+	for k := range in.Sides {
+		copy(f.small[k], b.LowRes[k])
+		clear(f.small[k][in.Size(k, n):])
 	}
 	m.SetTraining(false)
 	defer m.SetTraining(true)
@@ -147,9 +155,7 @@ func LoadForward(path string, batch int, details bool) (*Loaded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: stored config: %w", path, err)
 	}
-	spec := Spec(cfg, len(c.Classes))
-	spec.BlurRadius, spec.ResolutionDrop = 0, false
-	m, err := graph.Build(spec, graph.Options{Batch: batch, Dtype: tensor.Float32, Seed: uint64(cfg.Seed)})
+	m, err := graph.Build(Spec(cfg, len(c.Classes)), graph.Options{Batch: batch, Dtype: tensor.Float32, Seed: uint64(cfg.Seed)})
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}

@@ -1,11 +1,40 @@
-package train
+package infer
 
 import (
 	"fmt"
 
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
+	"zoomtrain/internal/graph"
 )
+
+// Spec derives the model a config describes for a number of classes, as it runs at
+// inference: without the training-time blur and resolution drop (train.Spec adds them).
+func Spec(c config.Config, classes int) graph.Spec {
+	return graph.Spec{
+		Classes:       classes,
+		Resolution:    c.Data.Resolution,
+		Sampler:       c.Model.Sampler,
+		TaskInput:     c.Model.TaskInput,
+		SaliencyInput: c.Model.SaliencyInput,
+		Grid:          c.Model.Grid,
+		FWHM:          c.Model.FWHM,
+		Padding:       c.Model.Padding,
+		PaddingMode:   c.Model.PaddingMode,
+		Temperature:   c.Model.Temperature,
+		TaskNet:       c.Model.TaskNet,
+		ResNetWidth:   c.Model.ResNetWidth,
+		ResNetBlocks:  c.Model.ResNetBlocks,
+
+		SaliencyNet:          c.Model.SaliencyNet,
+		TaskWidth:            c.Model.TaskWidth,
+		SaliencyWidth:        c.Model.SaliencyWidth,
+		Normalize:            c.Data.Normalize,
+		SaliencyAlignCorners: c.Model.SaliencyUpsampleAlignCorners,
+		GridHalfPixel:        !c.Model.GridUpsampleAlignCorners,
+		LowResPool:           c.Model.LowRes == config.LowResAvgPool,
+	}
+}
 
 // OpenData opens the configured training and validation sets.
 func OpenData(c config.Config) (trainSet, valSet data.Dataset, err error) {
