@@ -193,3 +193,24 @@ func TestOfficialModelGradient(t *testing.T) {
 		})
 	}
 }
+
+// TestResNetFLOPs: the counted forward cost of the task networks at 224 x 224 is
+// torchvision's published multiply-adds (1.81 G for ResNet-18, 3.66 G for ResNet-34,
+// 4.09 G for ResNet-50, 7.80 G for ResNet-101) times two, within 1%.
+func TestResNetFLOPs(t *testing.T) {
+	for _, tc := range []struct {
+		arch string
+		macs float64
+	}{{TaskResNet18, 1.814e9}, {TaskResNet34, 3.664e9}, {TaskResNet50, 4.089e9}, {TaskResNet101, 7.801e9}} {
+		s := tinySpec(SamplerUniform, tc.arch)
+		s.Classes, s.Resolution, s.TaskInput = 1000, 224, 224
+		m, err := Build(s, Options{Batch: 1, Dtype: tensor.Float32})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fwd, _ := m.FLOPs()
+		if r := fwd / (2 * tc.macs); r < 0.99 || r > 1.01 {
+			t.Errorf("%s: %.4g forward FLOPs, torchvision's %.4g (ratio %.3f)", tc.arch, fwd, 2*tc.macs, r)
+		}
+	}
+}
