@@ -1,6 +1,8 @@
 package pretrained
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"math"
 	"path/filepath"
 	"slices"
@@ -177,5 +179,63 @@ func TestLoadMismatch(t *testing.T) {
 	}
 	if _, err := Load(m, sd, Into{Prefix: "saliency.", Skip: []string{"conv_last."}, Ignore: []string{"layer4.", "fc."}}); err != nil {
 		t.Errorf("saliency network from a ResNet-18: %v", err)
+	}
+}
+
+// safetensorsOf writes sd's floating tensors, each name prefixed, as a safetensors
+// file: an 8-byte little-endian header length, the JSON header, the float32 data.
+func safetensorsOf(t *testing.T, sd *torchfile.StateDict, prefix string) []byte {
+	t.Helper()
+	header := map[string]any{}
+	var body []byte
+	for _, n := range sd.Names() {
+		x, _ := sd.Tensor(n)
+		if x.Data == nil {
+			continue // num_batches_tracked
+		}
+		start := len(body)
+		for _, v := range x.Data {
+			body = binary.LittleEndian.AppendUint32(body, math.Float32bits(v))
+		}
+		shape := x.Shape
+		if shape == nil {
+			shape = []int{}
+		}
+		header[prefix+n] = map[string]any{"dtype": "F32", "shape": shape, "data_offsets": []int{start, len(body)}}
+	}
+	h, err := json.Marshal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
+	return append(append(out, h...), body...)
+}
+
+// TestSafetensorsDataParallel: the same weights as a safetensors file whose names
+// carry torch.nn.DataParallel's "module." prefix load after StripDataParallel and
+// give PyTorch's logits.
+func TestSafetensorsDataParallel(t *testing.T) {
+	sd := readFixture(t, "resnet", "resnet18_w8.pth")
+	st, err := torchfile.Parse(safetensorsOf(t, sd, "module."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := StripDataParallel(st).Names()[0]; strings.HasPrefix(got, "module.") {
+		t.Fatalf("first name after stripping: %q", got)
+	}
+	if got := StripDataParallel(sd); got != sd {
+		t.Error("a state_dict without the prefix was changed")
+	}
+	io := readFixture(t, "resnet", "resnet18_w8_io.safetensors")
+	in, want := tensorOf(t, io, "input"), tensorOf(t, io, "logits")
+	m, err := graph.Build(taskSpec(graph.TaskResNet18, 8, want.Shape[1]), graph.Options{Batch: in.Shape[0], Dtype: tensor.Float32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(m, StripDataParallel(st), Into{Prefix: "task.", Classifier: "fc"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(logitsOf(t, m, in.Data), want.Data); !(d < 1e-4) {
+		t.Errorf("logits differ from PyTorch's by %.3g", d)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"zoomtrain/internal/checkpoint"
 	"zoomtrain/internal/config"
+	"zoomtrain/internal/data"
 	"zoomtrain/internal/graph"
 	"zoomtrain/internal/infer"
 	"zoomtrain/internal/metrics"
@@ -263,6 +264,41 @@ func TestDropScheduleAutomaticMinimum(t *testing.T) {
 		c.Model.TaskInput = tc.task
 		if got := newDropSchedule(c).min; got != tc.want {
 			t.Errorf("task input %d: smallest side %d, want %d", tc.task, got, tc.want)
+		}
+	}
+}
+
+// TestBatchNormEval: with train.bn_eval the running statistics stay as they are
+// through training steps (and an evaluation between them); without it they move.
+func TestBatchNormEval(t *testing.T) {
+	for _, eval := range []bool{true, false} {
+		c := tinyConfig(t)
+		c.Model.TaskNet, c.Model.ResNetWidth, c.Model.ResNetBlocks = config.NetResNet, 4, 1
+		c.Train.BNEval = eval
+		tr, err := NewTrainer(c, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, r := c.Train.BatchSize, c.Data.Resolution
+		rng := rand.New(rand.NewPCG(4, 4))
+		x := make([]float32, b*3*r*r)
+		for i := range x {
+			x[i] = rng.Float32()
+		}
+		batch, err := data.NewBatch(x, make([]int, b), Spec(c, 10).Inputs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := tr.Model()
+		before := slices.Clone(m.Buffers[0].BN.Mean)
+		for step := 1; step <= 2; step++ {
+			if _, _, err := tr.Step(batch, 1e-3, step); err != nil {
+				t.Fatal(err)
+			}
+			m.SetTraining(true) // as an evaluation between steps leaves it
+		}
+		if same := slices.Equal(before, m.Buffers[0].BN.Mean); same != eval {
+			t.Errorf("bn_eval %v: running mean unchanged = %v", eval, same)
 		}
 	}
 }
