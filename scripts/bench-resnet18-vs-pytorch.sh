@@ -60,6 +60,6 @@ PYEOF
   "$PY" - "$WORK/py.json" "$round" <<'PYEOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
-print("%-8s %5s %10.1f %10.1f %10.1f %8.1f" % ("pytorch", sys.argv[2], r["ms_per_step"], r["ms_min"], r["ms_max"], r["images_per_s"]))
+print("%-8s %5s %10.1f %10.1f %10.1f %8.1f  (other processes %.0f%% of a core)" % ("pytorch", sys.argv[2], r["ms_per_step"], r["ms_min"], r["ms_max"], r["images_per_s"], r["foreign_cpu_pct"]))
 PYEOF
 done

@@ -6,10 +6,13 @@ SGD with momentum 0.9 and weight decay 1e-4, float32, batch norm in training mod
 
     /usr/bin/python3 scripts/resnet18_step.py THREADS BATCH SIDE STEPS WARMUP
 
-Prints one JSON line: the median, minimum and maximum milliseconds per step.
+Prints one JSON line: the median, minimum and maximum milliseconds per step, and the
+CPU other processes used meanwhile (% of one core, from /proc/stat; above ~10 the
+timing is contaminated).
 """
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -17,6 +20,16 @@ import time
 import torch
 import torch.nn.functional as F
 import torchvision
+
+
+def busy_seconds():
+    """CPU seconds all processes have used, from /proc/stat (user, nice, system,
+    irq, softirq, steal), and this process's own."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    busy = sum(fields[i] for i in (0, 1, 2, 5, 6, 7) if i < len(fields)) / ticks
+    return busy, time.process_time()
 
 
 def main():
@@ -38,13 +51,16 @@ def main():
     for _ in range(warmup):
         step()
     times = []
+    b0, c0, w0 = *busy_seconds(), time.perf_counter()
     for _ in range(steps):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
+    b1, c1, w1 = *busy_seconds(), time.perf_counter()
     med = statistics.median(times)
     print(json.dumps({"ms_per_step": med * 1e3, "ms_min": min(times) * 1e3, "ms_max": max(times) * 1e3,
-                      "images_per_s": batch / med, "threads": threads, "torch": torch.__version__}))
+                      "images_per_s": batch / med, "threads": threads, "torch": torch.__version__,
+                      "foreign_cpu_pct": max(0.0, (b1 - b0) - (c1 - c0)) / (w1 - w0) * 100.0}))
 
 
 if __name__ == "__main__":
