@@ -65,9 +65,9 @@ type Spec struct {
 	SaliencyAlignCorners bool
 	GridHalfPixel        bool
 	// ResolutionDrop adds the official warm-up's pool-and-upsample of the sampled
-	// image, its size set before each run (Model.SetResolutionDrop).
+	// image, its size set before each run (Model.Drop).
 	ResolutionDrop bool
-	// LowResPool makes the low-resolution copies (ResizedSides) by adaptive average
+	// LowResPool makes the low-resolution copies (Inputs) by adaptive average
 	// pooling, the official code's, instead of the antialiased resize.
 	LowResPool bool
 	// BlurRadius > 0 adds a Gaussian blur of the task input whose 1-D kernel (length
