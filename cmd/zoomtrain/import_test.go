@@ -108,3 +108,69 @@ func TestImportOfficialBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainPretrainedWeights: model.task_weights and model.saliency_weights load a
+// torchvision state_dict (the classifier re-initialised for the data's classes, said on
+// stderr); a file that is not one, or does not fit, is one error line and leaves no
+// run directory.
+func TestTrainPretrainedWeights(t *testing.T) {
+	root := imageFolder(t, filepath.Join(t.TempDir(), "data"), nil)
+	r18 := filepath.Join(torchFixtures, "resnet", "resnet18_w8.pth")
+	config := func(t *testing.T, weights string) string {
+		return writeFile(t, filepath.Join(t.TempDir(), "c.yaml"), []byte(`data:
+  resolution: 64
+  workers: 1
+  normalize: imagenet
+model:
+  task_net: resnet18
+  task_width: 8
+  saliency_net: resnet18-layer3
+  saliency_width: 8
+  task_input: 32
+  saliency_input: 32
+  grid: 9
+  padding: 8
+  fwhm: 5
+  task_weights: `+weights+`
+  saliency_weights: `+r18+`
+train:
+  epochs: 1
+  batch_size: 4
+  eval_batch_size: 2
+`))
+	}
+	t.Run("loads", func(t *testing.T) {
+		out := t.TempDir()
+		code, _, stderr := runCmd("train", "--config", config(t, r18), "--data", root, "--out", out, "--no-plot")
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		for _, want := range []string{"model.task_weights: 100 tensors from " + r18 + "; fc re-initialised: the file has 10 classes, the model 2",
+			"model.saliency_weights: 75 tensors from " + r18} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("stderr does not say %q:\n%s", want, stderr)
+			}
+		}
+	})
+	reader := func(name string) string { return filepath.Join(torchFixtures, "reader", name) }
+	for _, tc := range []struct{ name, weights, want string }{
+		{"not a state_dict", reader("not_state_dict.pth"), "not a state_dict"},
+		{"TorchScript", reader("torchscript.pt"), "TorchScript"},
+		{"forbidden global", reader("forbidden_os_system.pth"), "refusing global"},
+		{"truncated", reader("truncated.pth"), "truncated.pth"},
+		{"another network", filepath.Join(torchFixtures, "resnet", "resnet50_w8.pth"), "state_dict does not match the model"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			code, _, stderr := runCmd("train", "--config", config(t, tc.weights), "--data", root, "--out", out, "--no-plot")
+			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+			t.Logf("exit %d: %s", code, lines[len(lines)-1])
+			if code != exitError || len(lines) != 1 || !strings.Contains(stderr, "model.task_weights") || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want one line naming model.task_weights and %q", code, stderr, tc.want)
+			}
+			if ents, _ := os.ReadDir(out); len(ents) != 0 {
+				t.Errorf("left %d entries in --out (%s)", len(ents), ents[0].Name())
+			}
+		})
+	}
+}

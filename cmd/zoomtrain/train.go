@@ -174,6 +174,10 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		return err
 	}
 	if resume == nil {
+		// A pretrained file that does not fit must not leave a run directory either.
+		if err := train.CheckPretrained(cfg, len(trainSet.Classes())); err != nil {
+			return err
+		}
 		if dir, err = train.CreateRunDir(cfg, o.Force); err != nil {
 			return err
 		}

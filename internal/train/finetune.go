@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"gorgonia.org/tensor"
+
 	"zoomtrain/internal/checkpoint"
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/graph"
@@ -110,7 +112,7 @@ func loadPretrained(c config.Config, m *graph.Model) ([]string, error) {
 		}
 		rep, err := pretrained.Load(m, pretrained.StripDataParallel(sd), s.into)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", s.key, s.path, err)
+			return nil, fmt.Errorf("%s: %s: %w", s.key, s.path, err)
 		}
 		note := fmt.Sprintf("%s: %d tensors from %s", s.key, rep.Tensors, s.path)
 		if rep.Reinitialised != "" {
@@ -171,4 +173,19 @@ func InitConfig(cfg config.Config, c *checkpoint.Checkpoint) (config.Config, err
 		return cfg, fmt.Errorf("with the model settings of the checkpoint: %w", err)
 	}
 	return cfg, nil
+}
+
+// CheckPretrained loads model.task_weights and model.saliency_weights into a
+// throw-away model of cfg for the given classes, so that a wrong file is reported
+// before a run directory is made for it. It does nothing without them.
+func CheckPretrained(cfg config.Config, classes int) error {
+	if cfg.Model.TaskWeights == "" && cfg.Model.SaliencyWeights == "" {
+		return nil
+	}
+	m, err := graph.Build(Spec(cfg, classes), graph.Options{Batch: 1, Dtype: tensor.Float32, Seed: uint64(cfg.Seed)})
+	if err != nil {
+		return err
+	}
+	_, err = loadPretrained(cfg, m)
+	return err
 }
