@@ -120,3 +120,20 @@ func rowSoftmax(logits []float32, k int) []float32 {
 	}
 	return out
 }
+
+// TestImportOfficialOtherClasses: importing for another class count keeps all but the
+// classifier and says so.
+func TestImportOfficialOtherClasses(t *testing.T) {
+	o := officialOptions()
+	o.Classes = []string{"x", "y", "z"}
+	c, notes, err := ImportOfficial(filepath.Join(officialFixture, "official_w8.pth"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 2 || notes[1] != "task network fc re-initialised: the file has 5 classes, the model 3" {
+		t.Errorf("notes %q", notes)
+	}
+	if len(c.Classes) != 3 {
+		t.Errorf("checkpoint classes %q", c.Classes)
+	}
+}
