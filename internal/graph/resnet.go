@@ -69,7 +69,7 @@ func (a resnetArch) expansion() int {
 }
 
 // tvResNet builds a torchvision ResNet of stem width w on x under prefix: the stem,
-// then layer1 .. layer<stages>; with withHead, global average pool and fc to
+// then layer1 .. layer<stages>; with classes > 0, global average pool and fc to
 // classes. It returns the output and its channel count.
 func (l *layers) tvResNet(prefix string, x *G.Node, a resnetArch, w, stages int, classes int) (*G.Node, int) {
 	x = l.tconv(prefix+"conv1", x, 3, w, 7, 2, 3, false)
