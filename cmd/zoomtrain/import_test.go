@@ -40,6 +40,22 @@ func TestImportOfficial(t *testing.T) {
 	if code != exitOK {
 		t.Errorf("visualize: exit %d, stderr %q", code, stderr)
 	}
+	// train --init fine-tunes it on other classes: the model settings are the
+	// checkpoint's, the classifier is re-initialised.
+	root := imageFolder(t, filepath.Join(tmp, "data"), nil)
+	cfg := writeFile(t, filepath.Join(tmp, "ft.yaml"), []byte("data:\n  workers: 1\ntrain:\n  epochs: 1\n  batch_size: 4\n  eval_batch_size: 2\n"))
+	code, stdout, stderr = runCmd("train", "--config", cfg, "--data", root, "--init", ckpt, "--out", filepath.Join(tmp, "runs"), "--no-plot")
+	if code != exitOK {
+		t.Fatalf("train --init: exit %d, stderr %s", code, stderr)
+	}
+	for _, want := range []string{"resnet18 task net", "weights from the --init checkpoint", "task.fc re-initialised: the checkpoint has 5 classes, the data 2"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("train --init: stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+	if code, _, stderr = runCmd("train", "--resume", filepath.Join(tmp, "runs", "x"), "--init", ckpt); code != exitUsage || !strings.Contains(stderr, "--init cannot be combined with --resume") {
+		t.Errorf("--init with --resume: exit %d, stderr %q", code, stderr)
+	}
 }
 
 // TestImportOfficialBadInput: each bad input is one error line, a non-zero exit
