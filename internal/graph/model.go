@@ -86,7 +86,7 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("unknown sampler %q (want saliency or uniform)", s.Sampler)
 	case s.TaskNet != TaskReference && s.TaskNet != TaskResNet && !IsTorchvisionResNet(s.TaskNet):
 		return fmt.Errorf("unknown task network %q (want reference, resnet, resnet18, resnet34, resnet50 or resnet101)", s.TaskNet)
-	case s.SaliencyNet != "" && s.SaliencyNet != SaliencyReference && s.SaliencyNet != SaliencyResNet18Layer:
+	case s.SaliencyNet != "" && s.SaliencyNet != SaliencyReference && s.SaliencyNet != SaliencyResNet18Layer3:
 		return fmt.Errorf("unknown saliency network %q (want reference or resnet18-layer3)", s.SaliencyNet)
 	case s.Normalize != "" && s.Normalize != NormalizeNone && s.Normalize != NormalizeImageNet:
 		return fmt.Errorf("unknown input normalisation %q (want none or imagenet)", s.Normalize)
@@ -102,7 +102,7 @@ func (s Spec) Validate() error {
 		if s.SaliencyInput < 8 || s.SaliencyInput > s.Resolution {
 			return fmt.Errorf("saliency input %d must be in [8, source resolution %d]", s.SaliencyInput, s.Resolution)
 		}
-		if s.SaliencyNet == SaliencyResNet18Layer && s.SaliencyInput < 16 {
+		if s.SaliencyNet == SaliencyResNet18Layer3 && s.SaliencyInput < 16 {
 			return fmt.Errorf("saliency input %d is smaller than the resnet18-layer3's stride of 16", s.SaliencyInput)
 		}
 		if s.Temperature <= 0 {

@@ -22,7 +22,7 @@ const (
 	TaskResNet101 = "resnet101"
 
 	SaliencyReference     = "reference"
-	SaliencyResNet18Layer = "resnet18-layer3"
+	SaliencyResNet18Layer3 = "resnet18-layer3"
 )
 
 // DefaultResNetWidth is torchvision's width of the stem and layer1.
@@ -226,7 +226,7 @@ func (b *builder) saliencyNet(x *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("normalize: %w", err)
 	}
-	if s.SaliencyNet != SaliencyResNet18Layer {
+	if s.SaliencyNet != SaliencyResNet18Layer3 {
 		return b.referenceSaliency(x)
 	}
 	// The official network: ResNet-18 up to layer3 (stride 16), ReLU and a 1x1

@@ -95,7 +95,7 @@ func TestTorchvisionNames(t *testing.T) {
 	}
 	t.Run("saliency", func(t *testing.T) {
 		s := tinySpec(SamplerSaliency, TaskReference)
-		s.SaliencyNet, s.SaliencyWidth, s.Resolution, s.SaliencyInput = SaliencyResNet18Layer, width, 64, 32
+		s.SaliencyNet, s.SaliencyWidth, s.Resolution, s.SaliencyInput = SaliencyResNet18Layer3, width, 64, 32
 		m, err := Build(s, Options{Batch: 2, Dtype: tensor.Float32})
 		if err != nil {
 			t.Fatal(err)
@@ -174,7 +174,7 @@ func TestOfficialModelGradient(t *testing.T) {
 			}
 			s := tinySpec(SamplerSaliency, tc.task)
 			s.Resolution, s.TaskInput, s.SaliencyInput, s.Grid, s.Padding = 40, 32, 32, 5, 4
-			s.SaliencyNet, s.SaliencyWidth, s.TaskWidth = SaliencyResNet18Layer, 2, 2
+			s.SaliencyNet, s.SaliencyWidth, s.TaskWidth = SaliencyResNet18Layer3, 2, 2
 			s.Normalize, s.GridHalfPixel, s.ResolutionDrop = NormalizeImageNet, true, true
 			checkModelGradient(t, s, func(m *Model) error {
 				m.Drop.Size = 20

@@ -149,7 +149,7 @@ func TestLoadMismatch(t *testing.T) {
 		{"nothing under prefix", taskSpec(graph.TaskResNet18, 8, 10), Into{Prefix: "saliency."}, `no tensors under "saliency."`},
 	}
 	sal := taskSpec(graph.TaskReference, 8, 10)
-	sal.Sampler, sal.SaliencyNet, sal.SaliencyWidth = graph.SamplerSaliency, graph.SaliencyResNet18Layer, 8
+	sal.Sampler, sal.SaliencyNet, sal.SaliencyWidth = graph.SamplerSaliency, graph.SaliencyResNet18Layer3, 8
 	tests = append(tests, struct {
 		name string
 		spec graph.Spec
