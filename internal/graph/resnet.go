@@ -21,7 +21,7 @@ const (
 	TaskResNet50  = "resnet50"
 	TaskResNet101 = "resnet101"
 
-	SaliencyReference     = "reference"
+	SaliencyReference      = "reference"
 	SaliencyResNet18Layer3 = "resnet18-layer3"
 )
 
