@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"zoomtrain/internal/checkpoint"
+	"zoomtrain/internal/membudget"
 	"zoomtrain/internal/npyfile"
 )
 
@@ -160,6 +161,10 @@ func TestBadInputs(t *testing.T) {
 		args     func(t *testing.T) []string
 		wantCode int
 		want     string // in the error line
+		// memKB, when set, runs the binary under ulimit -v memKB (in process, with
+		// ZOOMTRAIN_MEMORY_LIMIT instead): a setting too large for it must be refused
+		// by the estimate, never end in a runtime out-of-memory crash.
+		memKB int
 	}
 	fixed := func(args ...string) func(*testing.T) []string { return func(*testing.T) []string { return args } }
 	folderRun := func(b []byte) func(*testing.T) []string {
@@ -173,42 +178,80 @@ func TestBadInputs(t *testing.T) {
 			return []string{"warp", "--image", image, "--saliency", saliency, "--size", "16x16", "--out", filepath.Join(t.TempDir(), "out.png")}
 		}
 	}
+	bigNeedleCfg := writeFile(t, p("bigneedle.yaml"), []byte("data:\n  workers: 1\n  cache_mb: 16\n  needle:\n    train: 1000000000\n"))
+	res4096Cfg := writeFile(t, p("res4096.yaml"), []byte("data:\n  resolution: 4096\n"))
+	maxPixelsCfg := writeFile(t, p("maxpixels.yaml"), []byte("data:\n  resolution: 32\n  workers: 1\n  cache_mb: 16\n  max_pixels: 1000\n"+smallModelYAML+
+		"train:\n  epochs: 1\n  batch_size: 2\n  eval_batch_size: 2\n"))
+	bigEvalCfg := writeFile(t, p("bigeval.yaml"), []byte("data:\n  workers: 1\n  cache_mb: 16\n  needle:\n    canvas: 48\n    digit_min: 14\n    digit_max: 18\n    train: 16\n    val: 8\n"+
+		smallModelYAML+"train:\n  epochs: 2\n  batch_size: 8\n  eval_batch_size: 100000000\n"))
+	const memKB = 4 << 20 // 4 GiB of address space
 	cases := []bad{
-		{"truncated PNG in the training data", folderRun(truncPNG), 1, "epoch 1: example 4: "},
-		{"zero-byte file in the training data", folderRun([]byte{}), 1, "bad.png"},
-		{"PNG header claiming 100000x100000 in the training data", folderRun(hugePNGHeader(100000, 100000)), 1, "larger than the limit"},
-		{"truncated PNG to warp", warpArgs(p("trunc.png"), p("good.npy")), 1, "trunc.png: decode: png: invalid format: not enough pixel data"},
-		{"zero-byte PNG to warp", warpArgs(p("empty.png"), p("good.npy")), 1, "not a PNG or JPEG"},
-		{"PNG header claiming 100000x100000 to warp", warpArgs(p("huge.png"), p("good.npy")), 1, "larger than the limit"},
-		{".npy whose header says 300x300 over 4 values", warpArgs(p("image.png"), p("lying.npy")), 1, "needs 360000 bytes of data, the file holds 16"},
-		{".npy whose header says 4e9 x 4e9", warpArgs(p("image.png"), p("huge.npy")), 1, "larger than the limit"},
-		{"YAML with a wrong type", fixed("train", "--config", p("wrongtype.yaml"), "--print-config"), 1, "train.epochs"},
-		{"YAML with an unknown key", fixed("train", "--config", p("unknown.yaml"), "--print-config"), 1, "epocs"},
-		{"YAML that does not parse", fixed("train", "--config", p("notyaml.yaml"), "--print-config"), 1, "notyaml.yaml"},
-		{"checkpoint of format version 2 (resume)", fixed("train", "--resume", p("v2.ckpt")), 1, "checkpoint format version 2, this build reads 1"},
-		{"checkpoint of format version 2 (eval)", fixed("eval", "--checkpoint", p("v2.ckpt")), 1, "checkpoint format version 2, this build reads 1"},
-		{"truncated checkpoint", fixed("train", "--resume", p("trunc.ckpt")), 1, "truncated checkpoint"},
-		{"checkpoint with one flipped byte", fixed("eval", "--checkpoint", p("flipped.ckpt")), 1, "checksum mismatch"},
-		{"zero-byte checkpoint", fixed("train", "--resume", p("empty.ckpt")), 1, "truncated checkpoint"},
-		{"missing run directory", fixed("train", "--resume", p("no-such-run")), 1, "no such file or directory"},
+		{"truncated PNG in the training data", folderRun(truncPNG), 1, "epoch 1: example 4: ", 0},
+		{"zero-byte file in the training data", folderRun([]byte{}), 1, "bad.png", 0},
+		{"PNG header claiming 100000x100000 in the training data", folderRun(hugePNGHeader(100000, 100000)), 1, "larger than the limit", 0},
+		{"truncated PNG to warp", warpArgs(p("trunc.png"), p("good.npy")), 1, "trunc.png: decode: png: invalid format: not enough pixel data", 0},
+		{"zero-byte PNG to warp", warpArgs(p("empty.png"), p("good.npy")), 1, "not a PNG or JPEG", 0},
+		{"PNG header claiming 100000x100000 to warp", warpArgs(p("huge.png"), p("good.npy")), 1, "larger than the limit", 0},
+		{".npy whose header says 300x300 over 4 values", warpArgs(p("image.png"), p("lying.npy")), 1, "needs 360000 bytes of data, the file holds 16", 0},
+		{".npy whose header says 4e9 x 4e9", warpArgs(p("image.png"), p("huge.npy")), 1, "larger than the limit", 0},
+		{"YAML with a wrong type", fixed("train", "--config", p("wrongtype.yaml"), "--print-config"), 1, "train.epochs", 0},
+		{"YAML with an unknown key", fixed("train", "--config", p("unknown.yaml"), "--print-config"), 1, "epocs", 0},
+		{"YAML that does not parse", fixed("train", "--config", p("notyaml.yaml"), "--print-config"), 1, "notyaml.yaml", 0},
+		{"checkpoint of format version 2 (resume)", fixed("train", "--resume", p("v2.ckpt")), 1, "checkpoint format version 2, this build reads 1", 0},
+		{"checkpoint of format version 2 (eval)", fixed("eval", "--checkpoint", p("v2.ckpt")), 1, "checkpoint format version 2, this build reads 1", 0},
+		{"truncated checkpoint", fixed("train", "--resume", p("trunc.ckpt")), 1, "truncated checkpoint", 0},
+		{"checkpoint with one flipped byte", fixed("eval", "--checkpoint", p("flipped.ckpt")), 1, "checksum mismatch", 0},
+		{"zero-byte checkpoint", fixed("train", "--resume", p("empty.ckpt")), 1, "truncated checkpoint", 0},
+		{"missing run directory", fixed("train", "--resume", p("no-such-run")), 1, "no such file or directory", 0},
 		{"absurd learning rate (the loss blows up)", func(t *testing.T) []string {
 			return []string{"train", "--config", nanCfg, "--out", t.TempDir(), "--no-plot"}
-		}, 1, "training stopped, no checkpoint was written yet"},
+		}, 1, "training stopped, no checkpoint was written yet", 0},
 		{"read-only output folder", func(t *testing.T) []string {
 			return []string{"train", "--config", needleCfg, "--out", mountTmpfs(t, "ro,size=1m"), "--no-plot"}
-		}, 1, "read-only file system"},
+		}, 1, "read-only file system", 0},
 		{"full disk (1 MiB tmpfs)", func(t *testing.T) []string {
 			return []string{"train", "--config", needleCfg, "--out", mountTmpfs(t, "size=1m"), "--name", "run", "--no-plot"}
-		}, 1, "disk full"},
+		}, 1, "disk full", 0},
+		{"image larger than data.max_pixels", func(t *testing.T) []string {
+			root := imageFolder(t, filepath.Join(t.TempDir(), "data"), nil)
+			return []string{"train", "--config", maxPixelsCfg, "--data", root, "--out", t.TempDir(), "--no-plot"}
+		}, 1, "image of 40x36 is larger than the limit of 1000 pixels", 0},
+		{"run name of one space", func(t *testing.T) []string {
+			return []string{"train", "--config", needleCfg, "--out", t.TempDir(), "--name", " ", "--no-plot"}
+		}, 1, "name must be a plain folder name", 0},
+		{"training batch size 1e8", func(t *testing.T) []string {
+			return []string{"train", "--config", needleCfg, "--batch-size", "100000000", "--out", t.TempDir(), "--no-plot"}
+		}, 1, "not enough memory: training at batch size 100000000", memKB},
+		{"eval --batch-size 1e8", fixed("eval", "--checkpoint", p("good.ckpt"), "--batch-size", "100000000"),
+			1, "not enough memory: evaluation at batch size 100000000", memKB},
+		{"train.eval_batch_size 1e8 (refused at the start, not after an epoch)", func(t *testing.T) []string {
+			return []string{"train", "--config", bigEvalCfg, "--out", t.TempDir(), "--no-plot"}
+		}, 1, "(evaluation batch 100000000)", memKB},
+		{"data.needle.train 1e9", func(t *testing.T) []string {
+			return []string{"train", "--config", bigNeedleCfg, "--out", t.TempDir(), "--no-plot"}
+		}, 1, "on 1000001000 images needs an estimated", memKB},
+		{"bench --resolution 100000", fixed("bench", "--resolution", "100000", "--steps", "1", "--warmup", "0", "--variant", "uniform"),
+			1, "resolution 100000", memKB},
+		{"folder data at resolution 4096 with the default batch", func(t *testing.T) []string {
+			root := imageFolder(t, filepath.Join(t.TempDir(), "data"), nil)
+			return []string{"train", "--config", res4096Cfg, "--data", root, "--out", t.TempDir(), "--no-plot"}
+		}, 1, "resolution 4096", memKB},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args(t)
 			var code int
 			var stderr string
-			if testing.Short() {
+			switch {
+			case testing.Short():
+				if tc.memKB > 0 {
+					t.Setenv(membudget.EnvVar, fmt.Sprint(tc.memKB<<10))
+				}
 				code, _, stderr = runCmd(args...)
-			} else {
+			case tc.memKB > 0:
+				c := startLimited(t, tc.memKB, args...)
+				code, stderr = c.wait(t, runTimeout), c.log()
+			default:
 				code, stderr = runBinary(t, runTimeout, args...)
 			}
 			checkNoPanic(t, stderr)

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime/pprof"
@@ -13,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"zoomtrain/internal/bench"
+	"zoomtrain/internal/blas"
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/graph"
 )
@@ -104,6 +107,15 @@ func runBench(ctx context.Context, o *benchOptions, s streams) error {
 			return usageErrorf("unknown variant %q (want saliency or uniform)", v)
 		}
 	}
+	for _, v := range o.Variants {
+		c, err := o.config(v)
+		if err != nil {
+			return err
+		}
+		if err := checkTrainingMemory(c, 10, c.Train.BatchSize); err != nil {
+			return fmt.Errorf("bench %s: %w", v, err)
+		}
+	}
 	results := map[string]*bench.Result{}
 	for _, v := range o.Variants {
 		var r *bench.Result
@@ -149,6 +161,7 @@ func runBench(ctx context.Context, o *benchOptions, s streams) error {
 	for _, v := range o.Variants {
 		fmt.Fprintf(s.Out, "BLAS: %s, GOMAXPROCS %d, %d timed steps after %d warm-up; %s\n",
 			results[v].BLAS, results[v].GOMAXPROCS, o.Steps, o.Warmup, results[v].Inputs)
+		printEngine(s.Out, results[v].Engine)
 		break
 	}
 	return nil
@@ -201,4 +214,25 @@ func (o *benchOptions) child(ctx context.Context, variant string) (*bench.Result
 		return nil, fmt.Errorf("child process printed no result: %q", out.String())
 	}
 	return m[variant], nil
+}
+
+// printEngine prints how the GEMM engine was chosen: kernel, CPU features,
+// OpenBLAS's core, the calibration and any slow-path warning.
+func printEngine(w io.Writer, e *blas.EngineInfo) {
+	if e == nil {
+		return
+	}
+	fmt.Fprintf(w, "GEMM engine: %s, kernel %s; CPU: %s\n", e.Engine, e.Kernel, e.CPU)
+	if e.Library != "" {
+		fmt.Fprintf(w, "  OpenBLAS: %s, %s %s\n", e.Library, "OPENBLAS_CORETYPE", cmp.Or(e.CoreType, "unset"))
+	}
+	for _, c := range e.Calibration {
+		fmt.Fprintf(w, "  calibration: %s %.1f GFLOP/s\n", c.Engine, c.GFLOPS)
+	}
+	for _, n := range e.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	if e.Warning != "" {
+		fmt.Fprintf(w, "WARNING: %s\n", e.Warning)
+	}
 }

@@ -21,7 +21,7 @@ func TestBenchCommand(t *testing.T) {
 		t.Fatalf("bench --json printed %q: %v", out.String(), err)
 	}
 	for _, v := range []string{"saliency", "uniform"} {
-		for _, key := range []string{"ms_per_step", "images_per_s", "peak_rss_mb", "parts"} {
+		for _, key := range []string{"ms_per_step", "images_per_s", "peak_rss_mb", "parts", "engine"} {
 			if _, ok := res[v][key]; !ok {
 				t.Errorf("JSON for %s has no %q: %v", v, key, res[v])
 			}
@@ -32,7 +32,7 @@ func TestBenchCommand(t *testing.T) {
 	if code := run(append(small, "--variant", "saliency"), streams{In: strings.NewReader(""), Out: &out, Err: &errb}); code != 0 {
 		t.Fatalf("bench: exit %d, stderr %q", code, errb.String())
 	}
-	for _, want := range []string{"saliency_net", "generator", "sampler", "task_net", "downsamples made ahead"} {
+	for _, want := range []string{"saliency_net", "generator", "sampler", "task_net", "downsamples made ahead", "GEMM engine:"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table does not mention %q:\n%s", want, out.String())
 		}

@@ -12,6 +12,7 @@ import (
 
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/infer"
+	"zoomtrain/internal/termsafe"
 )
 
 type evalOptions struct {
@@ -54,6 +55,9 @@ func runEval(ctx context.Context, o *evalOptions, s streams) error {
 	if o.Batch < 1 {
 		return usageErrorf("--batch-size must be positive")
 	}
+	if err := checkForwardMemory(o.Checkpoint, o.Batch); err != nil {
+		return err
+	}
 	ld, err := infer.LoadForward(o.Checkpoint, o.Batch, false)
 	if err != nil {
 		return err
@@ -75,22 +79,27 @@ func runEval(ctx context.Context, o *evalOptions, s streams) error {
 		enc := json.NewEncoder(s.Out)
 		return enc.Encode(out)
 	}
-	fmt.Fprintf(s.Out, "%s: %d images\n", o.Checkpoint, res.N)
+	fmt.Fprintf(s.Out, "%s: %d images\n", termsafe.Quote(o.Checkpoint), res.N)
+	// Class names come from folder names: quoted when they could drive the terminal.
+	names := make([]string, len(res.Classes))
+	for i, c := range res.Classes {
+		names[i] = termsafe.Quote(c)
+	}
 	fmt.Fprintf(s.Out, "top-1 %.2f%%  top-5 %.2f%%  loss %.4f\n\n", 100*res.Top1, 100*res.Top5, res.Loss)
 	w := 6
-	for _, c := range res.Classes {
+	for _, c := range names {
 		w = max(w, len(c))
 	}
 	fmt.Fprintf(s.Out, "%-*s %6s %8s\n", w, "class", "n", "accuracy")
-	for i, c := range res.Classes {
+	for i, c := range names {
 		fmt.Fprintf(s.Out, "%-*s %6d %7.1f%%\n", w, c, res.ClassN[i], 100*res.PerClass[i])
 	}
 	fmt.Fprintf(s.Out, "\nconfusion matrix (rows: true class, columns: predicted)\n%-*s", w, "")
-	for _, c := range res.Classes {
+	for _, c := range names {
 		fmt.Fprintf(s.Out, " %5.5s", c)
 	}
 	fmt.Fprintln(s.Out)
-	for i, c := range res.Classes {
+	for i, c := range names {
 		fmt.Fprintf(s.Out, "%-*s", w, c)
 		for _, v := range res.Confusion[i] {
 			fmt.Fprintf(s.Out, " %5d", v)
@@ -111,7 +120,7 @@ func evalSet(ld *infer.Loaded, dir string) (data.Dataset, error) {
 			return nil, err
 		}
 		if !sameClasses(val.Classes(), ld.Classes) {
-			return nil, fmt.Errorf("the run's validation classes %v differ from the checkpoint's %v", val.Classes(), ld.Classes)
+			return nil, fmt.Errorf("the run's validation classes %q differ from the checkpoint's %q", val.Classes(), ld.Classes)
 		}
 		return val, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 
 	"zoomtrain/internal/checkpoint"
 	"zoomtrain/internal/metrics"
+	"zoomtrain/internal/train"
 )
 
 // binDir is the temporary folder TestMain makes for the zoomtrain binary that the tests
@@ -114,7 +116,19 @@ type child struct {
 
 func start(t *testing.T, args ...string) *child {
 	t.Helper()
-	c := &child{cmd: exec.Command(testBinary(t), args...), lines: make(chan string, 1<<16), eof: make(chan struct{})}
+	return startCmd(t, exec.Command(testBinary(t), args...))
+}
+
+// startLimited starts zoomtrain under an address-space limit of kb kilobytes (ulimit -v),
+// as a machine without that much memory would run it.
+func startLimited(t *testing.T, kb int, args ...string) *child {
+	t.Helper()
+	return startCmd(t, exec.Command("bash", append([]string{"-c", fmt.Sprintf(`ulimit -v %d && exec "$0" "$@"`, kb), testBinary(t)}, args...)...))
+}
+
+func startCmd(t *testing.T, cmd *exec.Cmd) *child {
+	t.Helper()
+	c := &child{cmd: cmd, lines: make(chan string, 1<<16), eof: make(chan struct{})}
 	c.cmd.Stdout = &c.stdout
 	// The caller's ZOOMTRAIN_* settings would change the tests' configs.
 	for _, kv := range os.Environ() {
@@ -209,7 +223,7 @@ func runBinary(t *testing.T, timeout time.Duration, args ...string) (code int, s
 // checkNoPanic fails on a Go stack trace in a child's output.
 func checkNoPanic(t *testing.T, stderr string) {
 	t.Helper()
-	for _, bad := range []string{"panic:", "goroutine ", "runtime error"} {
+	for _, bad := range []string{"panic:", "fatal error:", "goroutine ", "runtime error"} {
 		if strings.Contains(stderr, bad) {
 			t.Fatalf("stderr holds %q:\n%s", bad, stderr)
 		}
@@ -223,8 +237,9 @@ const (
 
 var stepLine = regexp.MustCompile(`^epoch (\d+) batch (\d+)/(\d+) step (\d+) loss`)
 
-// TestSignalThenResume sends SIGINT or SIGTERM to a training process mid-epoch: it
-// must finish the step, write a checkpoint, say how to resume, and exit 130 or 143.
+// TestSignalThenResume sends SIGINT, SIGTERM or SIGHUP to a training process mid-epoch:
+// it must finish the step, write a checkpoint, say how to resume, and exit 130, 143 or
+// 129.
 // Resumed to a later epoch, it must end with the weights and metrics of a run that
 // was never interrupted.
 func TestSignalThenResume(t *testing.T) {
@@ -237,6 +252,7 @@ func TestSignalThenResume(t *testing.T) {
 	}{
 		{syscall.SIGINT, 130},
 		{syscall.SIGTERM, 143},
+		{syscall.SIGHUP, 129}, // the ssh session dropped
 	}
 	for _, tc := range cases {
 		t.Run(tc.sig.String(), func(t *testing.T) {
@@ -322,7 +338,16 @@ func sameRun(t *testing.T, got, want string) {
 				}
 			}
 		}
-		if !reflect.DeepEqual(g.Extra, w.Extra) {
+		gh, gerr := train.CheckpointHistory(g)
+		wh, werr := train.CheckpointHistory(w)
+		if gerr != nil || werr != nil {
+			t.Fatalf("%s: metrics history: %v, %v", f, gerr, werr)
+		}
+		sameRecords(t, f+" history", gh, wh)
+		ge, we := maps.Clone(g.Extra), maps.Clone(w.Extra)
+		delete(ge, "metrics_history") // timings differ; compared above without them
+		delete(we, "metrics_history")
+		if !reflect.DeepEqual(ge, we) {
 			t.Errorf("%s: extra state (batch-norm statistics, position) differs", f)
 		}
 	}
@@ -334,15 +359,21 @@ func sameRun(t *testing.T, got, want string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sameRecords(t, "metrics", gr, wr)
+}
+
+// sameRecords compares metrics records but for timings.
+func sameRecords(t *testing.T, what string, gr, wr []metrics.Record) {
+	t.Helper()
 	if len(gr) != len(wr) {
-		t.Fatalf("%d metrics records, want %d", len(gr), len(wr))
+		t.Fatalf("%s: %d records, want %d", what, len(gr), len(wr))
 	}
 	for i := range gr {
 		a, b := gr[i], wr[i]
 		a.Seconds, a.ImagesPerS, a.Time = 0, 0, ""
 		b.Seconds, b.ImagesPerS, b.Time = 0, 0, ""
 		if !reflect.DeepEqual(a, b) {
-			t.Errorf("metrics record %d:\n got %+v\nwant %+v", i+1, a, b)
+			t.Errorf("%s record %d:\n got %+v\nwant %+v", what, i+1, a, b)
 		}
 	}
 }

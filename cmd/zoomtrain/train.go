@@ -20,6 +20,7 @@ import (
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/infer"
 	"zoomtrain/internal/metrics"
+	"zoomtrain/internal/termsafe"
 	"zoomtrain/internal/train"
 )
 
@@ -71,11 +72,11 @@ Settings come from, highest first: flags, ZOOMTRAIN_* environment variables
 	f.StringVar(&o.Data, "data", "", "image folder ROOT/train/<class>, ROOT/val/<class> (or ROOT/<class>) instead of the needle data")
 	f.IntVar(&o.Epochs, "epochs", 0, "epochs to train (with --resume: the new total)")
 	f.StringVar(&o.Sampler, "sampler", "", "saliency or uniform")
-	f.StringVar(&o.Out, "out", "", "parent folder of run directories (default runs)")
+	f.StringVar(&o.Out, "out", "", "parent folder of run directories (default runs; with --resume FILE, of the new one)")
 	f.StringVar(&o.Name, "name", "", "run directory name (default derived from the data, sampler and seed)")
 	f.Int64Var(&o.Seed, "seed", 0, "random seed (initialisation, order, augmentation)")
 	f.IntVar(&o.BatchSize, "batch-size", 0, "training batch size")
-	f.StringVar(&o.Resume, "resume", "", "continue the run in this directory (or from this checkpoint)")
+	f.StringVar(&o.Resume, "resume", "", "continue the run in this directory, or from this checkpoint file in a new run directory")
 	f.StringVar(&o.Init, "init", "", "fine-tune this checkpoint (an imported model or another run): its weights and model settings, a new run")
 	f.BoolVar(&o.Force, "force", false, "reuse an existing run directory, replacing its checkpoints and metrics")
 	f.BoolVar(&o.PrintConfig, "print-config", false, "print the resolved config as YAML and exit")
@@ -111,23 +112,38 @@ func (o *trainOptions) overrides() map[string]any {
 	return ov
 }
 
-func runTrain(parent context.Context, o *trainOptions, s streams) error {
+func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 	var (
 		cfg    config.Config
 		resume *checkpoint.Checkpoint
 		start  *checkpoint.Checkpoint
 		dir    *train.RunDir
-		err    error
+		inRun  string // the run directory a resume continues in place; "" for a new one
 	)
+	// A failed start removes the run directory it made (a run directory appears with
+	// its first checkpoint); in every case the directory's lock is released.
+	defer func() {
+		if dir == nil {
+			return
+		}
+		if err != nil {
+			if derr := dir.Discard(); derr != nil {
+				fmt.Fprintf(s.Err, "warning: run directory %s not cleaned up: %v\n", dir.Path(), derr)
+			}
+			return
+		}
+		dir.Close()
+	}()
 	if o.Resume != "" {
-		for _, fl := range []string{"config", "data", "sampler", "seed", "batch-size", "out", "name", "force", "init"} {
+		for _, fl := range []string{"config", "data", "sampler", "seed", "batch-size", "force", "init"} {
 			if o.set(fl) {
 				return usageErrorf("--%s cannot be combined with --resume: a resumed run keeps its config (only --epochs may change)", fl)
 			}
 		}
-		ckptPath := o.Resume
-		if st, serr := os.Stat(o.Resume); serr == nil && st.IsDir() {
-			ckptPath = filepath.Join(o.Resume, train.LastCheckpoint)
+		var ckptPath string
+		ckptPath, inRun = resumeTarget(o.Resume)
+		if inRun != "" && (o.set("out") || o.set("name")) {
+			return usageErrorf("--out and --name name a new run directory: resuming %s continues it in place (give a checkpoint file to resume into a new one)", inRun)
 		}
 		if resume, err = checkpoint.Load(ckptPath); err != nil {
 			return fmt.Errorf("resume: %w", err)
@@ -135,14 +151,56 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		if cfg, err = config.Parse(resume.ConfigYAML); err != nil {
 			return fmt.Errorf("resume: checkpoint config: %w", err)
 		}
+		ckptYAML, err := cfg.YAML()
+		if err != nil {
+			return err
+		}
 		if o.set("epochs") {
 			cfg.Train.Epochs = o.Epochs
-			if err := cfg.Validate(); err != nil {
-				return err
+		}
+		if inRun == "" {
+			// A checkpoint file outside its run continues in a new run directory,
+			// so that no file next to it is overwritten.
+			cfg.Name = ""
+			if o.set("name") {
+				cfg.Name = o.Name
+			}
+			if o.set("out") {
+				cfg.Out = o.Out
 			}
 		}
-		if dir, err = train.OpenRunDir(filepath.Dir(ckptPath)); err != nil {
+		if err := cfg.Validate(); err != nil {
 			return err
+		}
+		if o.PrintConfig {
+			return printConfig(cfg, s)
+		}
+		prog, err := train.CheckpointProgress(resume)
+		if err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		if prog.Done(cfg) {
+			fmt.Fprintf(s.Err, "nothing to do: %s is at the end of epoch %d (step %d) and the run trains %d epochs; nothing was changed (pass --epochs above %d to train on)\n",
+				ckptPath, prog.Epoch, prog.Step, cfg.Train.Epochs, prog.Epoch)
+			return nil
+		}
+		if inRun != "" {
+			if dir, err = train.OpenRunDir(inRun); err != nil {
+				return err
+			}
+			note, err := train.SetAsideEditedConfig(dir, ckptYAML)
+			if err != nil {
+				return err
+			}
+			notes, err := train.ReconcileMetrics(dir, resume)
+			if err != nil {
+				return err
+			}
+			for _, n := range append([]string{note}, notes...) {
+				if n != "" {
+					fmt.Fprintf(s.Err, "warning: %s\n", n)
+				}
+			}
 		}
 	} else {
 		if cfg, err = config.Load(o.ConfigPath, os.Environ(), o.overrides()); err != nil {
@@ -161,16 +219,14 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		}
 	}
 	if o.PrintConfig {
-		y, err := cfg.YAML()
-		if err != nil {
-			return err
-		}
-		_, err = s.Out.Write(y)
-		return err
+		return printConfig(cfg, s)
 	}
 	// Open the data first: a bad data folder must not leave an empty run directory.
 	trainSet, valSet, err := infer.OpenData(cfg)
 	if err != nil {
+		return err
+	}
+	if err := checkTrainingMemory(cfg, len(trainSet.Classes()), trainSet.Len()+valSet.Len()); err != nil {
 		return err
 	}
 	if resume == nil {
@@ -178,8 +234,20 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 		if err := train.CheckPretrained(cfg, len(trainSet.Classes())); err != nil {
 			return err
 		}
+	}
+	if dir == nil {
 		if dir, err = train.CreateRunDir(cfg, o.Force); err != nil {
 			return err
+		}
+		if resume != nil {
+			// The new run's history starts with the epochs the checkpoint carries.
+			if _, err := train.ReconcileMetrics(dir, resume); err != nil {
+				return err
+			}
+			if _, err := train.SeedBest(dir, resume, o.Resume); err != nil {
+				return err
+			}
+			fmt.Fprintf(s.Err, "resuming %s in the new run directory %s\n", o.Resume, dir.Path())
 		}
 	}
 	y, err := cfg.YAML()
@@ -189,6 +257,8 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 	if err := atomicfile.WriteBytes(dir.File(train.ConfigFile), y); err != nil {
 		return err
 	}
+	// A log piped into a reader that exits must not end the run.
+	defer survivePipeClose()()
 	// The first signal stops the run after the step with a checkpoint; a second exits
 	// at once, leaving the last complete checkpoint in place.
 	ctx, sig, stop := interruptContext(parent, func(first os.Signal) {
@@ -203,7 +273,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 	if n := data.Skipped(trainSet) + data.Skipped(valSet); n > 0 {
 		fmt.Fprintf(s.Err, "skipped %d unreadable image(s) (data.on_error: skip)\n", n)
 	}
-	if !o.NoPlot {
+	if _, serr := os.Stat(dir.File(train.MetricsFile)); !o.NoPlot && serr == nil {
 		if perr := plotRun(dir.Path()); perr != nil {
 			fmt.Fprintf(s.Err, "warning: curves not drawn: %v\n", perr)
 		}
@@ -217,6 +287,31 @@ func runTrain(parent context.Context, o *trainOptions, s streams) error {
 	}
 	fmt.Fprintf(s.Out, "run %s: %d epochs, %d steps, best val top-1 %.2f%%\n", dir.Path(), sum.Epochs, sum.Steps, 100*sum.BestTop1)
 	return nil
+}
+
+func printConfig(cfg config.Config, s streams) error {
+	y, err := cfg.YAML()
+	if err != nil {
+		return err
+	}
+	_, err = s.Out.Write(y)
+	return err
+}
+
+// resumeTarget resolves --resume: a run directory, or its last.ckpt, continues that run
+// in place (ckpt is its last.ckpt, inRun the directory); any other checkpoint file
+// (best.ckpt, a copy elsewhere) is resumed into a new run directory (inRun "").
+func resumeTarget(arg string) (ckpt, inRun string) {
+	if st, err := os.Stat(arg); err == nil && st.IsDir() {
+		return filepath.Join(arg, train.LastCheckpoint), arg
+	}
+	d := filepath.Dir(arg)
+	if filepath.Base(arg) == train.LastCheckpoint {
+		if st, err := os.Stat(filepath.Join(d, train.ConfigFile)); err == nil && st.Mode().IsRegular() {
+			return arg, d
+		}
+	}
+	return arg, ""
 }
 
 // trainObserver draws a progress bar when stderr is a terminal and prints one line
@@ -295,6 +390,20 @@ func (t *trainObserver) Epoch(r metrics.Record) {
 	fmt.Fprintf(t.w, "epoch %3d/%d  train loss %.4f acc %5.1f%%  val loss %.4f top-1 %5.1f%% top-5 %5.1f%%  blur %.2f  lr %s  %.0fs (%.0f img/s)\n",
 		r.Epoch, t.cfg.Train.Epochs, r.TrainLoss, 100*r.TrainAcc, r.ValLoss, 100*r.ValTop1, 100*r.ValTop5,
 		r.BlurSigma, strings.Join(lrs, ", "), r.Seconds, r.ImagesPerS)
+}
+
+// Skipped names the files an epoch skipped as unreadable (data.on_error: skip).
+func (t *trainObserver) Skipped(epoch int, files []data.SkippedFile) {
+	t.finish()
+	names := make([]string, 0, min(len(files), 10))
+	for _, f := range files[:min(len(files), 10)] {
+		names = append(names, termsafe.Quote(f.Path))
+	}
+	more := ""
+	if len(files) > 10 {
+		more = fmt.Sprintf(" and %d more", len(files)-10)
+	}
+	fmt.Fprintf(t.w, "epoch %d skipped %d unreadable file(s): %s%s\n", epoch, len(files), strings.Join(names, ", "), more)
 }
 
 func (t *trainObserver) finish() {

@@ -52,6 +52,15 @@ With neither --data nor --image, the run's own validation images are drawn.`,
 			if o.N < 1 {
 				return usageErrorf("-n must be positive")
 			}
+			if o.Cols < 1 {
+				return usageErrorf("--cols must be positive")
+			}
+			if o.TileSize < 1 {
+				return usageErrorf("--tile must be positive")
+			}
+			if err := (viz.PanelOptions{TileSize: o.TileSize}).Check(); err != nil {
+				return usageErrorf("--tile: %w", err)
+			}
 			return runVisualize(cmd.Context(), o, s)
 		},
 	}

@@ -252,6 +252,17 @@ func TestVisualizeBadInput(t *testing.T) {
 			}
 		}
 	}
+	// Bad flags are usage errors, found before the output folder is made.
+	for _, flags := range [][]string{{"--cols", "0"}, {"--cols", "-3"}, {"--tile", "0"}, {"--tile", "100000"}, {"-n", "0"}} {
+		out := filepath.Join(dir, "flags"+strings.Join(flags, ""))
+		code, _, stderr := runCmd(append([]string{"visualize", "--checkpoint", ckpt, "--out", out}, flags...)...)
+		if code != exitUsage || !strings.HasPrefix(stderr, "zoomtrain: ") || !strings.Contains(stderr, strings.TrimLeft(flags[0], "-")) {
+			t.Errorf("visualize %v: code %d, stderr %q; want a usage error naming the flag", flags, code, stderr)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("visualize %v: output folder %s was made", flags, out)
+		}
+	}
 }
 
 func TestPlotCompare(t *testing.T) {

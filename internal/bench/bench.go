@@ -64,6 +64,9 @@ type Result struct {
 	ForeignCPUPct float64 `json:"foreign_cpu_pct"`
 	// Parts maps graph.PartNames to the timing of their forward and backward passes.
 	Parts map[string]PartResult `json:"parts,omitempty"`
+
+	// Engine says which GEMM engine ran, with which kernel, why, and any slow-path warning.
+	Engine *blas.EngineInfo `json:"engine,omitempty"`
 }
 
 // PartResult times one part of the model: forward and backward, no optimiser.
@@ -139,6 +142,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		GOMAXPROCS:    runtime.GOMAXPROCS(0),
 		Inputs:        InputsNote,
 		ForeignCPUPct: foreign,
+	}
+	if info, err := blas.Info(); err == nil {
+		res.Engine = &info
 	}
 	res.GFLOPPerS = res.GFLOPPerStep / (med / 1000)
 	if o.Parts {

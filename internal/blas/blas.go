@@ -1,6 +1,9 @@
-// Package blas is the GEMM backend of the kernels, chosen at run time: an
-// OpenBLAS shared library loaded with purego (no cgo) when one is installed,
-// gonum's pure-Go BLAS otherwise. ZOOMTRAIN_BLAS=gonum|openblas forces one.
+// Package blas is the GEMM backend of the kernels, chosen once at run time
+// from three engines: our own packed SGEMM with AVX-512 or AVX2+FMA
+// micro-kernels (amd64), an OpenBLAS shared library loaded with purego (no
+// cgo) when one is installed, and gonum's pure-Go BLAS. By default the
+// faster of native and OpenBLAS on the task network's GEMM shapes is used;
+// ZOOMTRAIN_BLAS=native|openblas|gonum forces one.
 //
 // All matrices are row-major, as in the rest of the project.
 package blas
@@ -10,7 +13,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"strings"
 	"sync"
 
 	gblas "gonum.org/v1/gonum/blas"
@@ -30,43 +32,44 @@ type engine interface {
 	dgemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int)
 	setThreads(n int)
 	name() string
+	describe(i *EngineInfo) // fills Engine, Kernel and what is known of the library
 }
 
 // resolved is the process-wide backend, chosen once: the choice depends only
-// on the environment and the installed libraries, which do not change.
-var resolved = sync.OnceValues(func() (engine, error) {
-	return choose(os.Getenv(EnvVar), openOpenBLAS)
+// on the environment, the CPU and the installed libraries, which do not
+// change.
+var resolved = sync.OnceValues(func() (selection, error) {
+	f := hostFeatures()
+	var native engine
+	if ks := microKernels(f); len(ks) > 0 {
+		native = newNative(ks[0])
+	}
+	return choose(os.Getenv(EnvVar), candidates{
+		features:  f,
+		native:    native,
+		openBLAS:  openOpenBLAS,
+		calibrate: calibrate,
+	})
 })
 
-// choose picks the engine for the value of EnvVar; load opens OpenBLAS.
-func choose(env string, load func() (engine, error)) (engine, error) {
-	switch strings.ToLower(strings.TrimSpace(env)) {
-	case "":
-		if e, err := load(); err == nil {
-			return e, nil
-		}
-		return gonumEngine{}, nil
-	case "gonum":
-		return gonumEngine{}, nil
-	case "openblas":
-		e, err := load()
-		if err != nil {
-			return nil, fmt.Errorf("%s=openblas: %w", EnvVar, err)
-		}
-		return e, nil
-	default:
-		return nil, fmt.Errorf("%s=%q: unknown backend (want gonum or openblas)", EnvVar, env)
-	}
-}
-
-// Backend names the backend in use, e.g. "openblas (libopenblas.so.0)" or
-// "gonum (pure Go)", or returns why none could be chosen.
+// Backend names the backend in use, e.g. "native (avx512 8x48)",
+// "openblas (libopenblas.so.0)" or "gonum (pure Go)", or returns why none
+// could be chosen.
 func Backend() (string, error) {
-	e, err := resolved()
+	s, err := resolved()
 	if err != nil {
 		return "", err
 	}
-	return e.name(), nil
+	return s.engine.name(), nil
+}
+
+// Info describes the backend in use and how it was chosen.
+func Info() (EngineInfo, error) {
+	s, err := resolved()
+	if err != nil {
+		return EngineInfo{}, err
+	}
+	return s.info, nil
 }
 
 // SetThreads sets the number of threads OpenBLAS uses for one call (1 when
@@ -76,11 +79,11 @@ func SetThreads(n int) error {
 	if n < 1 {
 		return fmt.Errorf("blas threads %d: must be at least 1", n)
 	}
-	e, err := resolved()
+	s, err := resolved()
 	if err != nil {
 		return err
 	}
-	e.setThreads(n)
+	s.engine.setThreads(n)
 	return nil
 }
 
@@ -90,10 +93,11 @@ func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 	if err := checkGemm(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc); err != nil {
 		return fmt.Errorf("sgemm: %w", err)
 	}
-	e, err := resolved()
+	s, err := resolved()
 	if err != nil {
 		return fmt.Errorf("sgemm: %w", err)
 	}
+	e := s.engine
 	if m == 0 || n == 0 {
 		return nil
 	}
@@ -110,10 +114,11 @@ func Dgemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []fl
 	if err := checkGemm(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc); err != nil {
 		return fmt.Errorf("dgemm: %w", err)
 	}
-	e, err := resolved()
+	s, err := resolved()
 	if err != nil {
 		return fmt.Errorf("dgemm: %w", err)
 	}
+	e := s.engine
 	if m == 0 || n == 0 {
 		return nil
 	}
@@ -202,3 +207,6 @@ func (gonumEngine) dgemm(tA, tB bool, m, n, k int, alpha float64, a []float64, l
 
 func (gonumEngine) setThreads(int) {}
 func (gonumEngine) name() string   { return "gonum (pure Go)" }
+func (gonumEngine) describe(i *EngineInfo) {
+	i.Engine, i.Kernel = "gonum", "pure Go"
+}

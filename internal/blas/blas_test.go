@@ -5,46 +5,27 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // engines returns every backend this machine has, by name.
 func engines(t testing.TB) map[string]engine {
 	t.Helper()
 	es := map[string]engine{"gonum": gonumEngine{}}
+	for _, k := range microKernels(hostFeatures()) {
+		es["native-"+strings.Fields(k.name)[0]] = newNative(k)
+	}
 	if e, err := openOpenBLAS(); err == nil {
-		es["openblas"] = e
+		var i EngineInfo
+		e.describe(&i)
+		es["openblas-"+i.Kernel] = e
 	} else {
 		t.Logf("openblas not tested: %v", err)
 	}
 	return es
-}
-
-// naiveGemm is the reference: a plain triple loop in float64.
-func naiveGemm[T float32 | float64](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) []T {
-	out := append([]T(nil), c...)
-	for i := range m {
-		for j := range n {
-			var s float64
-			for p := range k {
-				var av, bv T
-				if tA {
-					av = a[p*lda+i]
-				} else {
-					av = a[i*lda+p]
-				}
-				if tB {
-					bv = b[j*ldb+p]
-				} else {
-					bv = b[p*ldb+j]
-				}
-				s += float64(av) * float64(bv)
-			}
-			out[i*ldc+j] = T(float64(alpha)*s + float64(beta)*float64(c[i*ldc+j]))
-		}
-	}
-	return out
 }
 
 func randSlice[T float32 | float64](r *rand.Rand, n int) []T {
@@ -190,38 +171,83 @@ func TestPublicGemm(t *testing.T) {
 	}
 }
 
-// TestChoose checks the environment override, including a forced backend
-// that is absent.
+// namedEngine is gonum under another name, standing in for native or
+// OpenBLAS in the tests of choose.
+type namedEngine struct {
+	gonumEngine
+	engineName string
+	broken     bool // computes a wrong product
+}
+
+func (e namedEngine) name() string { return e.engineName }
+func (e namedEngine) describe(i *EngineInfo) {
+	i.Engine, i.Kernel = e.engineName, "fake"
+}
+func (e namedEngine) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if e.broken {
+		alpha *= 2
+	}
+	e.gonumEngine.sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// TestChoose checks the environment override, a forced backend that is
+// absent, the correctness check and the calibration's pick.
 func TestChoose(t *testing.T) {
-	fake := &openBLAS{lib: "libfake.so"}
-	found := func() (engine, error) { return fake, nil }
+	native := namedEngine{engineName: "native"}
+	lib := namedEngine{engineName: "openblas"}
+	found := func() (engine, error) { return lib, nil }
+	broken := func() (engine, error) { return namedEngine{engineName: "openblas", broken: true}, nil }
 	absent := func() (engine, error) { return nil, fmt.Errorf("%w: not here", ErrUnavailable) }
+	libFaster := func(es []engine) []float64 { return []float64{50, 70}[:len(es)] }
+	nativeFaster := func(es []engine) []float64 { return []float64{70, 50}[:len(es)] }
+	nearTie := func(es []engine) []float64 { return []float64{70, 70 * switchMargin}[:len(es)] }
 	tests := []struct {
-		env     string
-		load    func() (engine, error)
-		want    string
-		wantErr error
+		env       string
+		native    engine
+		load      func() (engine, error)
+		calibrate func([]engine) []float64
+		want      string
+		wantErr   error // with want == "": the error expected
+		warn      bool
+		nCal      int
 	}{
-		{"", found, "cblas (libfake.so)", nil},
-		{"", absent, "gonum (pure Go)", nil},
-		{"gonum", found, "gonum (pure Go)", nil},
-		{" OpenBLAS ", found, "cblas (libfake.so)", nil},
-		{"openblas", absent, "", ErrUnavailable},
-		{"mkl", found, "", nil},
+		{"", native, found, libFaster, "openblas", nil, false, 2},
+		{"", native, found, nativeFaster, "native", nil, false, 2},
+		{"", native, found, nearTie, "native", nil, false, 2},
+		{"", native, absent, libFaster, "native", nil, false, 0},
+		{"", native, broken, libFaster, "native", nil, false, 0},
+		{"", nil, found, libFaster, "openblas", nil, false, 0},
+		{"", nil, absent, libFaster, "gonum", nil, true, 0},
+		{"gonum", native, found, libFaster, "gonum", nil, false, 0},
+		{" OpenBLAS ", native, found, nativeFaster, "openblas", nil, false, 0},
+		{"native", native, found, libFaster, "native", nil, false, 0},
+		{"native", nil, found, libFaster, "", ErrUnavailable, false, 0},
+		{"openblas", native, absent, libFaster, "", ErrUnavailable, false, 0},
+		{"mkl", native, found, libFaster, "", nil, false, 0},
 	}
 	for _, tc := range tests {
-		e, err := choose(tc.env, tc.load)
+		name := fmt.Sprintf("env=%q/native=%t", tc.env, tc.native != nil)
+		s, err := choose(tc.env, candidates{native: tc.native, openBLAS: tc.load, calibrate: tc.calibrate})
 		switch {
 		case tc.want == "":
 			if err == nil {
-				t.Errorf("choose(%q) = %s, want an error", tc.env, e.name())
+				t.Errorf("%s: choose = %s, want an error", name, s.engine.name())
 			} else if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
-				t.Errorf("choose(%q) error = %v, want %v", tc.env, err, tc.wantErr)
+				t.Errorf("%s: choose error = %v, want %v", name, err, tc.wantErr)
 			}
+			continue
 		case err != nil:
-			t.Errorf("choose(%q) error: %v", tc.env, err)
-		case e.name() != tc.want:
-			t.Errorf("choose(%q) = %s, want %s", tc.env, e.name(), tc.want)
+			t.Errorf("%s: choose error: %v", name, err)
+			continue
+		}
+		if got := s.info.Engine; got != tc.want {
+			t.Errorf("%s: choose = %s, want %s", name, got, tc.want)
+		}
+		if got := s.info.Warning != ""; got != tc.warn {
+			t.Errorf("%s: warning = %q, want one: %t", name, s.info.Warning, tc.warn)
+		}
+		if got := len(s.info.Calibration); got != tc.nCal {
+			t.Errorf("%s: %d calibration figures, want %d", name, got, tc.nCal)
 		}
 	}
 }
@@ -251,11 +277,97 @@ func BenchmarkSgemmConv(b *testing.B) {
 				if tB {
 					ldb = s.k
 				}
+				m := startFlops(b)
 				for b.Loop() {
 					e.sgemm(false, tB, s.m, s.n, s.k, 1, a, s.k, bb, ldb, 0, c, s.n)
 				}
-				flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				m.report(2 * float64(s.m) * float64(s.n) * float64(s.k))
+			})
+		}
+	}
+}
+
+// TestInfo checks that the engine in use describes itself consistently with
+// Backend, and logs the description (go test -v shows what was chosen).
+func TestInfo(t *testing.T) {
+	info, err := Info()
+	if err != nil {
+		t.Fatalf("Info() error: %v", err)
+	}
+	name, _ := Backend()
+	if info.Engine == "" || info.Kernel == "" || info.CPU == "" || !strings.HasPrefix(name, info.Engine) {
+		t.Errorf("Info() = %+v for backend %q: engine, kernel and cpu must be set and match", info, name)
+	}
+	t.Logf("%+v", info)
+}
+
+// flopMeter reports a benchmark's GFLOP/s by wall time and by the CPU time
+// of its thread (GFLOP/s-cpu), which a busy shared machine inflates less,
+// and both as a fraction of this CPU's single-core peak when that is known.
+type flopMeter struct {
+	b   *testing.B
+	cpu time.Duration
+}
+
+func startFlops(b *testing.B) flopMeter {
+	peakGFLOPS()           // measured once, before this thread's clock starts
+	runtime.LockOSThread() // threadCPU measures this thread
+	b.Cleanup(runtime.UnlockOSThread)
+	return flopMeter{b: b, cpu: threadCPU()}
+}
+
+// report takes the flops of one iteration.
+func (m flopMeter) report(flops float64) {
+	total := flops * float64(m.b.N) / 1e9
+	wall := total / m.b.Elapsed().Seconds()
+	m.b.ReportMetric(wall, "GFLOP/s")
+	peak := peakGFLOPS()
+	if peak > 0 {
+		m.b.ReportMetric(wall/peak, "of-peak")
+	}
+	if cpu := (threadCPU() - m.cpu).Seconds(); cpu > 0 {
+		m.b.ReportMetric(total/cpu, "GFLOP/s-cpu")
+		if peak > 0 {
+			m.b.ReportMetric(total/cpu/peak, "of-peak-cpu")
+		}
+	}
+}
+
+// BenchmarkSgemmImage runs the GEMMs the convolution kernels make per image
+// (internal/kernels/conv.go): forward W * cols, the column gradient W^T * dy
+// and the weight gradient dy * cols^T accumulated into dW.
+func BenchmarkSgemmImage(b *testing.B) {
+	shapes := []struct {
+		name    string
+		tA, tB  bool
+		m, n, k int
+		beta    float32
+	}{
+		{"fwd_conv1", false, false, 32, 4096, 27, 0},
+		{"fwd_conv2", false, false, 64, 1024, 288, 0},
+		{"fwd_conv3", false, false, 64, 256, 576, 0},
+		{"dcols_conv2", true, false, 288, 1024, 64, 0},
+		{"dcols_conv3", true, false, 576, 256, 64, 0},
+		{"dW_conv2", false, true, 64, 288, 1024, 1},
+		{"dW_conv3", false, true, 64, 576, 256, 1},
+	}
+	for name, e := range engines(b) {
+		for _, s := range shapes {
+			ar, ac := s.m, s.k
+			if s.tA {
+				ar, ac = s.k, s.m
+			}
+			br, bc := s.k, s.n
+			if s.tB {
+				br, bc = s.n, s.k
+			}
+			a, bb, c := patterned(ar*ac, 1), patterned(br*bc, 2), make([]float32, s.m*s.n)
+			b.Run(name+"/"+s.name, func(b *testing.B) {
+				m := startFlops(b)
+				for b.Loop() {
+					e.sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, ac, bb, bc, s.beta, c, s.n)
+				}
+				m.report(2 * float64(s.m*s.n*s.k))
 			})
 		}
 	}

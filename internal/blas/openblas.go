@@ -2,6 +2,7 @@ package blas
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"unsafe"
@@ -23,6 +24,11 @@ const (
 
 type openBLAS struct {
 	lib        string
+	core       string // openblas_get_corename, "" when absent
+	config     string // openblas_get_config, "" when absent
+	coreType   string // OPENBLAS_CORETYPE at load time, "" when unset
+	coreTypeBy string // "user", "zoomtrain" or ""
+	warning    string // set when the loaded kernels are below the CPU's
 	sgemmFn    func(order, tA, tB, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32)
 	dgemmFn    func(order, tA, tB, m, n, k int32, alpha float64, a *float64, lda int32, b *float64, ldb int32, beta float64, c *float64, ldc int32)
 	setThreadN func(n int32) // nil when the library has no openblas_set_num_threads
@@ -81,12 +87,29 @@ func fortranOp(t bool) byte {
 }
 
 // openOpenBLAS loads the first library of libraryNames that provides
-// cblas_sgemm and cblas_dgemm.
+// cblas_sgemm and cblas_dgemm, naming the best kernels for this CPU in
+// OPENBLAS_CORETYPE first unless the user has set it.
 func openOpenBLAS() (engine, error) {
+	f := hostFeatures()
+	userValue := os.Getenv(coreTypeEnv)
+	userSet := userValue != "" // OpenBLAS ignores an empty value too
+	by := ""
+	if userSet {
+		by = "user"
+	}
+	if v := coreTypeToSet(f, userValue, userSet); v != "" {
+		// The library reads it in its constructor from the C environment;
+		// purego's runtime support forwards os.Setenv to libc's setenv.
+		if err := os.Setenv(coreTypeEnv, v); err == nil {
+			userValue, by = v, "zoomtrain"
+		}
+	}
 	var failures []string
 	for _, name := range libraryNames {
 		e, err := loadLibrary(name)
 		if err == nil {
+			e.coreType, e.coreTypeBy = userValue, by
+			e.warning = coreWarning(f, e.core, userValue, userSet)
 			return e, nil
 		}
 		failures = append(failures, err.Error())
@@ -118,6 +141,16 @@ func loadLibrary(name string) (*openBLAS, error) {
 	if sf, err := purego.Dlsym(h, "sgemm_"); err == nil {
 		if df, err := purego.Dlsym(h, "dgemm_"); err == nil {
 			e.sgemmF, e.dgemmF = sf, df
+		}
+	}
+	for _, q := range []struct {
+		sym string
+		dst *string
+	}{{"openblas_get_corename", &e.core}, {"openblas_get_config", &e.config}} {
+		if p, err := purego.Dlsym(h, q.sym); err == nil {
+			var get func() string
+			purego.RegisterFunc(&get, p)
+			*q.dst = strings.TrimSpace(get())
 		}
 	}
 	if t, err := purego.Dlsym(h, "openblas_set_num_threads"); err == nil {

@@ -11,7 +11,10 @@
 // canvas size, so that is the source resolution.
 package config
 
-import "zoomtrain/internal/sampler"
+import (
+	"zoomtrain/internal/imageio"
+	"zoomtrain/internal/sampler"
+)
 
 // Enumerated values of the string settings.
 const (
@@ -72,6 +75,9 @@ type Config struct {
 	Train Train  `mapstructure:"train"`
 }
 
+// MaxImagePixels bounds data.max_pixels: 256 Mi pixels, 1 GiB decoded as RGBA.
+const MaxImagePixels = 1 << 28
+
 // Data says where images come from and how they are brought to one size.
 type Data struct {
 	Source      string  `mapstructure:"source"`       // needle | folder
@@ -81,6 +87,7 @@ type Data struct {
 	ValFraction float64 `mapstructure:"val_fraction"` // held out of a single-level ROOT/<class>/* folder
 	OnError     string  `mapstructure:"on_error"`     // fail | skip unreadable images
 	Normalize   string  `mapstructure:"normalize"`    // none | imagenet: the networks' input normalisation
+	MaxPixels   int64   `mapstructure:"max_pixels"`   // an image whose header claims more is refused (or skipped) undecoded
 	CacheMB     int     `mapstructure:"cache_mb"`
 	Workers     int     `mapstructure:"workers"`
 	Augment     Augment `mapstructure:"augment"`
@@ -200,6 +207,7 @@ func Default() Config {
 			ValFraction: 0.1,
 			OnError:     OnErrorFail,
 			Normalize:   NormalizeNone,
+			MaxPixels:   imageio.MaxPixels,
 			CacheMB:     2048,
 			Workers:     2,
 			Augment:     Augment{CropScaleMin: 1},

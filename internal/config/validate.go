@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // checker keeps the first problem found; later checks are no-ops, so Validate reads
@@ -71,8 +72,9 @@ func (c Config) Validate() error {
 	if strings.TrimSpace(c.Out) == "" {
 		ch.fail("out", "must not be empty")
 	}
-	if c.Name != "" && (strings.ContainsAny(c.Name, `/\`) || c.Name == "." || c.Name == "..") {
-		ch.fail("name", "must be a plain folder name, got %q", c.Name)
+	if c.Name != "" && (strings.ContainsAny(c.Name, `/\`) || c.Name == "." || c.Name == ".." ||
+		strings.TrimSpace(c.Name) != c.Name || strings.ContainsFunc(c.Name, unicode.IsControl)) {
+		ch.fail("name", "must be a plain folder name (no slashes, control characters, or leading or trailing space), got %q", c.Name)
 	}
 
 	d := c.Data
@@ -85,6 +87,9 @@ func (c Config) Validate() error {
 	ch.interval("data.val_fraction", d.ValFraction, 0, 1, true, true)
 	ch.oneOf("data.on_error", d.OnError, OnErrorFail, OnErrorSkip)
 	ch.oneOf("data.normalize", d.Normalize, NormalizeNone, NormalizeImageNet)
+	if d.MaxPixels < 1 || d.MaxPixels > MaxImagePixels {
+		ch.fail("data.max_pixels", "must be in [1, %d], got %d", int64(MaxImagePixels), d.MaxPixels)
+	}
 	ch.nonNegative("data.cache_mb", d.CacheMB)
 	ch.positive("data.workers", d.Workers)
 	ch.interval("data.augment.crop_scale_min", d.Augment.CropScaleMin, 0, 1, true, false)

@@ -524,6 +524,13 @@ func fitSquare(img image.Image, r int, policy string) *image.RGBA {
 	return dst
 }
 
+// CheckImage checks, without decoding, that path is a regular file whose PNG or JPEG
+// header claims a size LoadImage accepts: how a command finds a bad file among many
+// before it starts to print results.
+func CheckImage(path string) error {
+	return checkHeader(path, 0)
+}
+
 // LoadImage reads one image file (PNG or JPEG, any colour model) and brings it to r x r by
 // policy, as a folder set would: planar CHW float32 RGB in [0, 1], len 3*r*r.
 func LoadImage(path string, r int, policy string) ([]float32, error) {

@@ -51,7 +51,7 @@ func OpenData(c config.Config) (trainSet, valSet data.Dataset, err error) {
 func FolderOptions(c config.Config) data.FolderOptions {
 	return data.FolderOptions{
 		Root: c.Data.Path, Resolution: c.Data.Resolution, Policy: c.Data.Policy,
-		ValFraction: c.Data.ValFraction, Seed: c.Seed, OnError: c.Data.OnError,
+		ValFraction: c.Data.ValFraction, Seed: c.Seed, OnError: c.Data.OnError, MaxPixels: c.Data.MaxPixels,
 	}
 }
 

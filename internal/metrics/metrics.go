@@ -25,7 +25,7 @@ const MaxFileBytes = 64 << 20
 
 // Record is one epoch's measurements. Accuracies are fractions in [0, 1]. The JSON keys
 // are epoch, step, train_loss, train_acc, val_loss, val_top1, val_top5, seconds,
-// images_per_s, blur_sigma, lr and time.
+// images_per_s, blur_sigma, lr, time and skipped (left out when 0).
 //
 // A NaN float field means "not measured" (for example no validation pass this epoch):
 // Append leaves it out of the line and Read gives NaN for a field a line lacks, so a
@@ -43,6 +43,7 @@ type Record struct {
 	BlurSigma  float64
 	LR         map[string]float64 // keys "task" and "saliency"
 	Time       string             // RFC 3339
+	Skipped    int                // unreadable training images skipped this epoch (data.on_error: skip)
 }
 
 // NewRecord returns a record for epoch and step with every measurement marked missing
@@ -67,6 +68,7 @@ type wire struct {
 	BlurSigma  *float64           `json:"blur_sigma,omitempty"`
 	LR         map[string]float64 `json:"lr,omitempty"`
 	Time       string             `json:"time,omitempty"`
+	Skipped    int                `json:"skipped,omitempty"`
 }
 
 func present(v float64) *float64 {
@@ -91,7 +93,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		TrainLoss: present(r.TrainLoss), TrainAcc: present(r.TrainAcc),
 		ValLoss: present(r.ValLoss), ValTop1: present(r.ValTop1), ValTop5: present(r.ValTop5),
 		Seconds: present(r.Seconds), ImagesPerS: present(r.ImagesPerS),
-		BlurSigma: present(r.BlurSigma), LR: r.LR, Time: r.Time,
+		BlurSigma: present(r.BlurSigma), LR: r.LR, Time: r.Time, Skipped: r.Skipped,
 	}
 	return json.Marshal(w)
 }
@@ -111,7 +113,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 		TrainLoss: orNaN(w.TrainLoss), TrainAcc: orNaN(w.TrainAcc),
 		ValLoss: orNaN(w.ValLoss), ValTop1: orNaN(w.ValTop1), ValTop5: orNaN(w.ValTop5),
 		Seconds: orNaN(w.Seconds), ImagesPerS: orNaN(w.ImagesPerS),
-		BlurSigma: orNaN(w.BlurSigma), LR: w.LR, Time: w.Time,
+		BlurSigma: orNaN(w.BlurSigma), LR: w.LR, Time: w.Time, Skipped: w.Skipped,
 	}
 	return nil
 }

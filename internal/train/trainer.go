@@ -68,6 +68,12 @@ type Observer interface {
 	Evaluating()
 }
 
+// SkipObserver is an Observer that also hears, at the end of each epoch, which
+// unreadable training files the epoch skipped (data.on_error: skip).
+type SkipObserver interface {
+	Skipped(epoch int, files []data.SkippedFile)
+}
+
 type nopObserver struct{}
 
 func (nopObserver) Start(RunInfo)        {}
@@ -315,9 +321,19 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			return nil, err
 		}
 	}
+	var history []metrics.Record // the records of the epochs done, kept in checkpoints
 	if o.Resume != nil {
 		if pos, err = t.restore(o.Resume, classes); err != nil {
 			return nil, err
+		}
+		h, err := CheckpointHistory(o.Resume)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range h {
+			if r.Epoch <= pos.Epoch {
+				history = append(history, r)
+			}
 		}
 		if err := metrics.Truncate(metricsPath, pos.Epoch); err != nil {
 			return nil, err
@@ -327,7 +343,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	// save writes the state at position at; checkpoint.Save's error already says
 	// what failed (a full disk included), so it only gains the step.
 	save := func(path string, at position) error {
-		c, err := t.checkpoint(cfgYAML, classes, at)
+		c, err := t.checkpoint(cfgYAML, classes, at, history)
 		if err != nil {
 			return err
 		}
@@ -411,7 +427,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			}
 			return nil, fmt.Errorf("epoch %d: %w", pos.Epoch+1, err)
 		}
+		skipped := it.Skipped()
 		it.Close()
+		if so, ok := obs.(SkipObserver); ok && len(skipped) > 0 {
+			so.Skipped(pos.Epoch+1, skipped)
+		}
 		trainSeconds := time.Since(epochStart).Seconds()
 		obs.Evaluating()
 		res, err := infer.Evaluate(ctx, t.eval, o.Val, cfg.Data.Workers, int64(cfg.Data.CacheMB)<<20)
@@ -432,6 +452,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			BlurSigma: sigma0,
 			LR:        map[string]float64{graph.PartTask: lr0},
 			Time:      time.Now().UTC().Format(time.RFC3339),
+			Skipped:   len(skipped),
 		}
 		mults := PartMultipliers(cfg)
 		rec.LR[graph.PartTask] = lr0 * mults[graph.PartTask]
@@ -442,6 +463,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		if err := metrics.Append(metricsPath, rec); err != nil {
 			return nil, err
 		}
+		history = append(history, rec)
 		improved := !pos.HasBest || res.Top1 > pos.BestTop1
 		if improved {
 			pos.BestTop1, pos.HasBest = res.Top1, true
@@ -476,7 +498,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 }
 
 // checkpoint captures the trainer's full state at pos.
-func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position) (*checkpoint.Checkpoint, error) {
+func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position, history []metrics.Record) (*checkpoint.Checkpoint, error) {
 	ws, err := infer.WeightsOf(t.model)
 	if err != nil {
 		return nil, err
@@ -498,6 +520,10 @@ func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position) (*c
 	if err != nil {
 		return nil, err
 	}
+	hist, err := historyJSON(history)
+	if err != nil {
+		return nil, err
+	}
 	return &checkpoint.Checkpoint{
 		Version:    checkpoint.FormatVersion,
 		ConfigYAML: cfgYAML,
@@ -510,6 +536,7 @@ func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position) (*c
 			extraPosition:        string(pj),
 			infer.ExtraBatchNorm: bn,
 			extraBest:            strconv.FormatFloat(pos.BestTop1, 'g', -1, 64),
+			extraHistory:         hist,
 		},
 	}, nil
 }

@@ -48,6 +48,13 @@ const (
 	maxTileSize      = 2048
 )
 
+// Check reports what is wrong with o, before any panel is drawn: the error Panel
+// would return for it.
+func (o PanelOptions) Check() error {
+	_, err := o.withDefaults()
+	return err
+}
+
 func (o PanelOptions) withDefaults() (PanelOptions, error) {
 	if o.TileSize == 0 {
 		o.TileSize = defaultTileSize
