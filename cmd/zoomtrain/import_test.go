@@ -16,8 +16,8 @@ func officialArgs(weights, out string, extra ...string) []string {
 	return append(args, extra...)
 }
 
-// TestImportOfficial: the official fixture imports, and predict and visualize run
-// the checkpoint.
+// TestImportOfficial: the official fixture imports; predict, eval and visualize run
+// the checkpoint, and train --init fine-tunes it.
 func TestImportOfficial(t *testing.T) {
 	tmp := t.TempDir()
 	ckpt := filepath.Join(tmp, "official.ckpt")
@@ -43,6 +43,11 @@ func TestImportOfficial(t *testing.T) {
 	// train --init fine-tunes it on other classes: the model settings are the
 	// checkpoint's, the classifier is re-initialised.
 	root := imageFolder(t, filepath.Join(tmp, "data"), nil)
+	// Its classes are a .. e: the folder's a and b are among them.
+	code, stdout, stderr = runCmd("eval", "--checkpoint", ckpt, "--data", filepath.Join(root, "val"), "--json")
+	if code != exitOK || !strings.Contains(stdout, `"top1"`) {
+		t.Errorf("eval: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
 	cfg := writeFile(t, filepath.Join(tmp, "ft.yaml"), []byte("data:\n  workers: 1\ntrain:\n  epochs: 1\n  batch_size: 4\n  eval_batch_size: 2\n"))
 	code, stdout, stderr = runCmd("train", "--config", cfg, "--data", root, "--init", ckpt, "--out", filepath.Join(tmp, "runs"), "--no-plot")
 	if code != exitOK {
