@@ -14,7 +14,8 @@ import (
 )
 
 // torchvisionKeys reads testdata/<arch>.keys: the state_dict keys and shapes of
-// torchvision 0.14's model of that name with 5 classes, one "key d0,d1,..." a line.
+// torchvision 0.14's model of that name with 5 classes, one "key d0,d1,..." a line
+// (scripts/make-torchvision-keys.py writes them).
 func torchvisionKeys(t *testing.T, arch string) (names []string, shapes [][]int) {
 	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", arch+".keys"))
