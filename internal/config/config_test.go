@@ -284,7 +284,6 @@ func TestValidate(t *testing.T) {
 		{"blur kind", func(c *Config) { c.Train.Blur.Kind = "box" }, "train.blur.kind must be one of gaussian, resolution_drop"},
 		{"drop min", func(c *Config) { c.Train.Blur.Kind, c.Train.Blur.DropMin = BlurResolutionDrop, 33 }, "train.blur.drop_min must be in [0 (automatic), model.task_input 32], got 33"},
 		{"drop with sigma", func(c *Config) { c.Train.Blur.Kind, c.Train.Blur.Sigma, c.Train.Blur.Epochs = BlurResolutionDrop, 1, 2 }, "train.blur.sigma is the Gaussian blur's"},
-		{"drop with uniform", func(c *Config) { c.Train.Blur.Kind, c.Model.Sampler = BlurResolutionDrop, SamplerUniform }, "resolution_drop needs model.sampler saliency"},
 		{"resnet width", func(c *Config) { c.Model.ResNetWidth = 0 }, "model.resnet_width must be positive"},
 		{"resnet blocks", func(c *Config) { c.Model.ResNetBlocks = 0 }, "model.resnet_blocks must be positive"},
 		{"epochs", func(c *Config) { c.Train.Epochs = 0 }, "train.epochs must be positive"},

@@ -206,9 +206,6 @@ func (c Config) Validate() error {
 		if t.Blur.Sigma > 0 {
 			ch.fail("train.blur.sigma", "is the Gaussian blur's; it must be 0 with kind resolution_drop")
 		}
-		if m.Sampler != SamplerSaliency {
-			ch.fail("train.blur.kind", "resolution_drop needs model.sampler saliency")
-		}
 		if t.Blur.Epochs > t.Epochs {
 			ch.fail("train.blur.epochs", "%d is more than train.epochs %d", t.Blur.Epochs, t.Epochs)
 		}

@@ -260,9 +260,11 @@ func (b *builder) build(withLoss bool) error {
 	}
 	if s.ResolutionDrop {
 		m.Drop = &kernels.DropState{}
-		if taskIn, err = kernels.ResolutionDrop(taskIn, m.Drop); err != nil {
+		in := taskIn
+		if taskIn, err = kernels.ResolutionDrop(in, m.Drop); err != nil {
 			return fmt.Errorf("resolution drop: %w", err)
 		}
+		b.markData(in, taskIn)
 	}
 	m.TaskIn = taskIn
 	m.Logits, err = b.taskNet(taskIn)

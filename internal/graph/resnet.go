@@ -189,13 +189,19 @@ func (b *builder) normalize(x *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b.isData(x) {
-		if b.data == nil {
-			b.data = map[*G.Node]bool{}
-		}
-		b.data[y] = true
-	}
+	b.markData(x, y)
 	return y, nil
+}
+
+// markData marks y, a function of x alone, as data when x is.
+func (b *builder) markData(x, y *G.Node) {
+	if !b.isData(x) {
+		return
+	}
+	if b.data == nil {
+		b.data = map[*G.Node]bool{}
+	}
+	b.data[y] = true
 }
 
 // taskNet is the spec's task network on its input x (after the sampler and blur):
