@@ -151,7 +151,11 @@ func InitFrom(m *graph.Model, c *checkpoint.Checkpoint, classes []string) (strin
 	if err := infer.LoadModelState(m, &cc); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s re-initialised: the checkpoint has %d classes, the data %d (or other names)", strings.TrimSuffix(fc, "."), len(c.Classes), len(classes)), nil
+	why := fmt.Sprintf("the checkpoint has %d classes, the data %d", len(c.Classes), len(classes))
+	if len(c.Classes) == len(classes) {
+		why = fmt.Sprintf("the checkpoint's classes %q are not the data's %q", c.Classes, classes)
+	}
+	return fmt.Sprintf("%s re-initialised: %s", strings.TrimSuffix(fc, "."), why), nil
 }
 
 // InitConfig is cfg with the model settings of the checkpoint to fine-tune: its
