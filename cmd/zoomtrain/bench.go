@@ -82,6 +82,10 @@ func (o *benchOptions) config(variant string) (config.Config, error) {
 		if c, err = config.Load(o.ConfigPath, nil, map[string]any{"model.sampler": variant}); err != nil {
 			return c, err
 		}
+		if c.IsAuto() {
+			// bench reads no images: an image folder's "auto" becomes the reference size.
+			c.Data.Resolution = bench.Reference(variant).Data.Resolution
+		}
 	}
 	if o.set("resolution") {
 		c.Data.Resolution = o.Resolution
@@ -112,7 +116,9 @@ func runBench(ctx context.Context, o *benchOptions, s streams) error {
 		if err != nil {
 			return err
 		}
-		if err := checkTrainingMemory(c, 10, c.Train.BatchSize); err != nil {
+		// bench never evaluates: an evaluation batch (100 by default) must not count.
+		c.Train.EvalBatchSize = c.Train.BatchSize
+		if err := checkTrainingMemory(c, 10, 0, c.Train.BatchSize); err != nil {
 			return fmt.Errorf("bench %s: %w", v, err)
 		}
 	}

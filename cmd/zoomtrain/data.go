@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -24,10 +24,12 @@ func newDataCmd(s streams) *cobra.Command {
 
 zoomtrain trains on image folders (ROOT/train/<class>/*, ROOT/val/<class>/*, or
 ROOT/<class>/* with a seeded split) or on the built-in needle set, which needs no
-download. 'zoomtrain data needle' writes the needle set out as such a folder.`,
+download. 'zoomtrain data needle' writes the needle set out as such a folder;
+'zoomtrain data needle-gaze' writes the built-in regression set as a folder with a
+targets.csv per split.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newDataNeedleCmd(s))
+	cmd.AddCommand(newDataNeedleCmd(s), newDataGazeCmd(s))
 	return cmd
 }
 
@@ -145,15 +147,28 @@ func (d *digitRange) Set(v string) error {
 func runDataNeedle(ctx context.Context, opts dataNeedleOptions, s streams) error {
 	out := filepath.Clean(opts.Out)
 	total := opts.Needle.Train + opts.Needle.Val
-	var progress io.Writer = io.Discard
+	step := func() {}
+	start := time.Now()
 	if total >= opts.ProgressMin {
-		progress = s.Err
+		if isTerminal(s.Err) {
+			bar := progressbar.NewOptions(total,
+				progressbar.OptionSetWriter(s.Err), progressbar.OptionSetDescription("needle"),
+				progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(s.Err) }))
+			step = func() { bar.Add(1) }
+		} else {
+			// Not a terminal (a log file, a pipe): a line per quarter, no bar frames.
+			fmt.Fprintf(s.Err, "needle: writing %d canvases to %s\n", total, out)
+			var done atomic.Int64
+			step = func() {
+				n := done.Add(1)
+				if q := 4 * n / int64(total); q > 4*(n-1)/int64(total) {
+					fmt.Fprintf(s.Err, "needle: %d/%d canvases (%.0fs)\n", n, total, time.Since(start).Seconds())
+				}
+			}
+		}
 	}
-	bar := progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("needle"),
-		progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(progress) }))
-	err := data.WriteFolder(ctx, out, opts.Needle, data.WriteOptions{Force: opts.Force, Progress: func() { bar.Add(1) }})
+	err := data.WriteFolder(ctx, out, opts.Needle, data.WriteOptions{Force: opts.Force, Progress: step})
 	if err != nil {
 		return err
 	}

@@ -339,6 +339,10 @@ func TestRunDataNeedleProgressAndCancel(t *testing.T) {
 			if got := strings.Contains(stderr.String(), "16/16"); got != tt.wantProgress {
 				t.Errorf("progress shown = %v, want %v (stderr %q)", got, tt.wantProgress, stderr.String())
 			}
+			// stderr is a buffer, not a terminal: plain lines, no bar frames.
+			if n := strings.Count(stderr.String(), "\n"); strings.Contains(stderr.String(), "\r") || n > 5 {
+				t.Errorf("progress to a non-terminal is %d lines or has carriage returns: %q", n, stderr.String())
+			}
 			ents, _ := os.ReadDir(parent)
 			wantEntries := 1
 			if tt.cancel {

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/infer"
 	"zoomtrain/internal/termsafe"
@@ -61,6 +64,9 @@ func runEval(ctx context.Context, o *evalOptions, s streams) error {
 	ld, err := infer.LoadForward(o.Checkpoint, o.Batch, false)
 	if err != nil {
 		return err
+	}
+	if ld.Standardiser != nil {
+		return runEvalRegression(ctx, o, s, ld)
 	}
 	ds, err := evalSet(ld, o.Data)
 	if err != nil {
@@ -116,6 +122,9 @@ func runEval(ctx context.Context, o *evalOptions, s streams) error {
 func evalSet(ld *infer.Loaded, dir string) (data.Dataset, error) {
 	if dir == "" {
 		_, val, err := infer.OpenData(ld.Config)
+		if errors.Is(err, fs.ErrNotExist) && ld.Config.Data.Source == config.SourceFolder {
+			return nil, fmt.Errorf("the run's data folder is gone (moved? give its new place with --data): %w", err)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 
 	"zoomtrain/internal/checkpoint"
 	"zoomtrain/internal/config"
+	"zoomtrain/internal/infer"
 	"zoomtrain/internal/membudget"
 	"zoomtrain/internal/train"
 )
@@ -16,13 +17,14 @@ func memoryLimit() (membudget.Limit, error) {
 }
 
 // checkTrainingMemory refuses, before anything is allocated, a training setting whose
-// estimated memory exceeds what the machine has.
-func checkTrainingMemory(cfg config.Config, classes, examples int) error {
+// estimated memory exceeds what the machine has: a classifier of classes classes, or a
+// regressor of targets targets.
+func checkTrainingMemory(cfg config.Config, classes, targets, examples int) error {
 	lim, err := memoryLimit()
 	if err != nil || lim.Bytes == 0 {
 		return err
 	}
-	mm, err := train.NewMemoryModel(cfg, classes)
+	mm, err := train.NewMemoryModel(cfg, classes, targets)
 	if err != nil {
 		return err
 	}
@@ -46,7 +48,15 @@ func checkForwardMemory(path string, batch int) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: stored config: %w", path, err)
 	}
-	mm, err := train.NewMemoryModel(cfg, len(c.Classes))
+	std, err := infer.StandardiserOf(c)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	targets := 0
+	if std != nil {
+		targets = len(std.Names)
+	}
+	mm, err := train.NewMemoryModel(cfg, len(c.Classes), targets)
 	if err != nil {
 		return err
 	}

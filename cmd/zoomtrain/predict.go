@@ -70,6 +70,9 @@ func runPredict(o *predictOptions, s streams) error {
 			return err
 		}
 	}
+	if ld.Standardiser != nil {
+		return predictRegression(o, s.Out, ld)
+	}
 	enc := json.NewEncoder(s.Out)
 	pix := make([][]float32, predictChunk)
 	for start := 0; start < len(o.Images); start += predictChunk {

@@ -60,6 +60,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	removeTrainedRuns()
+	if gazeDir != "" {
+		os.RemoveAll(gazeDir)
+	}
 	os.Exit(code)
 }
 

@@ -63,7 +63,9 @@ network. Both networks train jointly, end to end.
 Start with 'zoomtrain train' (the built-in needle data set, no download needed).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("zoomtrain {{.Version}}\n")
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)

@@ -72,6 +72,7 @@ Settings come from, highest first: flags, ZOOMTRAIN_* environment variables
 	f.StringVar(&o.Data, "data", "", "image folder ROOT/train/<class>, ROOT/val/<class> (or ROOT/<class>) instead of the needle data")
 	f.IntVar(&o.Epochs, "epochs", 0, "epochs to train (with --resume: the new total)")
 	f.StringVar(&o.Sampler, "sampler", "", "saliency or uniform")
+	_ = cmd.RegisterFlagCompletionFunc("sampler", cobra.FixedCompletions([]string{config.SamplerSaliency, config.SamplerUniform}, cobra.ShellCompDirectiveNoFileComp))
 	f.StringVar(&o.Out, "out", "", "parent folder of run directories (default runs; with --resume FILE, of the new one)")
 	f.StringVar(&o.Name, "name", "", "run directory name (default derived from the data, sampler and seed)")
 	f.Int64Var(&o.Seed, "seed", 0, "random seed (initialisation, order, augmentation)")
@@ -135,9 +136,9 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 		dir.Close()
 	}()
 	if o.Resume != "" {
-		for _, fl := range []string{"config", "data", "sampler", "seed", "batch-size", "force", "init"} {
+		for _, fl := range []string{"config", "sampler", "seed", "batch-size", "force", "init"} {
 			if o.set(fl) {
-				return usageErrorf("--%s cannot be combined with --resume: a resumed run keeps its config (only --epochs may change)", fl)
+				return usageErrorf("--%s cannot be combined with --resume: a resumed run keeps its config (only --epochs and --data may change)", fl)
 			}
 		}
 		var ckptPath string
@@ -169,6 +170,12 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 				cfg.Out = o.Out
 			}
 		}
+		if o.set("data") {
+			if err := movedData(&cfg, o.Data); err != nil {
+				return err
+			}
+		}
+		ignoredEnvNote(s.Err, os.Environ())
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
@@ -206,6 +213,9 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 		if cfg, err = config.Load(o.ConfigPath, os.Environ(), o.overrides()); err != nil {
 			return err
 		}
+		if err := cfg.AbsDataPath(); err != nil {
+			return err
+		}
 		if o.Init != "" {
 			if o.set("sampler") {
 				return usageErrorf("--sampler cannot be combined with --init: the model settings are the checkpoint's")
@@ -221,12 +231,16 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 	if o.PrintConfig {
 		return printConfig(cfg, s)
 	}
+	resNote, err := infer.ResolveResolution(&cfg)
+	if err != nil {
+		return err
+	}
 	// Open the data first: a bad data folder must not leave an empty run directory.
 	trainSet, valSet, err := infer.OpenData(cfg)
 	if err != nil {
 		return err
 	}
-	if err := checkTrainingMemory(cfg, len(trainSet.Classes()), trainSet.Len()+valSet.Len()); err != nil {
+	if err := checkTrainingMemory(cfg, len(trainSet.Classes()), len(data.TargetNames(trainSet)), trainSet.Len()+valSet.Len()); err != nil {
 		return err
 	}
 	if resume == nil {
@@ -268,6 +282,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 	})
 	defer stop()
 	obs := newTrainObserver(s.Err, trainSet, valSet, cfg)
+	obs.resNote = resNote
 	sum, err := train.Run(ctx, train.Options{Config: cfg, Dir: dir, Train: trainSet, Val: valSet, Resume: resume, Init: start, Observer: obs})
 	obs.finish()
 	if n := data.Skipped(trainSet) + data.Skipped(valSet); n > 0 {
@@ -285,7 +300,12 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 	if err != nil {
 		return err
 	}
+	if data.TargetNames(trainSet) != nil {
+		fmt.Fprintf(s.Out, "run %s: %d epochs, %d steps, best val MAE %.4f\n", dir.Path(), sum.Epochs, sum.Steps, sum.BestMAE)
+		return nil
+	}
 	fmt.Fprintf(s.Out, "run %s: %d epochs, %d steps, best val top-1 %.2f%%\n", dir.Path(), sum.Epochs, sum.Steps, 100*sum.BestTop1)
+	printNextSteps(s.Err, dir.Path())
 	return nil
 }
 
@@ -325,6 +345,8 @@ type trainObserver struct {
 	cfg   config.Config
 	ntr   int
 	nval  int
+	// resNote says how an "auto" data.resolution was resolved (in the first line).
+	resNote string
 }
 
 func newTrainObserver(w io.Writer, tr, val data.Dataset, cfg config.Config) *trainObserver {
@@ -339,8 +361,12 @@ func (t *trainObserver) Start(i train.RunInfo) {
 	t.info = i
 	t.start = time.Now()
 	c := t.cfg
-	fmt.Fprintf(t.w, "run %s: %s sampler, %s task net, %d parameters; %d train / %d val images at %d px, task input %d, %d batches of %d per epoch\n",
-		i.Dir, c.Model.Sampler, c.Model.TaskNet, i.Params, t.ntr, t.nval, c.Data.Resolution, c.Model.TaskInput, i.BatchesPerEpoch, c.Train.BatchSize)
+	res := fmt.Sprintf("%d px", c.Data.Resolution)
+	if t.resNote != "" {
+		res += " (" + t.resNote + ")"
+	}
+	fmt.Fprintf(t.w, "run %s: %s sampler, %s task net, %d parameters; %d train / %d val images at %s, task input %d, %d batches of %d per epoch\n",
+		i.Dir, c.Model.Sampler, c.Model.TaskNet, i.Params, t.ntr, t.nval, res, c.Model.TaskInput, i.BatchesPerEpoch, c.Train.BatchSize)
 	for _, n := range i.Notes {
 		fmt.Fprintln(t.w, n)
 	}
@@ -386,6 +412,12 @@ func (t *trainObserver) Epoch(r metrics.Record) {
 		if v, ok := r.LR[k]; ok {
 			lrs = append(lrs, fmt.Sprintf("%s %.2g", k, v))
 		}
+	}
+	if e := r.Regression; e != nil {
+		fmt.Fprintf(t.w, "epoch %3d/%d  train loss %.4f MAE %.4f  val loss %.4f MAE %.4f RMSE %.4f  blur %.2f  lr %s  %.0fs (%.0f img/s)\n",
+			r.Epoch, t.cfg.Train.Epochs, r.TrainLoss, e.TrainMAE, r.ValLoss, e.ValMAE, e.ValRMSE,
+			r.BlurSigma, strings.Join(lrs, ", "), r.Seconds, r.ImagesPerS)
+		return
 	}
 	fmt.Fprintf(t.w, "epoch %3d/%d  train loss %.4f acc %5.1f%%  val loss %.4f top-1 %5.1f%% top-5 %5.1f%%  blur %.2f  lr %s  %.0fs (%.0f img/s)\n",
 		r.Epoch, t.cfg.Train.Epochs, r.TrainLoss, 100*r.TrainAcc, r.ValLoss, 100*r.ValTop1, 100*r.ValTop5,

@@ -6,6 +6,9 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,12 +28,13 @@ type visualizeOptions struct {
 	N          int
 	Cols       int
 	TileSize   int
+	Force      bool
 }
 
 func newVisualizeCmd(s streams) *cobra.Command {
 	o := &visualizeOptions{}
 	cmd := &cobra.Command{
-		Use:   "visualize --checkpoint FILE (--data DIR | --image FILE...) --out DIR [-n 16]",
+		Use:   "visualize --checkpoint FILE (--data DIR | [--image] FILE...) --out DIR [-n 16]",
 		Short: "Draw what the sampler does: source with grid, saliency, warped input, uniform downsample",
 		Long: `For each image, write a PNG panel: the source with the sampling grid drawn over it
 (dense lines where the sampler magnifies), the saliency map as a heatmap over the
@@ -38,11 +42,13 @@ source, the warped task input and the uniform downsample of the same size, enlar
 so pixels stay visible. Also index.png, a contact sheet of all panels with the true and
 predicted classes, and per image saliency.npy and grid.npy for scripts.
 
-With neither --data nor --image, the run's own validation images are drawn.`,
+Images to draw are given with --image or as arguments (--image a.png b.png names
+both). With neither --data nor images, the run's own validation images are drawn.`,
 		Example: `  zoomtrain visualize --checkpoint runs/needle-saliency-s0/best.ckpt --out viz
   zoomtrain visualize --checkpoint best.ckpt --image photo1.jpg photo2.png --out viz`,
-		Args: cobra.NoArgs,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Images = append(o.Images, args...)
 			if o.Checkpoint == "" || o.Out == "" {
 				return usageErrorf("--checkpoint and --out are required")
 			}
@@ -67,11 +73,12 @@ With neither --data nor --image, the run's own validation images are drawn.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint file")
 	f.StringVar(&o.Data, "data", "", "labelled image folder (its val/ split if it has one)")
-	f.StringSliceVar(&o.Images, "image", nil, "image files (repeat or comma-separate)")
-	f.StringVar(&o.Out, "out", "", "output folder (created; must not hold an earlier index.png)")
+	f.StringSliceVar(&o.Images, "image", nil, "image files (repeat, comma-separate, or list them as arguments)")
+	f.StringVar(&o.Out, "out", "", "output folder (created; must not hold an earlier index.png unless --force)")
 	f.IntVarP(&o.N, "n", "n", 16, "number of images from --data")
 	f.IntVar(&o.Cols, "cols", 2, "panels per row of the contact sheet")
 	f.IntVar(&o.TileSize, "tile", 192, "tile side in pixels")
+	f.BoolVar(&o.Force, "force", false, "redraw into a folder that holds an earlier visualisation (its panels are replaced)")
 	return cmd
 }
 
@@ -80,6 +87,8 @@ type example struct {
 	name  string
 	pix   []float32 // 3 x R x R
 	label int       // -1 when unknown
+	// targets are a regression example's true targets, nil when unknown.
+	targets []float32
 }
 
 func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
@@ -99,11 +108,16 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 			exs = append(exs, example{name: filepath.Base(p), pix: pix, label: -1})
 		}
 	} else {
-		ds, err := evalSet(ld, o.Data)
+		var ds data.Dataset
+		if ld.Standardiser != nil {
+			ds, err = regressionEvalSet(ld, o.Data)
+		} else {
+			ds, err = evalSet(ld, o.Data)
+		}
 		if err != nil {
 			return err
 		}
-		for i := 0; i < min(o.N, ds.Len()); i++ {
+		for _, i := range spreadClasses(ds, o.N) {
 			pix := make([]float32, 3*r*r)
 			if err := ds.Image(i, 0, pix); err != nil {
 				return err
@@ -112,13 +126,20 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 			if f, ok := ds.(interface{ Path(int) string }); ok {
 				name = filepath.Base(f.Path(i))
 			}
-			exs = append(exs, example{name: name, pix: pix, label: ds.Label(i)})
+			ex := example{name: name, pix: pix, label: ds.Label(i)}
+			if reg, ok := ds.(data.Regression); ok {
+				ex.targets = make([]float32, len(reg.TargetNames()))
+				if err := reg.Targets(i, 0, ex.targets); err != nil {
+					return err
+				}
+			}
+			exs = append(exs, ex)
 		}
 	}
 	if len(exs) == 0 {
 		return fmt.Errorf("no images to draw")
 	}
-	if err := prepareOutDir(o.Out); err != nil {
+	if err := prepareOutDir(o.Out, o.Force); err != nil {
 		return err
 	}
 	t := cfg.Model.TaskInput
@@ -136,13 +157,9 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 		if err != nil {
 			return err
 		}
-		p := infer.Softmax(out.Logits)
-		pred := infer.TopK(p, 1)[0]
-		title := fmt.Sprintf("%s: predicted %s (%.2f)", ex.name, ld.Classes[pred], p[pred])
-		caption := fmt.Sprintf("pred %s %.2f", ld.Classes[pred], p[pred])
-		if ex.label >= 0 {
-			title = fmt.Sprintf("%s: true %s, predicted %s (%.2f)", ex.name, ld.Classes[ex.label], ld.Classes[pred], p[pred])
-			caption = fmt.Sprintf("true %s, pred %s %.2f", ld.Classes[ex.label], ld.Classes[pred], p[pred])
+		title, caption, wrong, err := describe(ld, ex, out.Logits)
+		if err != nil {
+			return err
 		}
 		uni := imageio.New(3, t, t)
 		// The uniform baseline's view: its task input, the same stage 1 as its model's.
@@ -153,6 +170,7 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 			Source:  &imageio.Image{C: 3, H: r, W: r, Pix: ex.pix},
 			Uniform: uni,
 			Title:   title,
+			Wrong:   wrong,
 		}
 		stem := fmt.Sprintf("%03d", i)
 		if out.Saliency != nil {
@@ -189,13 +207,27 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 }
 
 // prepareOutDir creates the output folder, checks it is writable, and refuses to mix a
-// new visualisation into an old one.
-func prepareOutDir(dir string) error {
+// new visualisation into an old one; with force it removes the old one's files first
+// (index.png and the NNN panels and maps), leaving anything else alone.
+func prepareOutDir(dir string, force bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("output folder: %w", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "index.png")); err == nil {
-		return fmt.Errorf("output folder %s already holds a visualisation (index.png); choose another --out", dir)
+		if !force {
+			return fmt.Errorf("output folder %s already holds a visualisation (index.png); choose another --out, or --force to redraw it", dir)
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("output folder: %w", err)
+		}
+		for _, e := range ents {
+			if e.Type().IsRegular() && (e.Name() == "index.png" || vizFile.MatchString(e.Name())) {
+				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+					return fmt.Errorf("output folder: %w", err)
+				}
+			}
+		}
 	}
 	probe, err := os.CreateTemp(dir, ".probe-*")
 	if err != nil {
@@ -208,4 +240,80 @@ func prepareOutDir(dir string) error {
 // writeMap writes an h x w float32 map as .npy, atomically.
 func writeMap(path string, v []float32, h, w int) error {
 	return npyfile.WriteFile(path, v, h, w)
+}
+
+// describe is the title of an example's panel and its caption on the contact sheet: the
+// predicted class and its probability, or the predicted targets, with the truth when
+// known; wrong marks a misclassified example (a regression prediction is never wrong,
+// only off by its error).
+func describe(ld *infer.Loaded, ex example, logits []float32) (title, caption string, wrong bool, err error) {
+	if ld.Standardiser != nil {
+		v, err := infer.Predictions(*ld.Standardiser, logits)
+		if err != nil {
+			return "", "", false, err
+		}
+		pred := "pred " + targetList(ld.Standardiser.Names, v)
+		if ex.targets == nil {
+			return ex.name + ": " + pred, pred, false, nil
+		}
+		truth := "true " + targetList(ld.Standardiser.Names, ex.targets)
+		return ex.name + ": " + truth + ", " + pred, truth + ", " + pred, false, nil
+	}
+	p := infer.Softmax(logits)
+	pred := infer.TopK(p, 1)[0]
+	if ex.label >= 0 {
+		title = fmt.Sprintf("%s: true %s, predicted %s (%.2f)", ex.name, ld.Classes[ex.label], ld.Classes[pred], p[pred])
+		caption = fmt.Sprintf("true %s, pred %s %.2f", ld.Classes[ex.label], ld.Classes[pred], p[pred])
+		if ex.label != pred {
+			title, caption = title+": wrong", "WRONG: "+caption
+		}
+		return title, caption, ex.label != pred, nil
+	}
+	return fmt.Sprintf("%s: predicted %s (%.2f)", ex.name, ld.Classes[pred], p[pred]),
+		fmt.Sprintf("pred %s %.2f", ld.Classes[pred], p[pred]), false, nil
+}
+
+// targetList writes targets as "gx 0.31 gy -0.12".
+func targetList(names []string, v []float32) string {
+	var b strings.Builder
+	for j, n := range names {
+		if j > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s %.2f", n, v[j])
+	}
+	return b.String()
+}
+
+// vizFile matches the per-image files visualize writes: NNN.png, NNN-saliency.npy,
+// NNN-grid.npy.
+var vizFile = regexp.MustCompile(`^[0-9]{3,}(\.png|-saliency\.npy|-grid\.npy)$`)
+
+// spreadClasses picks up to n indices of ds taking the classes in turn (the first
+// image of each class, then the second, ...), so that a few panels show several
+// classes rather than whichever class comes first in the folder.
+func spreadClasses(ds data.Dataset, n int) []int {
+	byClass := map[int][]int{}
+	var order []int
+	for i := 0; i < ds.Len(); i++ {
+		l := ds.Label(i)
+		if _, ok := byClass[l]; !ok {
+			order = append(order, l)
+		}
+		byClass[l] = append(byClass[l], i)
+	}
+	sort.Ints(order)
+	var out []int
+	for k := 0; len(out) < n; k++ {
+		took := false
+		for _, l := range order {
+			if k < len(byClass[l]) && len(out) < n {
+				out, took = append(out, byClass[l][k]), true
+			}
+		}
+		if !took {
+			break
+		}
+	}
+	return out
 }

@@ -35,7 +35,10 @@ func newWarpCmd(s streams) *cobra.Command {
 		Long: `warp runs the saliency sampler on one image with a given saliency map: the map
 (.npy float32/float64 h x w, or an 8-bit grayscale PNG; it need not be normalised) becomes
 an h x w sampling grid, the grid is upsampled to the output size, and the image is sampled
-bilinearly through it. Salient regions get more output pixels.`,
+bilinearly through it. Salient regions get more output pixels. The output is a PNG
+(each channel round(255 x value)).`,
+		Example: `  zoomtrain warp --image testdata/warp/square/image.png --saliency testdata/warp/square/saliency.npy --size 64x64 --out warped.png
+  zoomtrain warp --image testdata/warp/wide/image.png --saliency testdata/warp/wide/saliency.npy --size 56x40 --out warped.png --grid-out grid.npy --padding-mode reflect`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWarp(opts, s)
@@ -50,6 +53,7 @@ bilinearly through it. Salient regions get more output pixels.`,
 	f.Float64Var(&opts.FWHM, "fwhm", opts.FWHM, "full width at half maximum of the Gaussian kernel, in grid cells")
 	f.IntVar(&opts.Padding, "padding", opts.Padding, "padding of the saliency map on each side, in grid cells")
 	f.StringVar(&opts.PaddingMode, "padding-mode", opts.PaddingMode, "padding mode: replicate or reflect")
+	_ = cmd.RegisterFlagCompletionFunc("padding-mode", cobra.FixedCompletions([]string{string(sampler.Replicate), string(sampler.Reflect)}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -68,6 +72,9 @@ func runWarp(opts warpOptions, s streams) error {
 	mode := sampler.PaddingMode(opts.PaddingMode)
 	if mode != sampler.Replicate && mode != sampler.Reflect {
 		return usageErrorf("warp: --padding-mode %q is not replicate or reflect", opts.PaddingMode)
+	}
+	if ext := filepath.Ext(opts.Out); !strings.EqualFold(ext, ".png") {
+		return usageErrorf("warp: --out %s: warp writes a PNG (exact 8-bit values), so the name must end in .png", opts.Out)
 	}
 	if opts.GridOut != "" && filepath.Clean(opts.GridOut) == filepath.Clean(opts.Out) {
 		return usageErrorf("warp: --grid-out and --out name the same file")

@@ -20,33 +20,9 @@ import (
 	"zoomtrain/internal/sampler"
 )
 
-// sharedDir finds the shared folder: $ZOOMTRAIN_SHARED, else ../shared beside the
-// repository root. The test vectors live there, so without it the tests fail.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("ZOOMTRAIN_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("cannot find the repository root (go.mod) above the test's directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(filepath.Join(shared, "testdata", "warp", "cases.json")); err != nil {
-		t.Fatalf("shared test data not found at %s (%v): put shared/ beside the repository or set ZOOMTRAIN_SHARED", shared, err)
-	}
-	return shared
-}
+// warpVectorsDir is the repository's copy of the shared warp test vectors
+// (testdata/warp at the repository root; see testdata/README.md).
+const warpVectorsDir = "../../testdata/warp"
 
 type warpCase struct {
 	Name string   `json:"name"`
@@ -87,7 +63,7 @@ func runCmd(args ...string) (code int, stdout, stderr string) {
 }
 
 func TestWarpTestVectors(t *testing.T) {
-	base := filepath.Join(sharedDir(t), "testdata", "warp")
+	base := warpVectorsDir
 	b, err := os.ReadFile(filepath.Join(base, "cases.json"))
 	if err != nil {
 		t.Fatal(err)

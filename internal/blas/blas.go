@@ -2,7 +2,10 @@
 // from three engines: our own packed SGEMM with AVX-512 or AVX2+FMA
 // micro-kernels (amd64), an OpenBLAS shared library loaded with purego (no
 // cgo) when one is installed, and gonum's pure-Go BLAS. By default the
-// faster of native and OpenBLAS on the task network's GEMM shapes is used;
+// faster of native and OpenBLAS on the task network's GEMM shapes is used,
+// measured once per machine and kept in the user's cache directory
+// (ZOOMTRAIN_BLAS_CACHE moves the file or, set to "off", keeps none), so that
+// every process of a run computes on the same engine;
 // ZOOMTRAIN_BLAS=native|openblas|gonum forces one.
 //
 // All matrices are row-major, as in the rest of the project.
@@ -48,7 +51,7 @@ var resolved = sync.OnceValues(func() (selection, error) {
 		features:  f,
 		native:    native,
 		openBLAS:  openOpenBLAS,
-		calibrate: calibrate,
+		calibrate: cachedCalibration(calibrationFile(os.Getenv), f.String(), calibrate),
 	})
 })
 

@@ -8,7 +8,8 @@
 //
 // With data.source needle, data.resolution follows data.needle.canvas unless it is
 // set explicitly (then the two must agree): the needle images are generated at the
-// canvas size, so that is the source resolution.
+// canvas size, so that is the source resolution. With data.source folder it is "auto"
+// unless set (see ResolveAuto).
 package config
 
 import (
@@ -18,8 +19,9 @@ import (
 
 // Enumerated values of the string settings.
 const (
-	SourceNeedle = "needle"
-	SourceFolder = "folder"
+	SourceNeedle     = "needle"
+	SourceNeedleGaze = "needle-gaze"
+	SourceFolder     = "folder"
 
 	PolicyResize    = "resize"
 	PolicyLetterbox = "letterbox"
@@ -58,6 +60,10 @@ const (
 	ScheduleStep     = "step"
 	ScheduleCosine   = "cosine"
 
+	LossL2       = "l2"
+	LossL1       = "l1"
+	LossSmoothL1 = "smooth_l1"
+
 	BlurLinear = "linear"
 	BlurCosine = "cosine"
 	BlurStep   = "step"
@@ -82,7 +88,7 @@ const MaxImagePixels = 1 << 28
 type Data struct {
 	Source      string  `mapstructure:"source"`       // needle | folder
 	Path        string  `mapstructure:"path"`         // folder root, required for source folder
-	Resolution  int     `mapstructure:"resolution"`   // source images become Resolution x Resolution
+	Resolution  int     `mapstructure:"resolution"`   // source images become Resolution x Resolution; ResolutionAuto: see ResolveAuto
 	Policy      string  `mapstructure:"policy"`       // resize | letterbox
 	ValFraction float64 `mapstructure:"val_fraction"` // held out of a single-level ROOT/<class>/* folder
 	OnError     string  `mapstructure:"on_error"`     // fail | skip unreadable images
@@ -92,6 +98,7 @@ type Data struct {
 	Workers     int     `mapstructure:"workers"`
 	Augment     Augment `mapstructure:"augment"`
 	Needle      Needle  `mapstructure:"needle"`
+	Gaze        Gaze    `mapstructure:"gaze"`
 }
 
 // Augment is the training-time augmentation.
@@ -113,6 +120,20 @@ type Needle struct {
 	// Seed of the canvases, apart from the training seed: runs with different seeds
 	// train on the same data.
 	Seed int64 `mapstructure:"seed"`
+}
+
+// Gaze configures the built-in needle-gaze regression set: one small synthetic eye on
+// the needle set's cluttered canvas, its gaze (gx, gy) the targets.
+type Gaze struct {
+	Canvas         int     `mapstructure:"canvas"`
+	EyeMin         float64 `mapstructure:"eye_min"` // eye radius range, pixels
+	EyeMax         float64 `mapstructure:"eye_max"`
+	Clutter        int     `mapstructure:"clutter"`
+	Train          int     `mapstructure:"train"`
+	Val            int     `mapstructure:"val"`
+	Noise          float64 `mapstructure:"noise"`
+	FreshEachEpoch bool    `mapstructure:"fresh_each_epoch"`
+	Seed           int64   `mapstructure:"seed"` // of the canvases, apart from the training seed
 }
 
 // Model configures the saliency sampler and the two networks.
@@ -145,7 +166,10 @@ type Model struct {
 
 // Train configures the optimiser, the schedules and the loop.
 type Train struct {
-	Epochs       int     `mapstructure:"epochs"`
+	Epochs int `mapstructure:"epochs"`
+	// Loss of a regression set (l2 | l1 | smooth_l1), on standardised targets; a
+	// classification set always uses cross-entropy.
+	Loss         string  `mapstructure:"loss"`
 	BatchSize    int     `mapstructure:"batch_size"`
 	Optimizer    string  `mapstructure:"optimizer"` // adam | sgd
 	LR           float64 `mapstructure:"lr"`
@@ -220,6 +244,11 @@ func Default() Config {
 				Val:      1000,
 				Noise:    0.1,
 			},
+			// DefaultGazeOptions of package data.
+			Gaze: Gaze{
+				Canvas: 128, EyeMin: 6, EyeMax: 8, Clutter: 4,
+				Train: 9000, Val: 1000, Noise: 0.1, FreshEachEpoch: true,
+			},
 		},
 		Model: Model{
 			Sampler:       SamplerSaliency,
@@ -244,6 +273,7 @@ func Default() Config {
 		},
 		Train: Train{
 			Epochs:         12,
+			Loss:           LossL2,
 			BatchSize:      32,
 			Optimizer:      OptimizerAdam,
 			LR:             0.001,

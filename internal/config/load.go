@@ -99,8 +99,16 @@ func resolve(path string, file []byte, env []string, overrides map[string]any) (
 		return Config{}, fmt.Errorf("config: decode: %w", err)
 	}
 
-	if c.Data.Source == SourceNeedle && !setIn("data.resolution", fileLayer, envLayer, flagLayer) {
-		c.Data.Resolution = c.Data.Needle.Canvas
+	if !setIn(resolutionKey, fileLayer, envLayer, flagLayer) {
+		switch c.Data.Source {
+		case SourceNeedle:
+			c.Data.Resolution = c.Data.Needle.Canvas
+		case SourceFolder:
+			c.Data.Resolution = ResolutionAuto
+		}
+	}
+	if c.Data.Source == SourceNeedleGaze && !setIn("data.resolution", fileLayer, envLayer, flagLayer) {
+		c.Data.Resolution = c.Data.Gaze.Canvas
 	}
 	// Not prefixed with the file: the bad value may come from any layer.
 	if err := c.Validate(); err != nil {
@@ -216,7 +224,11 @@ func (c Config) YAML() ([]byte, error) {
 		}
 		m := section(sections, parent)
 		var vn yaml.Node
-		if err := vn.Encode(vals[key]); err != nil {
+		val := vals[key]
+		if key == resolutionKey && val == ResolutionAuto {
+			val = ResolutionAutoName
+		}
+		if err := vn.Encode(val); err != nil {
 			return nil, fmt.Errorf("encode %s: %w", key, err)
 		}
 		if vn.Kind == yaml.SequenceNode {

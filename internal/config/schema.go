@@ -185,6 +185,14 @@ func coerce(key string, k kind, val any) (any, error) {
 	bad := func() error {
 		return fmt.Errorf("config key %q: expected %s, got %s", key, k, describe(val))
 	}
+	if key == resolutionKey {
+		if val == ResolutionAutoName {
+			return ResolutionAuto, nil
+		}
+		bad = func() error {
+			return fmt.Errorf("config key %q: expected an integer or %q, got %s", key, ResolutionAutoName, describe(val))
+		}
+	}
 	switch k {
 	case kindInt:
 		n, ok := asInt(val)
@@ -301,6 +309,9 @@ func describe(val any) string {
 // override) for a leaf of kind k: strings are taken verbatim, everything else is
 // read as YAML, and a list may be written without brackets ("8,11").
 func parseScalar(key string, k kind, text string) (any, error) {
+	if key == resolutionKey && strings.TrimSpace(text) == ResolutionAutoName {
+		return ResolutionAuto, nil
+	}
 	if k == kindString {
 		return text, nil
 	}

@@ -78,11 +78,13 @@ func (c Config) Validate() error {
 	}
 
 	d := c.Data
-	ch.oneOf("data.source", d.Source, SourceNeedle, SourceFolder)
+	ch.oneOf("data.source", d.Source, SourceNeedle, SourceNeedleGaze, SourceFolder)
 	if d.Source == SourceFolder && strings.TrimSpace(d.Path) == "" {
 		ch.fail("data.path", "is required when data.source is folder")
 	}
-	ch.positive("data.resolution", d.Resolution)
+	if d.Resolution != ResolutionAuto {
+		ch.positive("data.resolution", d.Resolution)
+	}
 	ch.oneOf("data.policy", d.Policy, PolicyResize, PolicyLetterbox)
 	ch.interval("data.val_fraction", d.ValFraction, 0, 1, true, true)
 	ch.oneOf("data.on_error", d.OnError, OnErrorFail, OnErrorSkip)
@@ -113,14 +115,28 @@ func (c Config) Validate() error {
 		ch.fail("data.resolution", "%d must equal data.needle.canvas %d when data.source is needle", d.Resolution, n.Canvas)
 	}
 
+	gz := d.Gaze
+	if gz.Canvas < 32 || gz.Canvas > 1024 {
+		ch.fail("data.gaze.canvas", "must be in [32, 1024], got %d", gz.Canvas)
+	}
+	ch.interval("data.gaze.eye_min", gz.EyeMin, 2, float64(gz.Canvas)/2, false, false)
+	ch.interval("data.gaze.eye_max", gz.EyeMax, gz.EyeMin, float64(gz.Canvas)/2, false, false)
+	ch.nonNegative("data.gaze.clutter", gz.Clutter)
+	ch.positive("data.gaze.train", gz.Train)
+	ch.positive("data.gaze.val", gz.Val)
+	ch.interval("data.gaze.noise", gz.Noise, 0, 1, false, false)
+	if d.Source == SourceNeedleGaze && d.Resolution != gz.Canvas {
+		ch.fail("data.resolution", "%d must equal data.gaze.canvas %d when data.source is needle-gaze", d.Resolution, gz.Canvas)
+	}
+
 	m := c.Model
 	ch.oneOf("model.sampler", m.Sampler, SamplerSaliency, SamplerUniform)
 	ch.positive("model.task_input", m.TaskInput)
-	if m.TaskInput > d.Resolution {
+	if m.TaskInput > d.Resolution && d.Resolution != ResolutionAuto {
 		ch.fail("model.task_input", "%d is larger than data.resolution %d (task input larger than the source)", m.TaskInput, d.Resolution)
 	}
 	ch.positive("model.saliency_input", m.SaliencyInput)
-	if m.SaliencyInput > d.Resolution {
+	if m.SaliencyInput > d.Resolution && d.Resolution != ResolutionAuto {
 		ch.fail("model.saliency_input", "%d is larger than data.resolution %d (saliency input larger than the source)", m.SaliencyInput, d.Resolution)
 	}
 	// The grid coordinates divide by grid-1.
@@ -158,6 +174,7 @@ func (c Config) Validate() error {
 
 	t := c.Train
 	ch.positive("train.epochs", t.Epochs)
+	ch.oneOf("train.loss", t.Loss, LossL2, LossL1, LossSmoothL1)
 	ch.positive("train.batch_size", t.BatchSize)
 	ch.oneOf("train.optimizer", t.Optimizer, OptimizerAdam, OptimizerSGD)
 	ch.positiveFloat("train.lr", t.LR)

@@ -50,9 +50,12 @@ type LoaderOptions struct {
 
 // Batch is a batch of examples as float32 NCHW.
 type Batch struct {
-	N       int
-	X       []float32 // N*3*R*R, NCHW, values in [0, 1]
-	Labels  []int
+	N      int
+	X      []float32 // N*3*R*R, NCHW, values in [0, 1]
+	Labels []int
+	// Targets are the regression targets, N x T row-major in the dataset's units (T =
+	// len(TargetNames)); nil for a classification set.
+	Targets []float32
 	Indices []int // dataset index of each example (a stand-in for a skipped file repeats one)
 	// LowRes[k] is N*3*s*s, NCHW: the model's low-resolution copy k of the images
 	// (lowres.Inputs, side s = Sides[k]).
@@ -87,6 +90,11 @@ type Loader struct {
 	bytes byteImager // non-nil for 8-bit datasets
 	cache *imageCache
 	free  chan []float32 // batch buffers handed back with Release
+	// reg is the dataset as a regression set (nil for classification), with T targets
+	// per example; flip says which of them a horizontal flip negates.
+	reg  Regression
+	t    int
+	flip []bool
 }
 
 // NewLoader checks the options and returns a loader over ds.
@@ -119,6 +127,24 @@ func NewLoader(ds Dataset, o LoaderOptions) (*Loader, error) {
 		o.Prefetch = 2
 	}
 	l := &Loader{ds: ds, o: o, res: ds.Resolution(), free: make(chan []float32, o.Prefetch+2)}
+	if r, ok := ds.(Regression); ok {
+		l.reg, l.t = r, len(r.TargetNames())
+		if l.t == 0 {
+			return nil, errors.New("loader: regression set names no targets")
+		}
+		if o.Augment.crop() {
+			return nil, errors.New("loader: the random resized crop would change the geometry a regression set's targets describe: turn it off")
+		}
+		if o.Augment.HFlip {
+			m, ok := ds.(MirroredTargets)
+			if !ok {
+				return nil, errors.New("loader: this regression set does not say how its targets change when an image is mirrored: turn horizontal flips off")
+			}
+			if l.flip = m.MirroredTargets(); len(l.flip) != l.t {
+				return nil, fmt.Errorf("loader: %d mirrored-target flags for %d targets", len(l.flip), l.t)
+			}
+		}
+	}
 	if b, ok := ds.(byteImager); ok {
 		l.bytes = b
 		if o.CacheBytes > 0 && b.epochInvariant() {
@@ -180,6 +206,9 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 			p := &pending{
 				b:    &Batch{N: len(idx), X: l.buffer(len(idx) * sz), Labels: make([]int, len(idx)), Indices: slices.Clone(idx)},
 				done: make(chan struct{}), skip: make([]bool, len(idx)), errSlot: -1,
+			}
+			if l.reg != nil {
+				p.b.Targets = make([]float32, len(idx)*l.t)
 			}
 			for k := range l.o.Inputs.Sides {
 				p.b.LowRes = append(p.b.LowRes, make([]float32, l.o.Inputs.Size(k, len(idx))))
@@ -310,6 +339,9 @@ func (l *Loader) fill(j job, epoch int, order []int, scratch *[]float32) {
 			p.b.Indices[s], p.b.Labels[s] = i, l.ds.Label(i)
 		}
 	}
+	if err == nil && l.reg != nil {
+		err = l.reg.Targets(i, epoch, p.b.Targets[s*l.t:(s+1)*l.t])
+	}
 	if err != nil {
 		p.fail(s, i, err)
 		return
@@ -336,6 +368,11 @@ func (l *Loader) fill(j job, epoch int, order []int, scratch *[]float32) {
 		// mirrored downsample.
 		for k, side := range l.o.Inputs.Sides {
 			hflip(small[k], side)
+		}
+		for k, neg := range l.flip {
+			if neg {
+				p.b.Targets[s*l.t+k] = -p.b.Targets[s*l.t+k]
+			}
 		}
 	}
 }
@@ -504,6 +541,9 @@ func (p *pending) compact() *Batch {
 		if n != s {
 			copy(b.X[n*sz:(n+1)*sz], b.X[s*sz:(s+1)*sz])
 			b.Labels[n], b.Indices[n] = b.Labels[s], b.Indices[s]
+			if t := len(b.Targets) / b.N; t > 0 {
+				copy(b.Targets[n*t:(n+1)*t], b.Targets[s*t:(s+1)*t])
+			}
 			for _, r := range b.LowRes {
 				rs := len(r) / b.N
 				copy(r[n*rs:(n+1)*rs], r[s*rs:(s+1)*rs])
@@ -513,6 +553,9 @@ func (p *pending) compact() *Batch {
 	}
 	for k, r := range b.LowRes {
 		b.LowRes[k] = r[:n*(len(r)/max(b.N, 1))]
+	}
+	if b.Targets != nil {
+		b.Targets = b.Targets[:n*(len(b.Targets)/max(b.N, 1))]
 	}
 	b.N, b.X, b.Labels, b.Indices = n, b.X[:n*sz], b.Labels[:n], b.Indices[:n]
 	return b

@@ -29,6 +29,14 @@ type Regression interface {
 	Targets(i, epoch int, dst []float32) error
 }
 
+// MirroredTargets is implemented by a regression set whose targets change in a known way
+// when an image is mirrored left-right: the loader negates the targets flagged true
+// (a horizontal coordinate, say) in a flipped example and keeps the rest. A regression
+// set without it is not flipped.
+type MirroredTargets interface {
+	MirroredTargets() []bool // one flag per target, in TargetNames' order
+}
+
 // TargetNames returns ds's target names, or nil when ds is a classification set.
 func TargetNames(ds Dataset) []string {
 	if r, ok := ds.(Regression); ok {

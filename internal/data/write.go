@@ -43,7 +43,7 @@ type WriteOptions struct {
 // files.
 func WriteFolder(ctx context.Context, out string, o NeedleOptions, w WriteOptions) error {
 	out = filepath.Clean(out)
-	existing, err := checkWriteOut(out, w.Force)
+	existing, err := checkWriteOut(out, w.Force, NeedleManifestFile)
 	if err != nil {
 		return err
 	}
@@ -76,12 +76,30 @@ func WriteFolder(ctx context.Context, out string, o NeedleOptions, w WriteOption
 	total := o.Train + o.Val
 	width := max(5, len(strconv.Itoa(max(o.Train, o.Val)-1)))
 	records := make([]needleRecord, total)
-	type job struct {
-		split string
-		set   *NeedleSet
-		i, k  int // canvas index, record index
+	err = parallel(ctx, w, total, func(k int) error {
+		sp, i := splits[0], k
+		if k >= o.Train {
+			sp, i = splits[1], k-o.Train
+		}
+		rec, err := writeNeedleCanvas(tmp, sp.name, sp.set, i, width)
+		records[k] = rec
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	jobs := make(chan job)
+	manifest := needleManifest{Options: o, Classes: classes, Images: records}
+	if err := atomicfile.Write(filepath.Join(tmp, NeedleManifestFile), manifest.write); err != nil {
+		return err
+	}
+	return moveIntoPlace(tmp, out, existing, NeedleManifestFile)
+}
+
+// parallel runs job(k) for k in [0, n) on w.Workers goroutines (0: GOMAXPROCS),
+// calling w.Progress after each success; the first error (or ctx's) stops the rest and
+// is returned.
+func parallel(ctx context.Context, w WriteOptions, n int, job func(k int) error) error {
+	jobs := make(chan int)
 	workers := w.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -92,30 +110,24 @@ func WriteFolder(ctx context.Context, out string, o NeedleOptions, w WriteOption
 	var firstErr atomic.Pointer[error]
 	for range workers {
 		wg.Go(func() {
-			for j := range jobs {
-				rec, err := writeNeedleCanvas(tmp, j.split, j.set, j.i, width)
-				if err != nil {
+			for k := range jobs {
+				if err := job(k); err != nil {
 					firstErr.CompareAndSwap(nil, &err)
 					cancel()
 					continue
 				}
-				records[j.k] = rec
 				if w.Progress != nil {
 					w.Progress()
 				}
 			}
 		})
 	}
-	k := 0
 dispatch:
-	for _, sp := range splits {
-		for i := 0; i < sp.set.Len(); i++ {
-			select {
-			case jobs <- job{sp.name, sp.set, i, k}:
-				k++
-			case <-ctx.Done():
-				break dispatch
-			}
+	for k := range n {
+		select {
+		case jobs <- k:
+		case <-ctx.Done():
+			break dispatch
 		}
 	}
 	close(jobs)
@@ -123,14 +135,7 @@ dispatch:
 	if p := firstErr.Load(); p != nil {
 		return *p
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	manifest := needleManifest{Options: o, Classes: classes, Images: records}
-	if err := atomicfile.Write(filepath.Join(tmp, NeedleManifestFile), manifest.write); err != nil {
-		return err
-	}
-	return moveIntoPlace(tmp, out, existing)
+	return ctx.Err()
 }
 
 // needleManifest is needle.json.
@@ -153,20 +158,29 @@ type needleRecord struct {
 // write encodes the manifest with one image per line: readable, and a tenth of the
 // size of indenting every field.
 func (m needleManifest) write(w io.Writer) error {
-	head, err := json.Marshal(struct {
+	return writeManifest(w, NeedleManifestFile, struct {
 		Options NeedleOptions `json:"options"`
 		Classes []string      `json:"classes"`
-	}{m.Options, m.Classes})
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", NeedleManifestFile, err)
+	}{m.Options, m.Classes}, m.Images)
+}
+
+// writeManifest writes the JSON object head with an "images" array of records added,
+// one record per line.
+func writeManifest[T any](w io.Writer, name string, head any, images []T) error {
+	h, err := json.Marshal(head)
+	if err != nil || len(h) < 2 || h[len(h)-1] != '}' {
+		return fmt.Errorf("encode %s: head is no JSON object (%v)", name, err)
 	}
 	var b bytes.Buffer
-	b.Write(head[:len(head)-1])
-	b.WriteString(",\n\"images\": [")
-	for k, r := range m.Images {
+	b.Write(h[:len(h)-1])
+	if len(h) > 2 {
+		b.WriteByte(',')
+	}
+	b.WriteString("\n\"images\": [")
+	for k, r := range images {
 		line, err := json.Marshal(r)
 		if err != nil {
-			return fmt.Errorf("encode %s: %w", NeedleManifestFile, err)
+			return fmt.Errorf("encode %s: %w", name, err)
 		}
 		if k > 0 {
 			b.WriteByte(',')
@@ -180,8 +194,8 @@ func (m needleManifest) write(w io.Writer) error {
 }
 
 // checkWriteOut refuses a non-empty output folder unless force; it reports whether the
-// folder exists.
-func checkWriteOut(out string, force bool) (exists bool, err error) {
+// folder exists. manifest names the file written beside train/ and val/.
+func checkWriteOut(out string, force bool, manifest string) (exists bool, err error) {
 	st, err := os.Stat(out)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -197,7 +211,7 @@ func checkWriteOut(out string, force bool) (exists bool, err error) {
 		return false, fmt.Errorf("output folder: %w", err)
 	}
 	if len(ents) > 0 && !force {
-		return false, fmt.Errorf("output folder %s is not empty (--force replaces its train/, val/ and %s)", out, NeedleManifestFile)
+		return false, fmt.Errorf("output folder %s is not empty (--force replaces its train/, val/ and %s)", out, manifest)
 	}
 	return true, nil
 }
@@ -250,16 +264,17 @@ func writeSyncedPNG(path string, img image.Image) (err error) {
 	return nil
 }
 
-// moveIntoPlace renames the finished tree tmp to out. When out exists, its entries that
-// tmp replaces are first moved into tmp (and so deleted with it).
-func moveIntoPlace(tmp, out string, exists bool) error {
+// moveIntoPlace renames the finished tree tmp (train/, val/ and the manifest file) to
+// out. When out exists, its entries that tmp replaces are first moved into tmp (and so
+// deleted with it).
+func moveIntoPlace(tmp, out string, exists bool, manifest string) error {
 	if !exists {
 		if err := os.Rename(tmp, out); err != nil {
 			return fmt.Errorf("move output into place: %w", err)
 		}
 		return atomicfile.SyncDir(filepath.Dir(out))
 	}
-	names := []string{"train", "val", NeedleManifestFile}
+	names := []string{"train", "val", manifest}
 	for _, n := range names {
 		if _, err := os.Lstat(filepath.Join(out, n)); err == nil {
 			if err := os.Rename(filepath.Join(out, n), filepath.Join(tmp, ".old-"+n)); err != nil {

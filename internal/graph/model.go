@@ -39,7 +39,11 @@ const (
 
 // Spec describes the model independently of any batch size.
 type Spec struct {
-	Classes       int
+	Classes int // classification: the classifier's outputs; 0 for regression
+	// Targets > 0 makes the model a regressor: one linear output per target (on
+	// standardised targets), trained with the loss Loss, instead of a classifier.
+	Targets       int
+	Loss          kernels.RegressionLossKind
 	Resolution    int // source images are Resolution x Resolution, 3 channels
 	Sampler       string
 	TaskInput     int // task network input side
@@ -78,8 +82,12 @@ type Spec struct {
 // Validate checks the spec's internal consistency.
 func (s Spec) Validate() error {
 	switch {
-	case s.Classes < 2:
+	case s.Targets < 0 || (s.Targets > 0 && s.Classes != 0):
+		return fmt.Errorf("model has %d classes and %d regression targets: want one kind of head", s.Classes, s.Targets)
+	case s.Targets == 0 && s.Classes < 2:
 		return fmt.Errorf("model needs at least 2 classes, got %d", s.Classes)
+	case s.Targets > 0 && s.Loss.Validate() != nil:
+		return s.Loss.Validate()
 	case s.TaskInput < 4 || s.TaskInput > s.Resolution:
 		return fmt.Errorf("task input %d must be in [4, source resolution %d]", s.TaskInput, s.Resolution)
 	case s.Sampler != SamplerSaliency && s.Sampler != SamplerUniform:
@@ -140,8 +148,11 @@ type Model struct {
 	G     *G.ExprGraph
 
 	Images *G.Node // input, (Batch, 3, R, R); nil for the uniform sampler, which needs none
-	OneHot *G.Node // input, (Batch, Classes); nil when built without a loss
-	Blur   *G.Node // input, (2*BlurRadius+1); nil without blur
+	OneHot *G.Node // input, (Batch, Classes); nil when built without a loss or for regression
+	// Targets is the regression targets input, standardised, (Batch, Targets); nil
+	// when built without a loss or for classification.
+	Targets *G.Node
+	Blur    *G.Node // input, (2*BlurRadius+1); nil without blur
 	// Drop is the side the resolution drop pools to in the next run; nil without one.
 	Drop *kernels.DropState
 
@@ -155,8 +166,8 @@ type Model struct {
 	Saliency *G.Node // (Batch, h, w), sums to one per image; nil for uniform
 	Grid     *G.Node // (Batch, TaskInput, TaskInput, 2), the upsampled grid; nil for uniform
 	TaskIn   *G.Node // (Batch, 3, TaskInput, TaskInput), after blur
-	Logits   *G.Node // (Batch, Classes)
-	Loss     *G.Node // scalar mean cross-entropy; nil without a loss
+	Logits   *G.Node // (Batch, Outputs()): class logits, or standardised regression outputs
+	Loss     *G.Node // scalar mean cross-entropy or regression loss; nil without a loss
 
 	Params  []Param
 	Buffers []Buffer
@@ -272,12 +283,34 @@ func (b *builder) build(withLoss bool) error {
 		return fmt.Errorf("task network: %w", err)
 	}
 	if withLoss {
-		m.OneHot = G.NewMatrix(m.G, m.Dtype, G.WithShape(m.Batch, s.Classes), G.WithName("onehot"))
-		if m.Loss, err = kernels.SoftmaxCrossEntropy(m.Logits, m.OneHot); err != nil {
+		if err := b.loss(); err != nil {
 			return fmt.Errorf("loss: %w", err)
 		}
 	}
 	return nil
+}
+
+// loss adds the labels or targets input and the loss on the task network's outputs.
+func (b *builder) loss() error {
+	m, s := b.m, b.m.Spec
+	var err error
+	if s.Targets > 0 {
+		m.Targets = G.NewMatrix(m.G, m.Dtype, G.WithShape(m.Batch, s.Targets), G.WithName("targets"))
+		m.Loss, err = kernels.RegressionLoss(m.Logits, m.Targets, s.Loss)
+		return err
+	}
+	m.OneHot = G.NewMatrix(m.G, m.Dtype, G.WithShape(m.Batch, s.Classes), G.WithName("onehot"))
+	m.Loss, err = kernels.SoftmaxCrossEntropy(m.Logits, m.OneHot)
+	return err
+}
+
+// Outputs is the task network's number of outputs: the classes, or the regression
+// targets.
+func (s Spec) Outputs() int {
+	if s.Targets > 0 {
+		return s.Targets
+	}
+	return s.Classes
 }
 
 // saliencySampler builds low-res copy -> saliency net -> softmax -> grid -> sample.
@@ -357,7 +390,7 @@ func (b *builder) referenceTask(x *G.Node) (*G.Node, error) {
 	x = l.relu(l.maxPool(x, 2))
 	x = l.convReLU("task.conv3", x, 64, 64, 3, 1, 1)
 	x = l.apply("task.gap", func() (*G.Node, error) { return kernels.GlobalAvgPool(x) })
-	x = l.linear("task.fc", x, 64, b.m.Spec.Classes)
+	x = l.linear("task.fc", x, 64, b.m.Spec.Outputs())
 	return x, l.err
 }
 
@@ -386,7 +419,7 @@ func (b *builder) resnetTask(x *G.Node) (*G.Node, error) {
 		}
 	}
 	x = l.apply("task.gap", func() (*G.Node, error) { return kernels.GlobalAvgPool(x) })
-	x = l.linear("task.fc", x, in, s.Classes)
+	x = l.linear("task.fc", x, in, s.Outputs())
 	return x, l.err
 }
 

@@ -154,10 +154,14 @@ func (b *builder) taskPart(p *Part) error {
 	if m.Logits, err = b.taskNet(m.TaskIn); err != nil {
 		return err
 	}
-	m.OneHot = b.input("onehot", m.Batch, s.Classes)
-	if p.Cost, err = kernels.SoftmaxCrossEntropy(m.Logits, m.OneHot); err != nil {
+	if err := b.loss(); err != nil {
 		return err
 	}
-	p.Inputs, p.Wrt = []*G.Node{m.TaskIn, m.OneHot}, b.learnables()
+	p.Cost = m.Loss
+	label := m.OneHot
+	if m.Targets != nil {
+		label = m.Targets
+	}
+	p.Inputs, p.Wrt = []*G.Node{m.TaskIn, label}, b.learnables()
 	return nil
 }

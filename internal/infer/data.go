@@ -6,12 +6,19 @@ import (
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/graph"
+	"zoomtrain/internal/kernels"
 )
 
 // Spec derives the model a config describes for a number of classes, as it runs at
 // inference: without the training-time blur and resolution drop (train.Spec adds them).
 func Spec(c config.Config, classes int) graph.Spec {
-	return graph.Spec{
+	return SpecOf(c, classes, 0)
+}
+
+// SpecOf is Spec for a classifier of classes classes or, with targets > 0 (and no
+// classes), a regressor of that many targets trained with train.loss.
+func SpecOf(c config.Config, classes, targets int) graph.Spec {
+	s := graph.Spec{
 		Classes:       classes,
 		Resolution:    c.Data.Resolution,
 		Sampler:       c.Model.Sampler,
@@ -34,6 +41,10 @@ func Spec(c config.Config, classes int) graph.Spec {
 		GridHalfPixel:        !c.Model.GridUpsampleAlignCorners,
 		LowResPool:           c.Model.LowRes == config.LowResAvgPool,
 	}
+	if targets > 0 {
+		s.Targets, s.Loss = targets, kernels.RegressionLossKind(c.Train.Loss)
+	}
+	return s
 }
 
 // OpenData opens the configured training and validation sets.
@@ -41,6 +52,8 @@ func OpenData(c config.Config) (trainSet, valSet data.Dataset, err error) {
 	switch c.Data.Source {
 	case config.SourceNeedle:
 		return data.Needle(needleOptions(c))
+	case config.SourceNeedleGaze:
+		return data.Gaze(GazeOptions(c))
 	case config.SourceFolder:
 		return data.OpenFolder(FolderOptions(c))
 	}
@@ -62,5 +75,15 @@ func needleOptions(c config.Config) data.NeedleOptions {
 	return data.NeedleOptions{
 		Canvas: n.Canvas, DigitMin: n.DigitMin, DigitMax: n.DigitMax, Clutter: n.Clutter,
 		Train: n.Train, Val: n.Val, Noise: n.Noise, Seed: n.Seed, FreshEachEpoch: n.FreshEachEpoch,
+	}
+}
+
+// GazeOptions maps the config's data.gaze section to the needle-gaze set's options. As
+// with the needle set, its seed is its own.
+func GazeOptions(c config.Config) data.GazeOptions {
+	g := c.Data.Gaze
+	return data.GazeOptions{
+		Canvas: g.Canvas, EyeMin: g.EyeMin, EyeMax: g.EyeMax, Clutter: g.Clutter,
+		Train: g.Train, Val: g.Val, Noise: g.Noise, Seed: g.Seed, FreshEachEpoch: g.FreshEachEpoch,
 	}
 }

@@ -72,7 +72,7 @@ func (f *Forward) bind() error {
 // Outputs of one forward run; slices are valid until the next Run.
 type Outputs struct {
 	N        int       // images in the batch (the rest of the graph's batch is padding)
-	Logits   []float32 // N x classes
+	Logits   []float32 // N x classes, or N x targets standardised for a regressor
 	Saliency []float32 // N x h x w, nil for the uniform sampler or without details
 	Grid     []float32 // N x task x task x 2
 	TaskIn   []float32 // N x 3 x task x task
@@ -114,7 +114,7 @@ func (f *Forward) Run(b *data.Batch) (*Outputs, error) {
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	out := &Outputs{N: n}
-	k := m.Spec.Classes
+	k := m.Spec.Outputs()
 	out.Logits = f32(f.logits)[:n*k]
 	if f.saliency != nil {
 		s := f32(f.saliency)
@@ -139,9 +139,12 @@ func f32(v G.Value) []float32 {
 // Loaded is a trained model read from a checkpoint, ready to run forward.
 type Loaded struct {
 	*Forward
-	Config     config.Config
-	Classes    []string
-	Checkpoint *checkpoint.Checkpoint
+	Config  config.Config
+	Classes []string // nil for a regressor
+	// Standardiser is a regressor's target names and the training set's mean and
+	// deviation of each (Predict reports in the targets' units); nil for a classifier.
+	Standardiser *data.Standardiser
+	Checkpoint   *checkpoint.Checkpoint
 }
 
 // LoadForward reads a checkpoint and builds a forward graph of the given batch size
@@ -155,7 +158,15 @@ func LoadForward(path string, batch int, details bool) (*Loaded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: stored config: %w", path, err)
 	}
-	m, err := graph.Build(Spec(cfg, len(c.Classes)), graph.Options{Batch: batch, Dtype: tensor.Float32, Seed: uint64(cfg.Seed)})
+	std, err := StandardiserOf(c)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	targets := 0
+	if std != nil {
+		targets = len(std.Names)
+	}
+	m, err := graph.Build(SpecOf(cfg, len(c.Classes), targets), graph.Options{Batch: batch, Dtype: tensor.Float32, Seed: uint64(cfg.Seed)})
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
@@ -166,5 +177,5 @@ func LoadForward(path string, batch int, details bool) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Loaded{Forward: f, Config: cfg, Classes: c.Classes, Checkpoint: c}, nil
+	return &Loaded{Forward: f, Config: cfg, Classes: c.Classes, Standardiser: std, Checkpoint: c}, nil
 }

@@ -25,7 +25,8 @@ const MaxFileBytes = 64 << 20
 
 // Record is one epoch's measurements. Accuracies are fractions in [0, 1]. The JSON keys
 // are epoch, step, train_loss, train_acc, val_loss, val_top1, val_top5, seconds,
-// images_per_s, blur_sigma, lr, time and skipped (left out when 0).
+// images_per_s, blur_sigma, lr, time and skipped (left out when 0), and for a regression
+// run train_mae, val_mae and val_rmse.
 //
 // A NaN float field means "not measured" (for example no validation pass this epoch):
 // Append leaves it out of the line and Read gives NaN for a field a line lacks, so a
@@ -44,6 +45,16 @@ type Record struct {
 	LR         map[string]float64 // keys "task" and "saliency"
 	Time       string             // RFC 3339
 	Skipped    int                // unreadable training images skipped this epoch (data.on_error: skip)
+	// Regression holds a regression run's errors, in the targets' units; nil for a
+	// classification run (whose TrainAcc and ValTop1 are then the measures).
+	Regression *RegressionErrors
+}
+
+// RegressionErrors are a regression epoch's mean absolute errors over every target of
+// the training examples seen and of the validation set, and the validation RMSE. NaN
+// means not measured.
+type RegressionErrors struct {
+	TrainMAE, ValMAE, ValRMSE float64
 }
 
 // NewRecord returns a record for epoch and step with every measurement marked missing
@@ -69,6 +80,9 @@ type wire struct {
 	LR         map[string]float64 `json:"lr,omitempty"`
 	Time       string             `json:"time,omitempty"`
 	Skipped    int                `json:"skipped,omitempty"`
+	TrainMAE   *float64           `json:"train_mae,omitempty"`
+	ValMAE     *float64           `json:"val_mae,omitempty"`
+	ValRMSE    *float64           `json:"val_rmse,omitempty"`
 }
 
 func present(v float64) *float64 {
@@ -95,6 +109,9 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		Seconds: present(r.Seconds), ImagesPerS: present(r.ImagesPerS),
 		BlurSigma: present(r.BlurSigma), LR: r.LR, Time: r.Time, Skipped: r.Skipped,
 	}
+	if e := r.Regression; e != nil {
+		w.TrainMAE, w.ValMAE, w.ValRMSE = present(e.TrainMAE), present(e.ValMAE), present(e.ValRMSE)
+	}
 	return json.Marshal(w)
 }
 
@@ -115,6 +132,9 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 		Seconds: orNaN(w.Seconds), ImagesPerS: orNaN(w.ImagesPerS),
 		BlurSigma: orNaN(w.BlurSigma), LR: w.LR, Time: w.Time, Skipped: w.Skipped,
 	}
+	if w.TrainMAE != nil || w.ValMAE != nil || w.ValRMSE != nil {
+		r.Regression = &RegressionErrors{TrainMAE: orNaN(w.TrainMAE), ValMAE: orNaN(w.ValMAE), ValRMSE: orNaN(w.ValRMSE)}
+	}
 	return nil
 }
 
@@ -127,6 +147,12 @@ func (r Record) validate() error {
 		{"train_loss", r.TrainLoss}, {"train_acc", r.TrainAcc}, {"val_loss", r.ValLoss},
 		{"val_top1", r.ValTop1}, {"val_top5", r.ValTop5}, {"seconds", r.Seconds},
 		{"images_per_s", r.ImagesPerS}, {"blur_sigma", r.BlurSigma},
+	}
+	if e := r.Regression; e != nil {
+		fields = append(fields, []struct {
+			name string
+			v    float64
+		}{{"train_mae", e.TrainMAE}, {"val_mae", e.ValMAE}, {"val_rmse", e.ValRMSE}}...)
 	}
 	for _, f := range fields {
 		if math.IsInf(f.v, 0) {

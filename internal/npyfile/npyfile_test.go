@@ -78,10 +78,10 @@ func TestRead2DLayouts(t *testing.T) {
 // TestReadSharedTestVectors reads the NumPy-written test vectors and compares with
 // npyio, an independent reader.
 func TestReadSharedTestVectors(t *testing.T) {
-	paths, _ := filepath.Glob("../../../shared/testdata/warp/*/saliency.npy")
-	grids, _ := filepath.Glob("../../../shared/testdata/warp/*/grid.npy")
+	paths, _ := filepath.Glob("../../testdata/warp/*/saliency.npy")
+	grids, _ := filepath.Glob("../../testdata/warp/*/grid.npy")
 	if len(paths) == 0 || len(grids) == 0 {
-		t.Fatal("no test vectors under ../shared/testdata/warp")
+		t.Fatal("no test vectors under testdata/warp at the repository root")
 	}
 	for _, p := range append(paths, grids...) {
 		ndim := 2

@@ -14,7 +14,7 @@ import (
 // values per example, and those of the weights. It is measured on the model's graph
 // built at batch 1, so it follows the architecture without a second description of it.
 type MemoryModel struct {
-	PerExample int64 // float32 values of one example's forward pass, every node
+	PerExample int64 // float32 values of one example's forward pass: every node the graph computes
 	Weights    int64 // the learnable parameters
 }
 
@@ -25,21 +25,27 @@ type MemoryModel struct {
 // 128 and 256, batch 32 and 128, evaluation batch 100 and 400) came to 1.04-2.1.
 const workspaceFactor = 6
 
-// NewMemoryModel builds the model of cfg for classes classes at batch 1 (cheap: no
-// values but the weights are allocated) and measures it.
-func NewMemoryModel(cfg config.Config, classes int) (MemoryModel, error) {
-	m, err := graph.Build(Spec(cfg, classes), graph.Options{Batch: 1, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed)})
+// NewMemoryModel builds the model of cfg for classes classes (or, with targets > 0, a
+// regressor of that many targets) at batch 1 (cheap: no values but the weights are
+// allocated) and measures it.
+func NewMemoryModel(cfg config.Config, classes, targets int) (MemoryModel, error) {
+	m, err := graph.Build(specOf(cfg, classes, targets), graph.Options{Batch: 1, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed)})
 	if err != nil {
 		return MemoryModel{}, fmt.Errorf("estimate memory: %w", err)
 	}
-	var all, weights float64
+	var computed, weights float64
 	for _, n := range m.G.AllNodes() {
-		all += float64(max(n.Shape().TotalSize(), 1))
+		// Inputs (the batch of sources and its low-resolution copies, the labels) are
+		// read in place from the loader's batches, counted by the callers; the
+		// workspace factor applies to what the graph computes.
+		if n.Op() != nil {
+			computed += float64(max(n.Shape().TotalSize(), 1))
+		}
 	}
 	for _, p := range m.Params {
 		weights += float64(max(p.Node.Shape().TotalSize(), 1))
 	}
-	return MemoryModel{PerExample: int64(4 * (all - weights)), Weights: int64(4 * weights)}, nil
+	return MemoryModel{PerExample: int64(4 * computed), Weights: int64(4 * weights)}, nil
 }
 
 // Forward estimates the bytes of evaluating batches of batch examples at resolution r:

@@ -112,7 +112,8 @@ func ReconcileMetrics(d *RunDir, c *checkpoint.Checkpoint) (notes []string, err 
 
 // SeedBest gives a run directory made for a resume from the checkpoint c (read from
 // the file src) its best.ckpt when c is the best of its run so far (taken at the end
-// of the epoch with the best validation top-1): otherwise the new directory would
+// of the epoch with the best validation top-1, or a regression run's lowest validation
+// MAE): otherwise the new directory would
 // have no best.ckpt until an epoch beat it. It reports whether it wrote one.
 func SeedBest(d *RunDir, c *checkpoint.Checkpoint, src string) (bool, error) {
 	p, err := CheckpointProgress(c)
@@ -125,7 +126,11 @@ func SeedBest(d *RunDir, c *checkpoint.Checkpoint, src string) (bool, error) {
 	}
 	last := hist[len(hist)-1]
 	best, err := strconv.ParseFloat(c.Extra[extraBest], 64)
-	if err != nil || last.Epoch != p.Epoch || last.ValTop1 != best {
+	score := last.ValTop1
+	if last.Regression != nil {
+		score = last.Regression.ValMAE // a regression run's best is its lowest val MAE
+	}
+	if err != nil || last.Epoch != p.Epoch || score != best {
 		return false, nil
 	}
 	b, err := inputfile.ReadFile(src, checkpoint.MaxFileBytes)

@@ -11,7 +11,12 @@ import (
 // Spec derives the model spec of training from a config and the number of classes:
 // infer.Spec with the blur the schedule needs.
 func Spec(c config.Config, classes int) graph.Spec {
-	s := infer.Spec(c, classes)
+	return specOf(c, classes, 0)
+}
+
+// specOf is Spec for a classifier or, with targets > 0, a regressor (infer.SpecOf).
+func specOf(c config.Config, classes, targets int) graph.Spec {
+	s := infer.SpecOf(c, classes, targets)
 	s.BlurRadius = blurSchedule(c).Radius()
 	s.ResolutionDrop = newDropSchedule(c).on
 	return s

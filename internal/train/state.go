@@ -13,7 +13,7 @@ import (
 // Keys of Checkpoint.Extra written by training (infer.ExtraBatchNorm is the third).
 const (
 	extraPosition = "position"
-	extraBest     = "best_top1"
+	extraBest     = "best_top1" // a regression run's best val MAE
 )
 
 // position says where in training a checkpoint was taken, with the partial sums of
@@ -27,6 +27,8 @@ type position struct {
 	Seen        int     `json:"seen"`
 	Seconds     float64 `json:"seconds"` // time spent in the epoch so far
 	BestTop1    float64 `json:"best_top1"`
+	BestMAE     float64 `json:"best_mae,omitempty"`    // a regression run's best val MAE
+	AbsErrSum   float64 `json:"abs_err_sum,omitempty"` // a regression epoch's training absolute errors so far
 	HasBest     bool    `json:"has_best"`
 	OptStepSeen int     `json:"opt_step"`
 }

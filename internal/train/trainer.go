@@ -102,6 +102,7 @@ type Summary struct {
 	Epochs   int
 	Steps    int
 	BestTop1 float64
+	BestMAE  float64 // a regression run's best val MAE (0 before one is measured)
 	Last     *metrics.Record
 }
 
@@ -118,16 +119,34 @@ type Trainer struct {
 	grads  [][]float32
 	onehot []float32
 
+	// A regressor's standardiser, the standardised targets of a step and the sum of
+	// the step's absolute errors in the targets' units; std is nil for a classifier.
+	std     *data.Standardiser
+	targets []float32
+	absErr  float64
+
 	loss, logits G.Value
 }
 
 // NewTrainer builds the training graph (batch train.batch_size, with loss and
 // gradients) and a forward graph sharing its weights for evaluation.
 func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
+	return newTrainer(cfg, Spec(cfg, classes), nil)
+}
+
+// NewRegressor is NewTrainer for a regression model of std's targets, which it learns
+// standardised by std (the training set's mean and deviation).
+func NewRegressor(cfg config.Config, std data.Standardiser) (*Trainer, error) {
+	if err := std.Validate(); err != nil {
+		return nil, err
+	}
+	return newTrainer(cfg, specOf(cfg, 0, len(std.Names)), &std)
+}
+
+func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Trainer, error) {
 	if err := checkSchedules(cfg); err != nil {
 		return nil, err
 	}
-	spec := Spec(cfg, classes)
 	m, err := graph.Build(spec, graph.Options{Batch: cfg.Train.BatchSize, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed)})
 	if err != nil {
 		return nil, fmt.Errorf("build training graph: %w", err)
@@ -136,7 +155,7 @@ func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build evaluation graph: %w", err)
 	}
-	t := &Trainer{cfg: cfg, model: m}
+	t := &Trainer{cfg: cfg, model: m, std: std}
 	if t.eval, err = infer.NewForward(em, false); err != nil {
 		return nil, err
 	}
@@ -145,9 +164,16 @@ func NewTrainer(cfg config.Config, classes int) (*Trainer, error) {
 	}
 	G.Read(m.Loss, &t.loss)
 	G.Read(m.Logits, &t.logits)
-	t.onehot = make([]float32, cfg.Train.BatchSize*classes)
-	if err := G.Let(m.OneHot, tensor.New(tensor.WithShape(m.OneHot.Shape()...), tensor.WithBacking(t.onehot))); err != nil {
-		return nil, err
+	if std != nil {
+		t.targets = make([]float32, cfg.Train.BatchSize*spec.Targets)
+		if err := G.Let(m.Targets, tensor.New(tensor.WithShape(m.Targets.Shape()...), tensor.WithBacking(t.targets))); err != nil {
+			return nil, err
+		}
+	} else {
+		t.onehot = make([]float32, cfg.Train.BatchSize*spec.Classes)
+		if err := G.Let(m.OneHot, tensor.New(tensor.WithShape(m.OneHot.Shape()...), tensor.WithBacking(t.onehot))); err != nil {
+			return nil, err
+		}
 	}
 	t.vm = G.NewTapeMachine(m.G, G.BindDualValues(m.Learnables()...))
 	if t.params, err = m.ParamData(); err != nil {
@@ -174,10 +200,11 @@ func (t *Trainer) Model() *graph.Model { return t.model }
 // Step runs one forward/backward pass and optimiser update on a batch of the graph's
 // batch size that carries the model's low-resolution copies (the loader's, or
 // data.NewBatch's), at base learning rate lr; stepNo only names the step in errors. It
-// returns the loss and the number of correct top-1 predictions; on a non-finite loss
-// or gradient the weights are left untouched. The graph reads b's slices in place.
+// returns the loss and the number of correct top-1 predictions (0 for a regressor, whose
+// step's absolute errors AbsError sums); on a non-finite loss or gradient the weights
+// are left untouched. The graph reads b's slices in place.
 func (t *Trainer) Step(b *data.Batch, lr float64, stepNo int) (loss float64, correct int, err error) {
-	k := t.model.Spec.Classes
+	k := t.model.Spec.Outputs()
 	labels := b.Labels
 	if len(labels) != t.model.Batch || b.N != len(labels) {
 		return 0, 0, fmt.Errorf("step %d: batch of %d images and %d labels, the graph takes %d", stepNo, b.N, len(labels), t.model.Batch)
@@ -185,9 +212,19 @@ func (t *Trainer) Step(b *data.Batch, lr float64, stepNo int) (loss float64, cor
 	if err := bindInputs(t.model, b); err != nil {
 		return 0, 0, fmt.Errorf("step %d: %w", stepNo, err)
 	}
-	clear(t.onehot)
-	for i, y := range labels {
-		t.onehot[i*k+y] = 1
+	if t.std != nil {
+		if len(b.Targets) != len(t.targets) {
+			return 0, 0, fmt.Errorf("step %d: batch of %d targets, the graph takes %d", stepNo, len(b.Targets), len(t.targets))
+		}
+		copy(t.targets, b.Targets)
+		if err := t.std.Standardise(t.targets); err != nil {
+			return 0, 0, fmt.Errorf("step %d: %w", stepNo, err)
+		}
+	} else {
+		clear(t.onehot)
+		for i, y := range labels {
+			t.onehot[i*k+y] = 1
+		}
 	}
 	// Gorgonia adds each run's gradients into the parameters' dual values: clear them,
 	// or every step would apply the sum of all gradients so far.
@@ -206,9 +243,20 @@ func (t *Trainer) Step(b *data.Batch, lr float64, stepNo int) (loss float64, cor
 		return loss, 0, &NonFiniteError{What: "loss (" + strconv.FormatFloat(loss, 'g', -1, 64) + ")", Step: stepNo}
 	}
 	logits := t.logits.Data().([]float32)
-	for i, y := range labels {
-		if infer.Argmax(logits[i*k:(i+1)*k]) == y {
-			correct++
+	if t.std != nil {
+		pred, err := infer.Predictions(*t.std, logits)
+		if err != nil {
+			return 0, 0, err
+		}
+		t.absErr = 0
+		for i, y := range b.Targets {
+			t.absErr += math.Abs(float64(pred[i]) - float64(y))
+		}
+	} else {
+		for i, y := range labels {
+			if infer.Argmax(logits[i*k:(i+1)*k]) == y {
+				correct++
+			}
 		}
 	}
 	for i, p := range t.model.Params {
@@ -230,6 +278,10 @@ func (t *Trainer) Step(b *data.Batch, lr float64, stepNo int) (loss float64, cor
 	}
 	return loss, correct, nil
 }
+
+// AbsError is the sum over the last step's examples and targets of the absolute error
+// in the targets' units (0 for a classifier).
+func (t *Trainer) AbsError() float64 { return t.absErr }
 
 func (t *Trainer) zeroGrads() error {
 	for _, p := range t.model.Params {
@@ -276,7 +328,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		obs = nopObserver{}
 	}
 	classes := o.Train.Classes()
-	t, err := NewTrainer(cfg, len(classes))
+	t, err := trainerFor(cfg, o.Train, o.Resume)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +421,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	obs.Start(RunInfo{Dir: o.Dir.Path(), Params: m.NumParams(), BatchesPerEpoch: nb, StartEpoch: pos.Epoch, StartBatch: pos.Batch, Notes: notes})
 	lrSched, blur, drop := lrSchedule(cfg), blurSchedule(cfg), newDropSchedule(cfg)
-	sum := &Summary{BestTop1: pos.BestTop1}
+	sum := &Summary{BestTop1: pos.BestTop1, BestMAE: pos.BestMAE}
 	for ; pos.Epoch < cfg.Train.Epochs; pos.Epoch, pos.Batch = pos.Epoch+1, 0 {
 		epochStart := time.Now().Add(-time.Duration(pos.Seconds * float64(time.Second)))
 		sigma0 := blur.SigmaAt(float64(pos.Epoch))
@@ -406,6 +458,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			pos.Batch = b + 1
 			pos.LossSum += loss * float64(batch.N)
 			pos.Correct += correct
+			pos.AbsErrSum += t.AbsError()
 			pos.Seen += batch.N
 			obs.Step(StepInfo{Epoch: pos.Epoch, Batch: b + 1, Batches: nb, Step: pos.Step, Loss: loss, BlurSigma: sigma})
 			if o.Hook != nil {
@@ -434,7 +487,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		trainSeconds := time.Since(epochStart).Seconds()
 		obs.Evaluating()
-		res, err := infer.Evaluate(ctx, t.eval, o.Val, cfg.Data.Workers, int64(cfg.Data.CacheMB)<<20)
+		res, err := t.evaluate(ctx, o.Val)
 		if err != nil {
 			if ctx.Err() != nil {
 				// The epoch's training is complete; keep it, and evaluate on resume.
@@ -447,12 +500,19 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		rec := metrics.Record{
 			Epoch: pos.Epoch + 1, Step: pos.Step,
 			TrainLoss: pos.LossSum / float64(max(pos.Seen, 1)), TrainAcc: float64(pos.Correct) / float64(max(pos.Seen, 1)),
-			ValLoss: res.Loss, ValTop1: res.Top1, ValTop5: res.Top5,
+			ValLoss: res.loss, ValTop1: res.top1, ValTop5: res.top5,
 			Seconds: trainSeconds, ImagesPerS: float64(pos.Seen) / math.Max(trainSeconds, 1e-9),
 			BlurSigma: sigma0,
 			LR:        map[string]float64{graph.PartTask: lr0},
 			Time:      time.Now().UTC().Format(time.RFC3339),
 			Skipped:   len(skipped),
+		}
+		if res.reg != nil {
+			rec.TrainAcc, rec.ValTop1, rec.ValTop5 = math.NaN(), math.NaN(), math.NaN()
+			rec.Regression = &metrics.RegressionErrors{
+				TrainMAE: pos.AbsErrSum / float64(max(pos.Seen*t.model.Spec.Targets, 1)),
+				ValMAE:   res.reg.MAE, ValRMSE: res.reg.RMSE,
+			}
 		}
 		mults := PartMultipliers(cfg)
 		rec.LR[graph.PartTask] = lr0 * mults[graph.PartTask]
@@ -464,13 +524,20 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			return nil, err
 		}
 		history = append(history, rec)
-		improved := !pos.HasBest || res.Top1 > pos.BestTop1
+		improved := !pos.HasBest || res.top1 > pos.BestTop1
+		if res.reg != nil {
+			improved = !pos.HasBest || res.reg.MAE < pos.BestMAE
+		}
 		if improved {
-			pos.BestTop1, pos.HasBest = res.Top1, true
+			pos.BestTop1, pos.HasBest = res.top1, true
+			if res.reg != nil {
+				pos.BestMAE = res.reg.MAE
+			}
 		}
 		// The checkpoint names the next epoch's start.
 		done := pos
 		done.Epoch, done.Batch, done.LossSum, done.Correct, done.Seen, done.Seconds = pos.Epoch+1, 0, 0, 0, 0, 0
+		done.AbsErrSum = 0
 		if improved {
 			if err := save(bestPath, done); err != nil {
 				return nil, err
@@ -480,10 +547,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			return nil, err
 		}
 		lastGood = lastPath
-		pos.LossSum, pos.Correct, pos.Seen, pos.Seconds = 0, 0, 0, 0
+		pos.LossSum, pos.Correct, pos.Seen, pos.Seconds, pos.AbsErrSum = 0, 0, 0, 0, 0
 		sum.Epochs = pos.Epoch + 1
 		sum.Steps = pos.Step
-		sum.BestTop1 = pos.BestTop1
+		sum.BestTop1, sum.BestMAE = pos.BestTop1, pos.BestMAE
 		r := rec
 		sum.Last = &r
 		obs.Epoch(rec)
@@ -524,7 +591,7 @@ func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position, his
 	if err != nil {
 		return nil, err
 	}
-	return &checkpoint.Checkpoint{
+	c := &checkpoint.Checkpoint{
 		Version:    checkpoint.FormatVersion,
 		ConfigYAML: cfgYAML,
 		Classes:    classes,
@@ -538,7 +605,14 @@ func (t *Trainer) checkpoint(cfgYAML []byte, classes []string, pos position, his
 			extraBest:            strconv.FormatFloat(pos.BestTop1, 'g', -1, 64),
 			extraHistory:         hist,
 		},
-	}, nil
+	}
+	if t.std != nil {
+		if c.Extra[infer.ExtraStandardiser], err = infer.StandardiserJSON(*t.std); err != nil {
+			return nil, err
+		}
+		c.Extra[extraBest] = strconv.FormatFloat(pos.BestMAE, 'g', -1, 64)
+	}
+	return c, nil
 }
 
 // restore loads a checkpoint into the trainer and returns where to continue.

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -199,6 +200,91 @@ func fromZero(p *plot.Plot, rs []metrics.Record, ss []series, minTop float64) {
 	}
 }
 
+// legendBand is the fraction of a plot's height kept free at the top for the legend.
+const legendBand = 0.22
+
+// legendRoom raises the top of p's y axis so that the legend, in the top band, covers
+// no point of the series. scale is what panelPlot multiplied the values by.
+func legendRoom(p *plot.Plot, rs []metrics.Record, ss []series, scale float64) {
+	lo, hi := seriesRange(rs, ss)
+	if math.IsInf(lo, 1) {
+		return
+	}
+	lo, hi = lo*scale, hi*scale
+	if hi-lo < 1e-9*math.Max(1, math.Abs(hi)) {
+		lo, hi = lo-0.05*math.Max(math.Abs(lo), 1e-3), hi+0.05*math.Max(math.Abs(hi), 1e-3)
+	}
+	p.Y.Min, p.Y.Max = lo, hi+(hi-lo)*legendBand/(1-legendBand)
+	p.Y.Tick.Marker = distinctTicks{plot.DefaultTicks{}}
+	p.Legend.Top = true
+}
+
+// constant reports whether every point of s has one value, and which.
+func constant(rs []metrics.Record, s series) (float64, bool) {
+	first, seen := 0.0, false
+	for _, xy := range points(rs, s.get) {
+		if !seen {
+			first, seen = xy.Y, true
+		} else if xy.Y != first {
+			return 0, false
+		}
+	}
+	return first, seen
+}
+
+// distinctTicks labels the ticks of its Ticker with as many digits as it takes for
+// neighbouring labels to differ: a short run's loss axis spans 2.28 to 2.31, which
+// the default labels as "2.3, 2.3, 2.3".
+type distinctTicks struct{ plot.Ticker }
+
+func (d distinctTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := d.Ticker.Ticks(lo, hi)
+	label := func(prec int) func(plot.Tick) string {
+		if prec == 0 {
+			return func(t plot.Tick) string { return t.Label } // the Ticker's own
+		}
+		return func(t plot.Tick) string { return strconv.FormatFloat(t.Value, 'g', prec, 64) }
+	}
+	for prec := 0; prec <= 8; prec++ {
+		if prec == 1 {
+			continue // one digit would round the Ticker's labels
+		}
+		f := label(prec)
+		seen, clash := map[string]bool{}, false
+		for _, t := range ts {
+			if t.Label != "" {
+				clash = clash || seen[f(t)]
+				seen[f(t)] = true
+			}
+		}
+		if !clash {
+			for i := range ts {
+				if ts[i].Label != "" {
+					ts[i].Label = f(ts[i])
+				}
+			}
+			break
+		}
+	}
+	return ts
+}
+
+// cappedTicks drops the ticks of its Ticker above max.
+type cappedTicks struct {
+	plot.Ticker
+	max float64
+}
+
+func (c cappedTicks) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for _, t := range c.Ticker.Ticks(lo, math.Min(hi, c.max)) {
+		if t.Value <= c.max {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 func seriesRange(rs []metrics.Record, ss []series) (lo, hi float64) {
 	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, s := range ss {
@@ -251,7 +337,9 @@ func render(grid [][]*plot.Plot, title string, wPx, hPx int) (png []byte, err er
 
 // Curves plots a run's metrics per epoch as a PNG: loss (train and val) and accuracy
 // (train, val top-1 and top-5, in percent) on top; the blur schedule's sigma and the
-// learning rates (log scale when they span decades) below. Missing (NaN) values are
+// learning rates (log scale when they span decades) below, each only when it changes
+// during the run (a constant one is named in the title instead). The loss and
+// accuracy axes keep a band at the top free for the legend. Missing (NaN) values are
 // left out; a quantity never measured leaves its plot marked "no data".
 func Curves(records []metrics.Record, title string) ([]byte, error) {
 	if len(records) == 0 {
@@ -278,17 +366,30 @@ func Curves(records []metrics.Record, title string) ([]byte, error) {
 	blurS := []series{{"blur sigma", func(r metrics.Record) float64 { return r.BlurSigma }}}
 	lrS := []series{{"task", lr("task")}, {"saliency", lr("saliency")}}
 
-	loss, _, err := panelPlot(rs, "loss", "cross-entropy", 1, lossS)
+	lossLabel := "cross-entropy"
+	if regression(rs) {
+		lossLabel = "on standardised targets"
+	}
+	loss, _, err := panelPlot(rs, "loss", lossLabel, 1, lossS)
 	if err != nil {
 		return nil, fmt.Errorf("curves: %w", err)
 	}
-	acc, hasAcc, err := panelPlot(rs, "accuracy", "%", 100, accS)
-	if err != nil {
-		return nil, fmt.Errorf("curves: %w", err)
-	}
-	if hasAcc {
-		acc.Y.Min, acc.Y.Max = 0, 100
-		acc.Legend.Top, acc.Legend.Left = false, false
+	var acc *plot.Plot
+	var hasAcc bool
+	if regression(rs) {
+		// The regression measure in the accuracy's place: errors in the targets' units.
+		if acc, _, err = panelPlot(rs, "error", "targets' units", 1, regressionS); err != nil {
+			return nil, fmt.Errorf("curves: %w", err)
+		}
+		legendRoom(acc, rs, regressionS, 1)
+	} else {
+		if acc, hasAcc, err = panelPlot(rs, "accuracy", "%", 100, accS); err != nil {
+			return nil, fmt.Errorf("curves: %w", err)
+		}
+		if hasAcc {
+			acc.Y.Min, acc.Y.Max = 0, 100
+			acc.Legend.Top, acc.Legend.Left = false, false
+		}
 	}
 	blur, _, err := panelPlot(rs, "blur schedule", "sigma (pixels)", 1, blurS)
 	if err != nil {
@@ -302,11 +403,78 @@ func Curves(records []metrics.Record, title string) ([]byte, error) {
 		fromZero(lrs, rs, lrS, 0)
 	}
 	fromZero(blur, rs, blurS, 1)
-	png, err := render([][]*plot.Plot{{loss, acc}, {blur, lrs}}, title, curvesW, curvesH)
+	legendRoom(loss, rs, lossS, 1)
+	if hasAcc {
+		// Room above 100% for the legend, with no ticks there.
+		acc.Y.Max = 100 / (1 - legendBand)
+		acc.Y.Tick.Marker = cappedTicks{plot.DefaultTicks{}, 100}
+		acc.Legend.Top, acc.Legend.Left = true, true
+	}
+	// A constant blur or learning rate gets no panel of its own: its value goes into
+	// the title instead.
+	var lower []*plot.Plot
+	var constants []string
+	if v, ok := constant(rs, blurS[0]); ok {
+		constants = append(constants, fmt.Sprintf("blur sigma %.3g", v))
+	} else {
+		lower = append(lower, blur)
+	}
+	task, okTask := constant(rs, lrS[0])
+	sal, okSal := constant(rs, lrS[1])
+	switch {
+	case okTask && okSal && task == sal:
+		constants = append(constants, fmt.Sprintf("lr %.3g", task))
+	case okTask && okSal:
+		constants = append(constants, fmt.Sprintf("lr task %.3g, saliency %.3g", task, sal))
+	case okTask && len(points(rs, lrS[1].get)) == 0:
+		constants = append(constants, fmt.Sprintf("lr %.3g", task))
+	default:
+		lower = append(lower, lrs)
+	}
+	if len(constants) > 0 {
+		if title != "" {
+			title += ": "
+		}
+		title += strings.Join(constants, ", ") + " throughout"
+	}
+	grid, h := [][]*plot.Plot{{loss, acc}}, curvesH/2+20
+	switch len(lower) {
+	case 1:
+		grid, h = append(grid, []*plot.Plot{lower[0], nil}), curvesH
+	case 2:
+		grid, h = append(grid, lower), curvesH
+	}
+	png, err := render(grid, title, curvesW, h)
 	if err != nil {
 		return nil, fmt.Errorf("curves: %w", err)
 	}
 	return png, nil
+}
+
+// regressionS are a regression run's error curves.
+var regressionS = []series{
+	{"train MAE", regressionValue(func(e *metrics.RegressionErrors) float64 { return e.TrainMAE })},
+	{"val MAE", regressionValue(func(e *metrics.RegressionErrors) float64 { return e.ValMAE })},
+	{"val RMSE", regressionValue(func(e *metrics.RegressionErrors) float64 { return e.ValRMSE })},
+}
+
+func regressionValue(get func(*metrics.RegressionErrors) float64) func(metrics.Record) float64 {
+	return func(r metrics.Record) float64 {
+		if r.Regression == nil {
+			return math.NaN()
+		}
+		return get(r.Regression)
+	}
+}
+
+// regression reports whether records are a regression run's: any of them has errors.
+func regression(rs []metrics.Record) bool {
+	for _, r := range rs {
+		if r.Regression != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Run is one training run's records under the name shown in a legend.
@@ -317,10 +485,23 @@ type Run struct {
 
 // CompareRuns plots the validation top-1 accuracy of several runs on one set of axes,
 // best value in the legend, so that a saliency model and its uniform baseline can be
-// told apart at a glance. A run without validation results is listed as "no data".
+// told apart at a glance; for regression runs (all of them) it plots the validation
+// MAE, lowest in the legend. A run without validation results is listed as "no data".
 func CompareRuns(runs []Run) ([]byte, error) {
 	if len(runs) == 0 {
 		return nil, errors.New("compare runs: no runs")
+	}
+	reg := 0
+	for _, run := range runs {
+		if regression(run.Records) {
+			reg++
+		}
+	}
+	switch {
+	case reg == len(runs):
+		return compareMAE(runs)
+	case reg > 0:
+		return nil, errors.New("compare runs: regression and classification runs have no common measure")
 	}
 	p := newPlot()
 	p.Title.Text = "validation top-1 accuracy"
@@ -359,6 +540,46 @@ func CompareRuns(runs []Run) ([]byte, error) {
 		return nil, errors.New("compare runs: no run has validation top-1 results")
 	}
 	p.Y.Min, p.Y.Max = 0, 100
+	png, err := render([][]*plot.Plot{{p}}, "", compareW, compareH)
+	if err != nil {
+		return nil, fmt.Errorf("compare runs: %w", err)
+	}
+	return png, nil
+}
+
+// compareMAE is CompareRuns for regression runs: val MAE per epoch, lowest in the legend.
+func compareMAE(runs []Run) ([]byte, error) {
+	p := newPlot()
+	p.Title.Text = "validation mean absolute error"
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = "MAE (targets' units)"
+	p.X.Tick.Marker = integerTicks{}
+	p.Add(plotter.NewGrid())
+	seen := map[string]bool{}
+	val := regressionS[1].get
+	for i, run := range runs {
+		if run.Name == "" {
+			return nil, fmt.Errorf("compare runs: run %d has no name", i)
+		}
+		if seen[run.Name] {
+			return nil, fmt.Errorf("compare runs: run name %q repeated", run.Name)
+		}
+		seen[run.Name] = true
+		xy := points(byEpoch(run.Records), val)
+		if len(xy) == 0 {
+			l := &plotter.Line{LineStyle: draw.LineStyle{Color: palette(i), Width: vg.Points(1.5)}}
+			p.Legend.Add(run.Name+" (no data)", l)
+			continue
+		}
+		best := xy[0].Y
+		for _, v := range xy {
+			best = math.Min(best, v.Y)
+		}
+		if err := addLine(p, fmt.Sprintf("%s (best %.4f)", run.Name, best), xy, i); err != nil {
+			return nil, fmt.Errorf("compare runs: %w", err)
+		}
+	}
+	p.Y.Min = 0
 	png, err := render([][]*plot.Plot{{p}}, "", compareW, compareH)
 	if err != nil {
 		return nil, fmt.Errorf("compare runs: %w", err)

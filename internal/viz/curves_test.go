@@ -9,6 +9,8 @@ import (
 	"math"
 	"testing"
 
+	"gonum.org/v1/plot"
+
 	"zoomtrain/internal/metrics"
 )
 
@@ -73,13 +75,15 @@ func TestCurves(t *testing.T) {
 		name       string
 		records    []metrics.Record
 		wantSecond bool
+		wantH      int // the blur and lr panels go when both are constant
 	}{
-		{"one epoch", history(1, 0.9), true},
-		{"many epochs", history(200, 0.9), true},
-		{"train loss only", onlyTrain, false},
-		{"train and val loss", withVal, true},
-		{"no values at all", nothing, false},
-		{"odd values", odd, true},
+		{"one epoch", history(1, 0.9), true, curvesH/2 + 20},
+		{"many epochs", history(200, 0.9), true, curvesH},
+		{"train loss only", onlyTrain, false, curvesH},
+		{"train and val loss", withVal, true, curvesH},
+		{"no values at all", nothing, false, curvesH},
+		{"odd values", odd, true, curvesH},
+		{"constant blur and lr", constantSchedules(history(4, 0.9)), true, curvesH/2 + 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,8 +92,8 @@ func TestCurves(t *testing.T) {
 				t.Fatal(err)
 			}
 			img := decodePNG(t, b)
-			if got := img.Bounds().Size(); got != image.Pt(curvesW, curvesH) {
-				t.Errorf("size = %v, want %dx%d", got, curvesW, curvesH)
+			if got := img.Bounds().Size(); got != image.Pt(curvesW, tt.wantH) {
+				t.Errorf("size = %v, want %dx%d", got, curvesW, tt.wantH)
 			}
 			if n := countNear(img, color.Black); n < 500 {
 				t.Errorf("%d dark pixels, want axes and labels drawn", n)
@@ -197,6 +201,43 @@ func TestIntegerTicks(t *testing.T) {
 	for _, tk := range (integerTicks{}).Ticks(0, 500) {
 		if tk.Value != math.Trunc(tk.Value) {
 			t.Errorf("tick %v on [0, 500] is not a whole epoch", tk.Value)
+		}
+	}
+}
+
+func constantSchedules(rs []metrics.Record) []metrics.Record {
+	for i := range rs {
+		rs[i].BlurSigma = 0
+		rs[i].LR = map[string]float64{"task": 1e-3, "saliency": 1e-3}
+	}
+	return rs
+}
+
+func TestDistinctTicks(t *testing.T) {
+	for _, r := range [][2]float64{{2.28, 2.31}, {2.2995, 2.3005}, {0, 10}, {0.001, 0.0012}} {
+		ts := distinctTicks{plot.DefaultTicks{}}.Ticks(r[0], r[1])
+		seen := map[string]bool{}
+		n := 0
+		for _, tk := range ts {
+			if tk.Label == "" {
+				continue
+			}
+			n++
+			if seen[tk.Label] {
+				t.Errorf("range %v: label %q repeats in %v", r, tk.Label, ts)
+			}
+			seen[tk.Label] = true
+		}
+		if n < 2 {
+			t.Errorf("range %v: %d labelled ticks", r, n)
+		}
+	}
+}
+
+func TestCappedTicks(t *testing.T) {
+	for _, tk := range (cappedTicks{plot.DefaultTicks{}, 100}).Ticks(0, 128) {
+		if tk.Value > 100 {
+			t.Errorf("tick %v above the cap", tk.Value)
 		}
 	}
 }

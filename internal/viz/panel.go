@@ -31,6 +31,7 @@ type PanelInput struct {
 	Warped  *imageio.Image // the task input sampled at Grid; nil for a uniform model
 	Uniform *imageio.Image // the uniform downsample of the same size
 	Title   string         // e.g. "true 7 · predicted 7 (0.93)"
+	Wrong   bool           // a wrong prediction: the title is drawn in red with a red frame
 }
 
 // PanelOptions tunes a panel; the zero value gives the defaults.
@@ -83,7 +84,11 @@ func background() color.NRGBA { return color.NRGBA{255, 255, 255, 255} }
 func tileBack() color.NRGBA   { return color.NRGBA{232, 232, 232, 255} }
 func ink() color.NRGBA        { return color.NRGBA{28, 28, 28, 255} }
 func labelInk() color.NRGBA   { return color.NRGBA{70, 70, 70, 255} }
-func gridInk() color.NRGBA    { return color.NRGBA{0, 255, 200, 235} }
+func wrongInk() color.NRGBA   { return color.NRGBA{200, 30, 30, 255} }
+
+// gridInk is translucent: where the sampler magnifies, the lines crowd together over
+// the very detail it zooms on, which must stay visible through them.
+func gridInk() color.NRGBA { return color.NRGBA{0, 255, 200, 150} }
 
 func (in PanelInput) validate() error {
 	if err := checkImage("source", in.Source); err != nil {
@@ -189,7 +194,14 @@ func Panel(in PanelInput, opts PanelOptions) (image.Image, error) {
 	img := image.NewRGBA(image.Rect(0, 0, width, height))
 	draw.Draw(img, img.Bounds(), image.NewUniform(background()), image.Point{}, draw.Src)
 	if in.Title != "" {
-		text(img, f.title, pad, pad, width-2*pad, in.Title, ink())
+		titleInk := ink()
+		if in.Wrong {
+			titleInk = wrongInk()
+		}
+		text(img, f.title, pad, pad, width-2*pad, in.Title, titleInk)
+	}
+	if in.Wrong {
+		frame(img, max(2, pad/3), wrongInk())
 	}
 	for i, tl := range tiles {
 		at := image.Pt(pad+i*(t+pad), pad+titleH)
@@ -198,6 +210,18 @@ func Panel(in PanelInput, opts PanelOptions) (image.Image, error) {
 		centredText(img, f.label, at.X, at.Y+t+pad/2, t, tl.label, labelInk())
 	}
 	return img, nil
+}
+
+// frame draws a border of width w around img.
+func frame(img *image.RGBA, w int, c color.Color) {
+	b := img.Bounds()
+	u := image.NewUniform(c)
+	for _, r := range []image.Rectangle{
+		image.Rect(b.Min.X, b.Min.Y, b.Max.X, b.Min.Y+w), image.Rect(b.Min.X, b.Max.Y-w, b.Max.X, b.Max.Y),
+		image.Rect(b.Min.X, b.Min.Y, b.Min.X+w, b.Max.Y), image.Rect(b.Max.X-w, b.Min.Y, b.Max.X, b.Max.Y),
+	} {
+		draw.Draw(img, r, u, image.Point{}, draw.Src)
+	}
 }
 
 // gridIndices picks up to n evenly spaced indices in [0, size), both ends included.
@@ -230,7 +254,7 @@ func drawGrid(dst *image.RGBA, o image.Point, in PanelInput, dh, dw, lines int, 
 		py := ((gy+1)/2*float64(in.Source.H-1) + 0.5) * sy
 		return float32(px), float32(py)
 	}
-	s := newStrokes(dw, dh, max(1, 1.1*scale))
+	s := newStrokes(dw, dh, max(0.8, 0.8*scale))
 	for _, i := range gridIndices(in.GridH, lines) {
 		for j := 1; j < in.GridW; j++ {
 			ax, ay := pt(i, j-1)
