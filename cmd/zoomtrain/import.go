@@ -57,7 +57,7 @@ on PyTorch 0.4.0: ImageNet normalisation of the [0, 1] input, the low-resolution
 copy by adaptive average pooling, the saliency logits and the grid resized
 bilinearly with align_corners false, a softmax at temperature 1, replicate padding.`,
 		Example: `  zoomtrain import official --weights checkpoint_imagenet.pth --task-net resnet101 --classes 1000 --resolution 800 --task-input 224 --saliency-input 224 --out official.ckpt`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runImportOfficial(o, s)
 		},
