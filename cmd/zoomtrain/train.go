@@ -245,7 +245,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 	}
 	if resume == nil {
 		// A pretrained file that does not fit must not leave a run directory either.
-		if err := train.CheckPretrained(cfg, len(trainSet.Classes())); err != nil {
+		if err := train.CheckPretrained(cfg, len(trainSet.Classes()), len(data.TargetNames(trainSet))); err != nil {
 			return err
 		}
 	}

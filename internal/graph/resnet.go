@@ -220,7 +220,7 @@ func (b *builder) taskNet(x *G.Node) (*G.Node, error) {
 	}
 	a, _ := archOf(s.TaskNet)
 	l := layers{b: b, part: PartTask}
-	out, _ := l.tvResNet("task.", x, a, widthOr(s.TaskWidth), 4, s.Classes)
+	out, _ := l.tvResNet("task.", x, a, widthOr(s.TaskWidth), 4, s.Outputs())
 	return out, l.err
 }
 

@@ -180,13 +180,14 @@ func InitConfig(cfg config.Config, c *checkpoint.Checkpoint) (config.Config, err
 }
 
 // CheckPretrained loads model.task_weights and model.saliency_weights into a
-// throw-away model of cfg for the given classes, so that a wrong file is reported
-// before a run directory is made for it. It does nothing without them.
-func CheckPretrained(cfg config.Config, classes int) error {
+// throw-away model of cfg for the given classes (or, with targets > 0, regression
+// targets), so that a wrong file is reported before a run directory is made for it.
+// It does nothing without them.
+func CheckPretrained(cfg config.Config, classes, targets int) error {
 	if cfg.Model.TaskWeights == "" && cfg.Model.SaliencyWeights == "" {
 		return nil
 	}
-	m, err := graph.Build(Spec(cfg, classes), graph.Options{Batch: 1, Dtype: tensor.Float32, Seed: uint64(cfg.Seed)})
+	m, err := graph.Build(specOf(cfg, classes, targets), graph.Options{Batch: 1, Dtype: tensor.Float32, Seed: uint64(cfg.Seed)})
 	if err != nil {
 		return err
 	}
