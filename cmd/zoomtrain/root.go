@@ -76,6 +76,7 @@ Start with 'zoomtrain train' (the built-in needle data set, no download needed).
 		newWarpCmd(s),
 		newDataCmd(s),
 		newTrainCmd(s),
+		newImportCmd(s),
 		newEvalCmd(s),
 		newPredictCmd(s),
 		newVisualizeCmd(s),

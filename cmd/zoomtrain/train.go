@@ -34,6 +34,7 @@ type trainOptions struct {
 	Seed        int64
 	BatchSize   int
 	Resume      string
+	Init        string
 	Force       bool
 	PrintConfig bool
 	NoPlot      bool
@@ -58,6 +59,7 @@ Settings come from, highest first: flags, ZOOMTRAIN_* environment variables
   zoomtrain train --config configs/needle-uniform.yaml --seed 1
   zoomtrain train --data ~/images --epochs 30 --out runs
   zoomtrain train --resume runs/needle-saliency-s0
+  zoomtrain train --config configs/official.yaml --data ~/photos --init official.ckpt
   zoomtrain train --config configs/tiny.yaml --print-config`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -76,6 +78,7 @@ Settings come from, highest first: flags, ZOOMTRAIN_* environment variables
 	f.Int64Var(&o.Seed, "seed", 0, "random seed (initialisation, order, augmentation)")
 	f.IntVar(&o.BatchSize, "batch-size", 0, "training batch size")
 	f.StringVar(&o.Resume, "resume", "", "continue the run in this directory, or from this checkpoint file in a new run directory")
+	f.StringVar(&o.Init, "init", "", "fine-tune this checkpoint (an imported model or another run): its weights and model settings, a new run")
 	f.BoolVar(&o.Force, "force", false, "reuse an existing run directory, replacing its checkpoints and metrics")
 	f.BoolVar(&o.PrintConfig, "print-config", false, "print the resolved config as YAML and exit")
 	f.BoolVar(&o.NoPlot, "no-plot", false, "do not draw curves.png at the end")
@@ -114,6 +117,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 	var (
 		cfg    config.Config
 		resume *checkpoint.Checkpoint
+		start  *checkpoint.Checkpoint
 		dir    *train.RunDir
 		inRun  string // the run directory a resume continues in place; "" for a new one
 	)
@@ -132,7 +136,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 		dir.Close()
 	}()
 	if o.Resume != "" {
-		for _, fl := range []string{"config", "sampler", "seed", "batch-size", "force"} {
+		for _, fl := range []string{"config", "sampler", "seed", "batch-size", "force", "init"} {
 			if o.set(fl) {
 				return usageErrorf("--%s cannot be combined with --resume: a resumed run keeps its config (only --epochs and --data may change)", fl)
 			}
@@ -212,6 +216,17 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 		if err := cfg.AbsDataPath(); err != nil {
 			return err
 		}
+		if o.Init != "" {
+			if o.set("sampler") {
+				return usageErrorf("--sampler cannot be combined with --init: the model settings are the checkpoint's")
+			}
+			if start, err = checkpoint.Load(o.Init); err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			if cfg, err = train.InitConfig(cfg, start); err != nil {
+				return fmt.Errorf("init %s: %w", o.Init, err)
+			}
+		}
 	}
 	if o.PrintConfig {
 		return printConfig(cfg, s)
@@ -227,6 +242,12 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 	}
 	if err := checkTrainingMemory(cfg, len(trainSet.Classes()), len(data.TargetNames(trainSet)), trainSet.Len()+valSet.Len()); err != nil {
 		return err
+	}
+	if resume == nil {
+		// A pretrained file that does not fit must not leave a run directory either.
+		if err := train.CheckPretrained(cfg, len(trainSet.Classes()), len(data.TargetNames(trainSet))); err != nil {
+			return err
+		}
 	}
 	if dir == nil {
 		if dir, err = train.CreateRunDir(cfg, o.Force); err != nil {
@@ -262,7 +283,7 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 	defer stop()
 	obs := newTrainObserver(s.Err, trainSet, valSet, cfg)
 	obs.resNote = resNote
-	sum, err := train.Run(ctx, train.Options{Config: cfg, Dir: dir, Train: trainSet, Val: valSet, Resume: resume, Observer: obs})
+	sum, err := train.Run(ctx, train.Options{Config: cfg, Dir: dir, Train: trainSet, Val: valSet, Resume: resume, Init: start, Observer: obs})
 	obs.finish()
 	if n := data.Skipped(trainSet) + data.Skipped(valSet); n > 0 {
 		fmt.Fprintf(s.Err, "skipped %d unreadable image(s) (data.on_error: skip)\n", n)
@@ -346,6 +367,9 @@ func (t *trainObserver) Start(i train.RunInfo) {
 	}
 	fmt.Fprintf(t.w, "run %s: %s sampler, %s task net, %d parameters; %d train / %d val images at %s, task input %d, %d batches of %d per epoch\n",
 		i.Dir, c.Model.Sampler, c.Model.TaskNet, i.Params, t.ntr, t.nval, res, c.Model.TaskInput, i.BatchesPerEpoch, c.Train.BatchSize)
+	for _, n := range i.Notes {
+		fmt.Fprintln(t.w, n)
+	}
 	if i.StartEpoch > 0 || i.StartBatch > 0 {
 		fmt.Fprintf(t.w, "resuming at epoch %d, batch %d\n", i.StartEpoch+1, i.StartBatch)
 	}

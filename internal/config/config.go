@@ -37,6 +37,21 @@ const (
 
 	NetReference = "reference"
 	NetResNet    = "resnet"
+	NetResNet18  = "resnet18"
+	NetResNet34  = "resnet34"
+	NetResNet50  = "resnet50"
+	NetResNet101 = "resnet101"
+	// NetResNet18Layer3 is the official Saliency-Sampler's saliency network.
+	NetResNet18Layer3 = "resnet18-layer3"
+
+	NormalizeNone     = "none"
+	NormalizeImageNet = "imagenet"
+
+	LowResAntialias = "antialias"
+	LowResAvgPool   = "avgpool"
+
+	BlurGaussian       = "gaussian"
+	BlurResolutionDrop = "resolution_drop"
 
 	OptimizerAdam = "adam"
 	OptimizerSGD  = "sgd"
@@ -77,6 +92,7 @@ type Data struct {
 	Policy      string  `mapstructure:"policy"`       // resize | letterbox
 	ValFraction float64 `mapstructure:"val_fraction"` // held out of a single-level ROOT/<class>/* folder
 	OnError     string  `mapstructure:"on_error"`     // fail | skip unreadable images
+	Normalize   string  `mapstructure:"normalize"`    // none | imagenet: the networks' input normalisation
 	MaxPixels   int64   `mapstructure:"max_pixels"`   // an image whose header claims more is refused (or skipped) undecoded
 	CacheMB     int     `mapstructure:"cache_mb"`
 	Workers     int     `mapstructure:"workers"`
@@ -130,9 +146,22 @@ type Model struct {
 	Padding       int     `mapstructure:"padding"`
 	PaddingMode   string  `mapstructure:"padding_mode"` // replicate | reflect
 	Temperature   float64 `mapstructure:"temperature"`  // saliency softmax temperature
-	TaskNet       string  `mapstructure:"task_net"`     // reference | resnet
+	SaliencyNet   string  `mapstructure:"saliency_net"` // reference | resnet18-layer3
+	TaskNet       string  `mapstructure:"task_net"`     // reference | resnet | resnet18 | resnet34 | resnet50 | resnet101
 	ResNetWidth   int     `mapstructure:"resnet_width"`
 	ResNetBlocks  int     `mapstructure:"resnet_blocks"`
+	// Stem widths of the torchvision ResNets (torchvision's own is 64).
+	TaskWidth     int `mapstructure:"task_width"`
+	SaliencyWidth int `mapstructure:"saliency_width"`
+	// Pretrained weights (.pth or .safetensors state_dicts, torchvision's key names)
+	// loaded into the networks before training; "" = random initialisation.
+	TaskWeights     string `mapstructure:"task_weights"`
+	SaliencyWeights string `mapstructure:"saliency_weights"`
+	// The official forward pass: the low-resolution copy by adaptive average pooling
+	// (avgpool) instead of the antialiased resize, and the bilinear resizes' corners.
+	LowRes                       string `mapstructure:"lowres"` // antialias | avgpool
+	SaliencyUpsampleAlignCorners bool   `mapstructure:"saliency_upsample_align_corners"`
+	GridUpsampleAlignCorners     bool   `mapstructure:"grid_upsample_align_corners"`
 }
 
 // Train configures the optimiser, the schedules and the loop.
@@ -140,30 +169,52 @@ type Train struct {
 	Epochs int `mapstructure:"epochs"`
 	// Loss of a regression set (l2 | l1 | smooth_l1), on standardised targets; a
 	// classification set always uses cross-entropy.
-	Loss           string  `mapstructure:"loss"`
-	BatchSize      int     `mapstructure:"batch_size"`
-	Optimizer      string  `mapstructure:"optimizer"` // adam | sgd
-	LR             float64 `mapstructure:"lr"`
-	Momentum       float64 `mapstructure:"momentum"` // sgd
-	Beta1          float64 `mapstructure:"beta1"`
-	Beta2          float64 `mapstructure:"beta2"`
-	WeightDecay    float64 `mapstructure:"weight_decay"`
-	Schedule       string  `mapstructure:"schedule"` // constant | step | cosine
-	WarmupEpochs   int     `mapstructure:"warmup_epochs"`
-	StepEpochs     []int   `mapstructure:"step_epochs"` // step schedule milestones
-	StepGamma      float64 `mapstructure:"step_gamma"`
-	SaliencyLRMult float64 `mapstructure:"saliency_lr_mult"` // saliency net lr = lr * this
-	Blur           Blur    `mapstructure:"blur"`
-	EvalBatchSize  int     `mapstructure:"eval_batch_size"`
-	LogEvery       int     `mapstructure:"log_every"` // 0 = only per-epoch lines
-	MaxSteps       int     `mapstructure:"max_steps"` // 0 = no limit
+	Loss         string  `mapstructure:"loss"`
+	BatchSize    int     `mapstructure:"batch_size"`
+	Optimizer    string  `mapstructure:"optimizer"` // adam | sgd
+	LR           float64 `mapstructure:"lr"`
+	Momentum     float64 `mapstructure:"momentum"` // sgd
+	Beta1        float64 `mapstructure:"beta1"`
+	Beta2        float64 `mapstructure:"beta2"`
+	WeightDecay  float64 `mapstructure:"weight_decay"`
+	Schedule     string  `mapstructure:"schedule"` // constant | step | cosine
+	WarmupEpochs int     `mapstructure:"warmup_epochs"`
+	StepEpochs   []int   `mapstructure:"step_epochs"` // step schedule milestones
+	StepGamma    float64 `mapstructure:"step_gamma"`
+	// SaliencyLRMult is the older form of LRMult.Saliency (and .SaliencyHead): a
+	// value other than 1 sets both, and may not be combined with them.
+	SaliencyLRMult float64 `mapstructure:"saliency_lr_mult"`
+	LRMult         LRMult  `mapstructure:"lr_mult"`
+	// Freeze lists parameter-name prefixes (task.layer1, saliency.) left untrained.
+	Freeze []string `mapstructure:"freeze"`
+	// BNEval keeps batch normalisation in evaluation mode while training: the
+	// running statistics normalise and stay as loaded.
+	BNEval        bool `mapstructure:"bn_eval"`
+	Blur          Blur `mapstructure:"blur"`
+	EvalBatchSize int  `mapstructure:"eval_batch_size"`
+	LogEvery      int  `mapstructure:"log_every"` // 0 = only per-epoch lines
+	MaxSteps      int  `mapstructure:"max_steps"` // 0 = no limit
 }
 
-// Blur is the schedule of the Gaussian blur on the task input.
+// LRMult multiplies the learning rate of each part of the model.
+type LRMult struct {
+	Task         float64 `mapstructure:"task"`
+	Saliency     float64 `mapstructure:"saliency"`      // the saliency network but its last layer
+	SaliencyHead float64 `mapstructure:"saliency_head"` // its last layer (conv_last)
+}
+
+// Blur is the schedule of the warm-up that hides fine detail from the task network:
+// a Gaussian blur of the task input decaying over Epochs, or (kind resolution_drop)
+// for the first Epochs epochs the official code's average pool of the sampled image
+// to a random side in [DropMin, task input] and bilinear upsample back.
 type Blur struct {
-	Sigma  float64 `mapstructure:"sigma"`  // initial sigma in task-input pixels; 0 = off
-	Epochs int     `mapstructure:"epochs"` // epochs over which it decays to 0
-	Shape  string  `mapstructure:"shape"`  // linear | cosine | step
+	Kind string `mapstructure:"kind"` // gaussian | resolution_drop
+	// DropMin is the smallest side of the resolution drop; 0 takes the official
+	// code's 64 of 224, scaled to the task input.
+	DropMin int     `mapstructure:"drop_min"`
+	Sigma   float64 `mapstructure:"sigma"`  // initial sigma in task-input pixels; 0 = off
+	Epochs  int     `mapstructure:"epochs"` // epochs over which it decays to 0
+	Shape   string  `mapstructure:"shape"`  // linear | cosine | step
 }
 
 // Default returns the default configuration: the needle run of the paper's setting.
@@ -179,6 +230,7 @@ func Default() Config {
 			Policy:      PolicyResize,
 			ValFraction: 0.1,
 			OnError:     OnErrorFail,
+			Normalize:   NormalizeNone,
 			MaxPixels:   imageio.MaxPixels,
 			CacheMB:     2048,
 			Workers:     2,
@@ -208,10 +260,16 @@ func Default() Config {
 			PaddingMode:   string(paper.Mode),
 			// 0.25 rather than the plain softmax's 1: on the needle data it widened the
 			// sampler's lead over uniform downsampling (README, Results).
-			Temperature:  0.25,
-			TaskNet:      NetReference,
-			ResNetWidth:  32,
-			ResNetBlocks: 2,
+			Temperature:   0.25,
+			SaliencyNet:   NetReference,
+			TaskNet:       NetReference,
+			ResNetWidth:   32,
+			ResNetBlocks:  2,
+			TaskWidth:     64,
+			SaliencyWidth: 64,
+			LowRes:        LowResAntialias,
+			// Today's grid upsample; the official code's is false.
+			GridUpsampleAlignCorners: true,
 		},
 		Train: Train{
 			Epochs:         12,
@@ -226,7 +284,9 @@ func Default() Config {
 			StepEpochs:     []int{8, 11},
 			StepGamma:      0.1,
 			SaliencyLRMult: 1,
-			Blur:           Blur{Shape: BlurLinear},
+			LRMult:         LRMult{Task: 1, Saliency: 1, SaliencyHead: 1},
+			Freeze:         []string{},
+			Blur:           Blur{Kind: BlurGaussian, Shape: BlurLinear},
 			EvalBatchSize:  100,
 		},
 	}

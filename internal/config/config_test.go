@@ -269,7 +269,21 @@ func TestValidate(t *testing.T) {
 		{"padding mode", func(c *Config) { c.Model.PaddingMode = "zero" }, "model.padding_mode must be one of replicate, reflect"},
 		{"reflect padding", func(c *Config) { c.Model.PaddingMode, c.Model.Padding = PaddingReflect, 31 }, "model.padding 31 must be smaller than model.grid 31 with padding_mode reflect"},
 		{"temperature", func(c *Config) { c.Model.Temperature = 0 }, "model.temperature must be a positive finite number"},
-		{"task net", func(c *Config) { c.Model.TaskNet = "vgg" }, "model.task_net must be one of reference, resnet"},
+		{"task net", func(c *Config) { c.Model.TaskNet = "vgg" }, "model.task_net must be one of reference, resnet, resnet18, resnet34, resnet50, resnet101"},
+		{"saliency net", func(c *Config) { c.Model.SaliencyNet = "resnet" }, "model.saliency_net must be one of reference, resnet18-layer3"},
+		{"torchvision stride", func(c *Config) { c.Model.TaskNet, c.Model.TaskInput = NetResNet50, 24 }, "model.task_input 24 is smaller than the resnet50's stride of 32"},
+		{"saliency stride", func(c *Config) { c.Model.SaliencyNet, c.Model.SaliencyInput = NetResNet18Layer3, 8 }, "model.saliency_input 8 is smaller than the resnet18-layer3's stride of 16"},
+		{"task width", func(c *Config) { c.Model.TaskWidth = 0 }, "model.task_width must be positive"},
+		{"lowres", func(c *Config) { c.Model.LowRes = "nearest" }, "model.lowres must be one of antialias, avgpool"},
+		{"normalize", func(c *Config) { c.Data.Normalize = "cifar" }, "data.normalize must be one of none, imagenet"},
+		{"task weights without torchvision", func(c *Config) { c.Model.TaskWeights = "r.pth" }, `model.task_weights needs a torchvision task network`},
+		{"saliency weights without resnet", func(c *Config) { c.Model.SaliencyWeights = "r.pth" }, `model.saliency_weights needs model.saliency_net resnet18-layer3`},
+		{"lr mult", func(c *Config) { c.Train.LRMult.SaliencyHead = -1 }, "train.lr_mult.saliency_head must be a finite number >= 0"},
+		{"old and new saliency multipliers", func(c *Config) { c.Train.SaliencyLRMult, c.Train.LRMult.Saliency = 0.1, 0.01 }, "train.saliency_lr_mult is the older form"},
+		{"empty freeze prefix", func(c *Config) { c.Train.Freeze = []string{"task.", " "} }, "train.freeze entry 1 is empty"},
+		{"blur kind", func(c *Config) { c.Train.Blur.Kind = "box" }, "train.blur.kind must be one of gaussian, resolution_drop"},
+		{"drop min", func(c *Config) { c.Train.Blur.Kind, c.Train.Blur.DropMin = BlurResolutionDrop, 33 }, "train.blur.drop_min must be in [0 (automatic), model.task_input 32], got 33"},
+		{"drop with sigma", func(c *Config) { c.Train.Blur.Kind, c.Train.Blur.Sigma, c.Train.Blur.Epochs = BlurResolutionDrop, 1, 2 }, "train.blur.sigma is the Gaussian blur's"},
 		{"resnet width", func(c *Config) { c.Model.ResNetWidth = 0 }, "model.resnet_width must be positive"},
 		{"resnet blocks", func(c *Config) { c.Model.ResNetBlocks = 0 }, "model.resnet_blocks must be positive"},
 		{"epochs", func(c *Config) { c.Train.Epochs = 0 }, "train.epochs must be positive"},
@@ -355,6 +369,13 @@ func TestConfigFiles(t *testing.T) {
 			return c.Data.Resolution == 64 && c.Data.Needle.Canvas == 64 && c.Model.TaskInput == 16 &&
 				c.Model.Grid == 15 && c.Train.Epochs == 2 && c.Data.Needle.Train <= 100
 		}},
+		{"official.yaml", func(c Config) bool {
+			t := c.Train
+			return c.Model.TaskNet == NetResNet18 && c.Model.SaliencyNet == NetResNet18Layer3 && c.Data.Normalize == NormalizeImageNet &&
+				c.Model.LowRes == LowResAvgPool && !c.Model.GridUpsampleAlignCorners && !c.Model.SaliencyUpsampleAlignCorners &&
+				t.Optimizer == OptimizerSGD && t.Momentum == 0.9 && t.WeightDecay == 1e-4 &&
+				t.LRMult == LRMult{Task: 1, Saliency: 0.001, SaliencyHead: 0.01} && t.Blur.Kind == BlurResolutionDrop
+		}},
 		{"folder-512.yaml", func(c Config) bool {
 			return c.Data.Source == SourceFolder && c.Data.Resolution == 512 && c.Model.TaskInput == 64 &&
 				c.Model.SaliencyInput == 64 && c.Model.TaskNet == NetResNet
@@ -421,14 +442,14 @@ func TestParseStrict(t *testing.T) {
 	}
 }
 
-// TestParseRetired: a config saved before model.saliency_net was dropped (every
-// checkpoint of an older version holds one) still reads; a value it never had does not.
-func TestParseRetired(t *testing.T) {
+// TestParseSaliencyNet: model.saliency_net as every older checkpoint's config holds it
+// (reference, the one value it had) reads as the default; an unknown network does not.
+func TestParseSaliencyNet(t *testing.T) {
 	tests := []struct {
 		name, yaml, wantErr string
 	}{
-		{"its one value", "model:\n  saliency_net: reference\n", ""},
-		{"another value", "model:\n  saliency_net: resnet\n", `unknown config key "model.saliency_net"`},
+		{"the older checkpoints' value", "model:\n  saliency_net: reference\n", ""},
+		{"another value", "model:\n  saliency_net: resnet\n", `model.saliency_net must be one of reference, resnet18-layer3, got "resnet"`},
 	}
 	for _, tt := range tests {
 		c, err := Parse([]byte(tt.yaml))
@@ -459,5 +480,36 @@ func TestExperimentConfigs(t *testing.T) {
 		if reflect.DeepEqual(c, Default()) {
 			t.Errorf("%s resolves to the defaults: it is no variant", f)
 		}
+	}
+}
+
+// TestStringList: train.freeze reads from YAML, the environment and a text override,
+// survives the YAML round trip, and refuses a list of numbers.
+func TestStringList(t *testing.T) {
+	c, err := Parse([]byte("train:\n  freeze: [task.conv1, task.bn1]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Train.Freeze, []string{"task.conv1", "task.bn1"}) {
+		t.Errorf("from YAML: %q", c.Train.Freeze)
+	}
+	y, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(y)
+	if err != nil || !reflect.DeepEqual(back, c) {
+		t.Errorf("round trip: %v, %+v", err, back.Train.Freeze)
+	}
+	c, err = Load("", []string{"ZOOMTRAIN_TRAIN_FREEZE=task.layer1,saliency."}, nil)
+	if err != nil || !reflect.DeepEqual(c.Train.Freeze, []string{"task.layer1", "saliency."}) {
+		t.Errorf("from the environment: %v, %q", err, c.Train.Freeze)
+	}
+	c, err = Load("", nil, map[string]any{"train.freeze": "task."})
+	if err != nil || !reflect.DeepEqual(c.Train.Freeze, []string{"task."}) {
+		t.Errorf("from an override: %v, %q", err, c.Train.Freeze)
+	}
+	if _, err := Parse([]byte("train:\n  freeze: [1, 2]\n")); err == nil || !strings.Contains(err.Error(), `config key "train.freeze": element 0: expected a string`) {
+		t.Errorf("numbers: err = %v", err)
 	}
 }

@@ -20,6 +20,7 @@ const (
 	kindString
 	kindBool
 	kindIntList
+	kindStringList
 )
 
 func (k kind) String() string {
@@ -32,6 +33,8 @@ func (k kind) String() string {
 		return "a string"
 	case kindBool:
 		return "a boolean"
+	case kindStringList:
+		return "a list of strings"
 	default:
 		return "a list of integers"
 	}
@@ -74,6 +77,8 @@ func (s *schema) add(prefix string, index []int, t reflect.Type) {
 			k = kindBool
 		case f.Type == reflect.TypeFor[[]int]():
 			k = kindIntList
+		case f.Type == reflect.TypeFor[[]string]():
+			k = kindStringList
 		default:
 			// Only reachable if someone adds a field of a new type to Config; the
 			// schema test catches it.
@@ -117,11 +122,6 @@ func (s schema) unknownKey(key string) error {
 	return fmt.Errorf("unknown config key %q", key)
 }
 
-// retired keys were written into every saved config (and so into checkpoints) by
-// older versions, with the one value they could take; a file that sets them to that
-// value still reads, any other value is an unknown key.
-var retired = map[string]any{"model.saliency_net": "reference"}
-
 // flatten checks a decoded YAML mapping against the schema and returns its leaves by
 // dotted key, each converted to the Go type of its field.
 func (s schema) flatten(prefix string, m map[string]any, out map[string]any) error {
@@ -142,9 +142,6 @@ func (s schema) flatten(prefix string, m map[string]any, out map[string]any) err
 				return err
 			}
 			continue
-		}
-		if v, ok := retired[key]; ok && val == v {
-			continue // written by an older zoomtrain; it never had another value
 		}
 		kd, ok := s.kinds[key]
 		if !ok {
@@ -224,6 +221,24 @@ func coerce(key string, k kind, val any) (any, error) {
 			return v, nil
 		}
 		return nil, bad()
+	case kindStringList:
+		switch v := val.(type) {
+		case nil:
+			return []string{}, nil
+		case []string:
+			return append([]string{}, v...), nil
+		case []any:
+			out := make([]string, len(v))
+			for i, e := range v {
+				str, ok := e.(string)
+				if !ok {
+					return nil, fmt.Errorf("config key %q: element %d: expected a string, got %s", key, i, describe(e))
+				}
+				out[i] = str
+			}
+			return out, nil
+		}
+		return nil, bad()
 	default:
 		switch v := val.(type) {
 		case []int:
@@ -301,7 +316,7 @@ func parseScalar(key string, k kind, text string) (any, error) {
 		return text, nil
 	}
 	src := strings.TrimSpace(text)
-	if k == kindIntList && !strings.HasPrefix(src, "[") {
+	if (k == kindIntList || k == kindStringList) && !strings.HasPrefix(src, "[") {
 		src = "[" + src + "]"
 	}
 	var v any

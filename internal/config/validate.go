@@ -88,6 +88,7 @@ func (c Config) Validate() error {
 	ch.oneOf("data.policy", d.Policy, PolicyResize, PolicyLetterbox)
 	ch.interval("data.val_fraction", d.ValFraction, 0, 1, true, true)
 	ch.oneOf("data.on_error", d.OnError, OnErrorFail, OnErrorSkip)
+	ch.oneOf("data.normalize", d.Normalize, NormalizeNone, NormalizeImageNet)
 	if d.MaxPixels < 1 || d.MaxPixels > MaxImagePixels {
 		ch.fail("data.max_pixels", "must be in [1, %d], got %d", int64(MaxImagePixels), d.MaxPixels)
 	}
@@ -150,9 +151,26 @@ func (c Config) Validate() error {
 		ch.fail("model.padding", "%d must be smaller than model.grid %d with padding_mode reflect", m.Padding, m.Grid)
 	}
 	ch.positiveFloat("model.temperature", m.Temperature)
-	ch.oneOf("model.task_net", m.TaskNet, NetReference, NetResNet)
+	ch.oneOf("model.saliency_net", m.SaliencyNet, NetReference, NetResNet18Layer3)
+	ch.oneOf("model.task_net", m.TaskNet, NetReference, NetResNet, NetResNet18, NetResNet34, NetResNet50, NetResNet101)
 	ch.positive("model.resnet_width", m.ResNetWidth)
 	ch.positive("model.resnet_blocks", m.ResNetBlocks)
+	ch.positive("model.task_width", m.TaskWidth)
+	ch.positive("model.saliency_width", m.SaliencyWidth)
+	ch.oneOf("model.lowres", m.LowRes, LowResAntialias, LowResAvgPool)
+	torchvision := slices.Contains([]string{NetResNet18, NetResNet34, NetResNet50, NetResNet101}, m.TaskNet)
+	if torchvision && m.TaskInput < 32 {
+		ch.fail("model.task_input", "%d is smaller than the %s's stride of 32", m.TaskInput, m.TaskNet)
+	}
+	if m.SaliencyNet == NetResNet18Layer3 && m.SaliencyInput < 16 {
+		ch.fail("model.saliency_input", "%d is smaller than the resnet18-layer3's stride of 16", m.SaliencyInput)
+	}
+	if m.TaskWeights != "" && !torchvision {
+		ch.fail("model.task_weights", "needs a torchvision task network (resnet18, resnet34, resnet50, resnet101), not %q", m.TaskNet)
+	}
+	if m.SaliencyWeights != "" && m.SaliencyNet != NetResNet18Layer3 {
+		ch.fail("model.saliency_weights", "needs model.saliency_net resnet18-layer3, not %q", m.SaliencyNet)
+	}
 
 	t := c.Train
 	ch.positive("train.epochs", t.Epochs)
@@ -186,6 +204,29 @@ func (c Config) Validate() error {
 	}
 	ch.interval("train.step_gamma", t.StepGamma, 0, 1, true, false)
 	ch.nonNegativeFloat("train.saliency_lr_mult", t.SaliencyLRMult)
+	ch.nonNegativeFloat("train.lr_mult.task", t.LRMult.Task)
+	ch.nonNegativeFloat("train.lr_mult.saliency", t.LRMult.Saliency)
+	ch.nonNegativeFloat("train.lr_mult.saliency_head", t.LRMult.SaliencyHead)
+	if t.SaliencyLRMult != 1 && (t.LRMult.Saliency != 1 || t.LRMult.SaliencyHead != 1) {
+		ch.fail("train.saliency_lr_mult", "is the older form of train.lr_mult.saliency and saliency_head: set one or the other")
+	}
+	for i, p := range t.Freeze {
+		if strings.TrimSpace(p) == "" {
+			ch.fail("train.freeze", "entry %d is empty (it would freeze everything)", i)
+		}
+	}
+	ch.oneOf("train.blur.kind", t.Blur.Kind, BlurGaussian, BlurResolutionDrop)
+	if t.Blur.Kind == BlurResolutionDrop {
+		if t.Blur.DropMin < 0 || t.Blur.DropMin > m.TaskInput {
+			ch.fail("train.blur.drop_min", "must be in [0 (automatic), model.task_input %d], got %d", m.TaskInput, t.Blur.DropMin)
+		}
+		if t.Blur.Sigma > 0 {
+			ch.fail("train.blur.sigma", "is the Gaussian blur's; it must be 0 with kind resolution_drop")
+		}
+		if t.Blur.Epochs > t.Epochs {
+			ch.fail("train.blur.epochs", "%d is more than train.epochs %d", t.Blur.Epochs, t.Epochs)
+		}
+	}
 	ch.nonNegativeFloat("train.blur.sigma", t.Blur.Sigma)
 	ch.nonNegative("train.blur.epochs", t.Blur.Epochs)
 	if t.Blur.Epochs > t.Epochs {

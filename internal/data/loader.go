@@ -399,7 +399,8 @@ func (l *Loader) fill(j job, epoch int, order []int, scratch *[]float32) {
 	}
 	if a.HFlip && r.IntN(2) == 1 {
 		hflip(dst, l.res)
-		// The resize filter is symmetric, so the mirrored image's downsample is the
+		// The resize filter (and the pool's windows) are symmetric, so the mirrored
+		// image's downsample is the
 		// mirrored downsample.
 		for k, side := range l.o.Inputs.Sides {
 			hflip(small[k], side)

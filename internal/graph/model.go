@@ -56,6 +56,24 @@ type Spec struct {
 	TaskNet       string
 	ResNetWidth   int
 	ResNetBlocks  int
+	// SaliencyNet is reference or resnet18-layer3; TaskWidth and SaliencyWidth are
+	// the stem widths of torchvision ResNets (0: torchvision's 64).
+	SaliencyNet   string
+	TaskWidth     int
+	SaliencyWidth int
+	// Normalize (none or imagenet) is applied to both networks' inputs.
+	Normalize string
+	// SaliencyAlignCorners sets align_corners of the bilinear resize of a saliency
+	// network's map to the grid (resnet18-layer3). GridHalfPixel upsamples the grid to
+	// the task input with align_corners false (the official code) instead of true.
+	SaliencyAlignCorners bool
+	GridHalfPixel        bool
+	// ResolutionDrop adds the official warm-up's pool-and-upsample of the sampled
+	// image, its size set before each run (Model.Drop).
+	ResolutionDrop bool
+	// LowResPool makes the low-resolution copies (Inputs) by adaptive average
+	// pooling, the official code's, instead of the antialiased resize.
+	LowResPool bool
 	// BlurRadius > 0 adds a Gaussian blur of the task input whose 1-D kernel (length
 	// 2*BlurRadius+1) is an input node set every step.
 	BlurRadius int
@@ -74,12 +92,26 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("task input %d must be in [4, source resolution %d]", s.TaskInput, s.Resolution)
 	case s.Sampler != SamplerSaliency && s.Sampler != SamplerUniform:
 		return fmt.Errorf("unknown sampler %q (want saliency or uniform)", s.Sampler)
-	case s.TaskNet != TaskReference && s.TaskNet != TaskResNet:
-		return fmt.Errorf("unknown task network %q (want reference or resnet)", s.TaskNet)
+	case s.TaskNet != TaskReference && s.TaskNet != TaskResNet && !IsTorchvisionResNet(s.TaskNet):
+		return fmt.Errorf("unknown task network %q (want reference, resnet, resnet18, resnet34, resnet50 or resnet101)", s.TaskNet)
+	case s.SaliencyNet != "" && s.SaliencyNet != SaliencyReference && s.SaliencyNet != SaliencyResNet18Layer3:
+		return fmt.Errorf("unknown saliency network %q (want reference or resnet18-layer3)", s.SaliencyNet)
+	case s.Normalize != "" && s.Normalize != NormalizeNone && s.Normalize != NormalizeImageNet:
+		return fmt.Errorf("unknown input normalisation %q (want none or imagenet)", s.Normalize)
+	case s.TaskWidth < 0 || s.SaliencyWidth < 0:
+		return fmt.Errorf("resnet widths must not be negative, got %d and %d", s.TaskWidth, s.SaliencyWidth)
+	}
+	// The stride-32 torchvision networks need a map left after layer4 (stride 16
+	// after layer3 for the saliency network).
+	if IsTorchvisionResNet(s.TaskNet) && s.TaskInput < 32 {
+		return fmt.Errorf("task input %d is smaller than the %s's stride of 32", s.TaskInput, s.TaskNet)
 	}
 	if s.Sampler == SamplerSaliency {
 		if s.SaliencyInput < 8 || s.SaliencyInput > s.Resolution {
 			return fmt.Errorf("saliency input %d must be in [8, source resolution %d]", s.SaliencyInput, s.Resolution)
+		}
+		if s.SaliencyNet == SaliencyResNet18Layer3 && s.SaliencyInput < 16 {
+			return fmt.Errorf("saliency input %d is smaller than the resnet18-layer3's stride of 16", s.SaliencyInput)
 		}
 		if s.Temperature <= 0 {
 			return fmt.Errorf("saliency temperature must be positive, got %g", s.Temperature)
@@ -90,8 +122,9 @@ func (s Spec) Validate() error {
 
 // Part names for per-part learning rates.
 const (
-	PartSaliency = "saliency"
-	PartTask     = "task"
+	PartSaliency     = "saliency"
+	PartSaliencyHead = "saliency_head" // the saliency network's last layer
+	PartTask         = "task"
 )
 
 // Param is one learnable tensor.
@@ -120,6 +153,8 @@ type Model struct {
 	// when built without a loss or for classification.
 	Targets *G.Node
 	Blur    *G.Node // input, (2*BlurRadius+1); nil without blur
+	// Drop is the side the resolution drop pools to in the next run; nil without one.
+	Drop *kernels.DropState
 
 	// LowRes is the saliency network's input, (Batch, 3, s, s): the antialiased
 	// downsample of Images (package lowres). Nil for the uniform sampler.
@@ -208,6 +243,7 @@ type builder struct {
 	rng     *rand.Rand
 	share   map[string]*G.Node
 	shareBN map[string]*kernels.BatchNormState
+	data    map[*G.Node]bool // nodes computed from inputs alone (isData)
 }
 
 func (b *builder) build(withLoss bool) error {
@@ -233,13 +269,16 @@ func (b *builder) build(withLoss bool) error {
 			return fmt.Errorf("blur: %w", err)
 		}
 	}
-	m.TaskIn = taskIn
-	switch s.TaskNet {
-	case TaskReference:
-		m.Logits, err = b.referenceTask(taskIn)
-	case TaskResNet:
-		m.Logits, err = b.resnetTask(taskIn)
+	if s.ResolutionDrop {
+		m.Drop = &kernels.DropState{}
+		in := taskIn
+		if taskIn, err = kernels.ResolutionDrop(in, m.Drop); err != nil {
+			return fmt.Errorf("resolution drop: %w", err)
+		}
+		b.markData(in, taskIn)
 	}
+	m.TaskIn = taskIn
+	m.Logits, err = b.taskNet(taskIn)
 	if err != nil {
 		return fmt.Errorf("task network: %w", err)
 	}
@@ -280,7 +319,7 @@ func (b *builder) saliencySampler() (*G.Node, error) {
 	r, a := s.Resolution, s.SaliencyInput
 	m.Images = G.NewTensor(m.G, m.Dtype, 4, G.WithShape(m.Batch, 3, r, r), G.WithName("images"))
 	m.LowRes = G.NewTensor(m.G, m.Dtype, 4, G.WithShape(m.Batch, 3, a, a), G.WithName("lowres"))
-	logits, err := b.referenceSaliency(m.LowRes)
+	logits, err := b.saliencyNet(m.LowRes)
 	if err != nil {
 		return nil, fmt.Errorf("saliency network: %w", err)
 	}
@@ -313,7 +352,7 @@ func (b *builder) grid(saliency *G.Node) (*G.Node, error) {
 	// The separable form's small matrix products over the h x w map.
 	h, w := s.Grid, s.Grid
 	b.m.flops += 8 * float64(h*w*(h+w))
-	up, err := sampler.UpsampleGrid(grid, s.TaskInput, s.TaskInput)
+	up, err := sampler.UpsampleGridCorners(grid, s.TaskInput, s.TaskInput, !s.GridHalfPixel)
 	if err != nil {
 		return nil, fmt.Errorf("grid upsample: %w", err)
 	}
@@ -332,6 +371,7 @@ func (b *builder) referenceSaliency(x *G.Node) (*G.Node, error) {
 	// The 1x1 head and the adaptive average pool are both linear, one across channels
 	// and one within each map, with pooling weights that sum to one: they commute,
 	// bias included. The head first pools one map instead of 32.
+	l.part = PartSaliencyHead
 	x = l.conv("saliency.head", x, 32, 1, 1, 1, 0, true)
 	x = l.apply("saliency.pool", func() (*G.Node, error) { return kernels.AdaptiveAvgPool2D(x, s.Grid, s.Grid) })
 	return x, l.err
@@ -412,16 +452,25 @@ func (l *layers) conv(name string, x *G.Node, cin, cout, k, stride, pad int, bia
 	if bias {
 		bn = l.b.param(name+".b", l.part, []int{cout}, fanIn)
 	}
+	return l.convWith(name, x, w, bn, stride, pad)
+}
+
+// convWith is the convolution of x with the weight node w (Cout, Cin, k, k) and the
+// bias node b (or nil), counted in the model's FLOPs.
+func (l *layers) convWith(name string, x, w, b *G.Node, stride, pad int) *G.Node {
+	if l.err != nil {
+		return nil
+	}
 	var opts []kernels.ConvOption
-	if x.Op() == nil {
+	if l.b.isData(x) {
 		// The input is data (a downsample of the sources): no gradient to it.
 		opts = append(opts, kernels.WithoutInputGradient())
 	}
-	y := l.apply(name, func() (*G.Node, error) { return kernels.Conv2D(x, w, bn, stride, pad, opts...) })
+	y := l.apply(name, func() (*G.Node, error) { return kernels.Conv2D(x, w, b, stride, pad, opts...) })
 	if y != nil {
 		// One multiply-add per weight use: cin*k*k per output value of one image.
-		sh := y.Shape()
-		l.b.m.flops += 2 * float64(fanIn*sh[1]*sh[2]*sh[3])
+		ws, sh := w.Shape(), y.Shape()
+		l.b.m.flops += 2 * float64(ws[1]*ws[2]*ws[3]*sh[1]*sh[2]*sh[3])
 	}
 	return y
 }
@@ -444,8 +493,17 @@ func (l *layers) linear(name string, x *G.Node, in, out int) *G.Node {
 	}
 	w := l.b.param(name+".w", l.part, []int{out, in}, in)
 	bias := l.b.param(name+".b", l.part, []int{out}, in)
-	l.b.m.flops += 2 * float64(in*out)
-	return l.apply(name, func() (*G.Node, error) { return kernels.Linear(x, w, bias) })
+	return l.linearWith(name, x, w, bias)
+}
+
+// linearWith is x times the weight node w (out, in) plus the bias node b, counted in
+// the model's FLOPs.
+func (l *layers) linearWith(name string, x, w, b *G.Node) *G.Node {
+	if l.err != nil {
+		return nil
+	}
+	l.b.m.flops += 2 * float64(w.Shape().TotalSize())
+	return l.apply(name, func() (*G.Node, error) { return kernels.Linear(x, w, b) })
 }
 
 func (l *layers) bn(name string, x *G.Node, c int) *G.Node {
@@ -551,7 +609,7 @@ func (s Spec) Inputs() lowres.Inputs {
 	if s.Sampler == SamplerUniform {
 		side = s.TaskInput
 	}
-	return lowres.Inputs{Resolution: s.Resolution, Sides: []int{side}}
+	return lowres.Inputs{Resolution: s.Resolution, Sides: []int{side}, Pool: s.LowResPool}
 }
 
 // LowResInputs returns the input nodes that take the copies of Spec.Inputs, each

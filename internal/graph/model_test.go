@@ -125,29 +125,44 @@ func TestWholeModelGradient(t *testing.T) {
 		t.Run(task, func(t *testing.T) {
 			s := tinySpec(SamplerSaliency, task)
 			s.BlurRadius = 2
+			checkModelGradient(t, s, func(m *Model) error { return m.SetBlur(0.8) })
+		})
+	}
+}
+
+// checkModelGradient builds s in float64 with batch 2 and random inputs, runs setup,
+// and compares the loss's gradient at three entries of every parameter tensor with
+// central finite differences.
+func checkModelGradient(t *testing.T, s Spec, setup func(*Model) error) {
+	t.Helper()
+	{
+		{
 			m, err := Build(s, Options{Batch: 2, Dtype: tensor.Float64, WithLoss: true, Seed: 3})
 			if err != nil {
 				t.Fatal(err)
 			}
 			rng := rand.New(rand.NewPCG(1, 2))
-			img := make([]float64, 2*3*24*24)
+			r, a := s.Resolution, s.SaliencyInput
+			img := make([]float64, 2*3*r*r)
 			for i := range img {
 				img[i] = rng.Float64()
 			}
-			if err := G.Let(m.Images, tensor.New(tensor.WithShape(2, 3, 24, 24), tensor.WithBacking(img))); err != nil {
+			if err := G.Let(m.Images, tensor.New(tensor.WithShape(2, 3, r, r), tensor.WithBacking(img))); err != nil {
 				t.Fatal(err)
 			}
-			low := make([]float64, 2*3*16*16)
+			low := make([]float64, 2*3*a*a)
 			for i := range low {
 				low[i] = rng.Float64()
 			}
-			if err := G.Let(m.LowRes, tensor.New(tensor.WithShape(2, 3, 16, 16), tensor.WithBacking(low))); err != nil {
+			if err := G.Let(m.LowRes, tensor.New(tensor.WithShape(2, 3, a, a), tensor.WithBacking(low))); err != nil {
 				t.Fatal(err)
 			}
-			if err := G.Let(m.OneHot, tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float64{0, 1, 0, 0, 0, 1}))); err != nil {
+			onehot := make([]float64, 2*s.Classes)
+			onehot[1], onehot[s.Classes+s.Classes-1] = 1, 1
+			if err := G.Let(m.OneHot, tensor.New(tensor.WithShape(2, s.Classes), tensor.WithBacking(onehot))); err != nil {
 				t.Fatal(err)
 			}
-			if err := m.SetBlur(0.8); err != nil {
+			if err := setup(m); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := G.Grad(m.Loss, m.Learnables()...); err != nil {
@@ -195,6 +210,6 @@ func TestWholeModelGradient(t *testing.T) {
 			if checked < 3*len(m.Params) {
 				t.Fatalf("checked %d entries", checked)
 			}
-		})
+		}
 	}
 }

@@ -107,7 +107,7 @@ func (b *builder) learnables() []*G.Node {
 func (b *builder) saliencyPart(p *Part) error {
 	m, s := b.m, b.m.Spec
 	m.LowRes = b.input("lowres", m.Batch, 3, s.SaliencyInput, s.SaliencyInput)
-	logits, err := b.referenceSaliency(m.LowRes)
+	logits, err := b.saliencyNet(m.LowRes)
 	if err != nil {
 		return err
 	}
@@ -151,13 +151,7 @@ func (b *builder) taskPart(p *Part) error {
 	t := s.TaskInput
 	m.TaskIn = b.input("taskin", m.Batch, 3, t, t)
 	var err error
-	switch s.TaskNet {
-	case TaskReference:
-		m.Logits, err = b.referenceTask(m.TaskIn)
-	case TaskResNet:
-		m.Logits, err = b.resnetTask(m.TaskIn)
-	}
-	if err != nil {
+	if m.Logits, err = b.taskNet(m.TaskIn); err != nil {
 		return err
 	}
 	if err := b.loss(); err != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 // Spec derives the model a config describes for a number of classes, as it runs at
-// inference: without the training-time blur (train.Spec adds it).
+// inference: without the training-time blur and resolution drop (train.Spec adds them).
 func Spec(c config.Config, classes int) graph.Spec {
 	return SpecOf(c, classes, 0)
 }
@@ -32,6 +32,14 @@ func SpecOf(c config.Config, classes, targets int) graph.Spec {
 		TaskNet:       c.Model.TaskNet,
 		ResNetWidth:   c.Model.ResNetWidth,
 		ResNetBlocks:  c.Model.ResNetBlocks,
+
+		SaliencyNet:          c.Model.SaliencyNet,
+		TaskWidth:            c.Model.TaskWidth,
+		SaliencyWidth:        c.Model.SaliencyWidth,
+		Normalize:            c.Data.Normalize,
+		SaliencyAlignCorners: c.Model.SaliencyUpsampleAlignCorners,
+		GridHalfPixel:        !c.Model.GridUpsampleAlignCorners,
+		LowResPool:           c.Model.LowRes == config.LowResAvgPool,
 	}
 	if targets > 0 {
 		s.Targets, s.Loss = targets, kernels.RegressionLossKind(c.Train.Loss)

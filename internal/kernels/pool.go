@@ -440,3 +440,22 @@ func (op *avgPoolGradOp) DiffWRT(inputs int) []bool { return make([]bool, inputs
 func (op *avgPoolGradOp) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
 	return nil, fmt.Errorf("%s: second derivatives are not implemented", op.Name)
 }
+
+// Downsample32 makes low-resolution copies of planar images: the antialiased
+// resize (ResizePlain32), or with pool the adaptive average pool
+// (AdaptiveAvgPoolPlain32).
+func Downsample32(pool bool, src []float32, c, h, w, oh, ow int, dst []float32) {
+	if pool {
+		AdaptiveAvgPoolPlain32(src, c, h, w, oh, ow, dst)
+		return
+	}
+	ResizePlain32(src, c, h, w, oh, ow, dst)
+}
+
+// AdaptiveAvgPoolPlain32 is AdaptiveAvgPool2D on planar float32 images in plain Go:
+// src holds planes maps of h x w, dst receives planes maps of oh x ow. It is the
+// official Saliency-Sampler's low-resolution copy (nn.AdaptiveAvgPool2d).
+func AdaptiveAvgPoolPlain32(src []float32, planes, h, w, oh, ow int, dst []float32) {
+	var sc scratch[float64]
+	avgPoolForward(src[:planes*h*w], dst[:planes*oh*ow], planes, h, w, oh, ow, &sc)
+}

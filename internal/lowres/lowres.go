@@ -13,10 +13,12 @@ import (
 )
 
 // Inputs describes the low-resolution copies a model takes: one per side, each the
-// antialiased bilinear downsample (kernels.ResizePlain32) of the 3-channel sources.
+// antialiased bilinear downsample (kernels.ResizePlain32) of the 3-channel sources,
+// or with Pool their adaptive average pool (the official Saliency-Sampler's).
 type Inputs struct {
 	Resolution int   // the sources are 3 x Resolution x Resolution
 	Sides      []int // copy k is 3 x Sides[k] x Sides[k]
+	Pool       bool
 }
 
 // Size is the number of values of copy k for n images.
@@ -47,7 +49,7 @@ func (in Inputs) Make(x []float32, n int, dst [][]float32) error {
 			return fmt.Errorf("low-resolution copies: buffer of %d values for %d images at %d x %d", len(dst[k]), n, s, s)
 		}
 		// The images' planes are contiguous: one call resizes all of them.
-		kernels.ResizePlain32(x, 3*n, r, r, s, s, dst[k])
+		kernels.Downsample32(in.Pool, x, 3*n, r, r, s, s, dst[k])
 	}
 	return nil
 }

@@ -145,7 +145,7 @@ func BenchmarkSample(b *testing.B) {
 		}
 	})
 	coarseT := tensor.New(tensor.WithShape(benchN, 31, 31, 2), tensor.WithBacking(coarse))
-	up := upOp{newBase("up", 1), sh.Ho, sh.Wo}
+	up := upOp{newBase("up", 1), sh.Ho, sh.Wo, false}
 	upOut := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(benchN, sh.Ho, sh.Wo, 2))
 	b.Run("upsample/forward", func(b *testing.B) {
 		for b.Loop() {

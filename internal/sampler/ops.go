@@ -149,18 +149,29 @@ func (o genGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) 
 type upOp struct {
 	base
 	ho, wo int
+	half   bool // align_corners = false
 }
 
 // UpsampleGrid adds bilinear upsampling (align_corners = true) of grids (N, h, w, 2) to
 // (N, ho, wo, 2) to the graph, followed by a clamp to [-1, 1]. The gradient flows to grid.
 func UpsampleGrid(grid *gorgonia.Node, ho, wo int) (*gorgonia.Node, error) {
+	return UpsampleGridCorners(grid, ho, wo, true)
+}
+
+// UpsampleGridCorners is UpsampleGrid with a choice of align_corners: false is
+// PyTorch's default since 0.4.0, the official Saliency-Sampler's nn.Upsample.
+func UpsampleGridCorners(grid *gorgonia.Node, ho, wo int, alignCorners bool) (*gorgonia.Node, error) {
 	if grid == nil {
 		return nil, errors.New("upsample grid: nil node")
 	}
 	if ho < 1 || wo < 1 {
 		return nil, fmt.Errorf("upsample grid: output size %dx%d (w x h) must be positive", wo, ho)
 	}
-	n, err := gorgonia.ApplyOp(upOp{newBase(fmt.Sprintf("UpsampleGrid{%dx%d}", wo, ho), 1), ho, wo}, grid)
+	key := fmt.Sprintf("UpsampleGrid{%dx%d}", wo, ho)
+	if !alignCorners {
+		key = fmt.Sprintf("UpsampleGridHalfPixel{%dx%d}", wo, ho)
+	}
+	n, err := gorgonia.ApplyOp(upOp{newBase(key, 1), ho, wo, !alignCorners}, grid)
 	if err != nil {
 		return nil, fmt.Errorf("upsample grid: %w", err)
 	}
@@ -201,7 +212,7 @@ func (o upOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorg
 		return nil, err
 	}
 	out := o.out.Get(dt, tensor.Shape{sh[0], o.ho, o.wo, 2}...)
-	u := newUpsampler(sh[1], sh[2], o.ho, o.wo)
+	u := newUpsamplerCorners(sh[1], sh[2], o.ho, o.wo, !o.half)
 	if dt == tensor.Float32 {
 		upBatch(u, sh[0], v[0].Float32s(), out.Float32s())
 	} else {
@@ -213,7 +224,7 @@ func (o upOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorg
 func (o upOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (o upOp) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	d, err := gorgonia.ApplyOp(upGradOp{newBase(o.Name+"'", 2), o.ho, o.wo}, in[0], grad)
+	d, err := gorgonia.ApplyOp(upGradOp{newBase(o.Name+"'", 2), o.ho, o.wo, o.half}, in[0], grad)
 	if err != nil {
 		return nil, fmt.Errorf("%s gradient: %w", o.Name, err)
 	}
@@ -224,6 +235,7 @@ func (o upOp) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes
 type upGradOp struct {
 	base
 	ho, wo int
+	half   bool
 }
 
 func (o upGradOp) Type() hm.Type {
@@ -249,7 +261,7 @@ func (o upGradOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (
 		return nil, fmt.Errorf("%s: output gradient shape %v, want (%d, %d, %d, 2)", o.Name, ds, sh[0], o.ho, o.wo)
 	}
 	out := o.out.Get(dt, sh.Clone()...)
-	u := newUpsampler(sh[1], sh[2], o.ho, o.wo)
+	u := newUpsamplerCorners(sh[1], sh[2], o.ho, o.wo, !o.half)
 	if dt == tensor.Float32 {
 		upBatchBackward(u, sh[0], v[0].Float32s(), v[1].Float32s(), out.Float32s())
 	} else {

@@ -3,28 +3,20 @@ package sampler
 import (
 	"fmt"
 
+	"zoomtrain/internal/kernels"
 	"zoomtrain/internal/opkit"
 )
 
 // lerpAxis holds, for each output index of one axis, the two source indices and the
-// weight of the second, for linear interpolation with align_corners = true.
+// weight of the second, for linear interpolation (kernels.NewLerp).
 type lerpAxis struct {
 	i0, i1 []int
 	f      []float64
 }
 
-func newLerpAxis(n, no int) lerpAxis {
-	a := lerpAxis{i0: make([]int, no), i1: make([]int, no), f: make([]float64, no)}
-	scale := 0.0
-	if no > 1 {
-		scale = float64(n-1) / float64(no-1)
-	}
-	for o := range no {
-		src := scale * float64(o)
-		i0 := min(int(src), n-1)
-		a.i0[o], a.i1[o], a.f[o] = i0, min(i0+1, n-1), src-float64(i0)
-	}
-	return a
+func newLerpAxis(n, no int, alignCorners bool) lerpAxis {
+	l := kernels.NewLerp(n, no, alignCorners)
+	return lerpAxis{i0: l.I0, i1: l.I1, f: l.F}
 }
 
 // upsampler interpolates grids of h x w cells to ho x wo.
@@ -33,8 +25,10 @@ type upsampler struct {
 	ys, xs       lerpAxis
 }
 
-func newUpsampler(h, w, ho, wo int) *upsampler {
-	return &upsampler{h: h, w: w, ho: ho, wo: wo, ys: newLerpAxis(h, ho), xs: newLerpAxis(w, wo)}
+func newUpsampler(h, w, ho, wo int) *upsampler { return newUpsamplerCorners(h, w, ho, wo, true) }
+
+func newUpsamplerCorners(h, w, ho, wo int, alignCorners bool) *upsampler {
+	return &upsampler{h: h, w: w, ho: ho, wo: wo, ys: newLerpAxis(h, ho, alignCorners), xs: newLerpAxis(w, wo, alignCorners)}
 }
 
 // upForward writes the upsampled, clamped grid into out (ho x wo x 2).

@@ -31,7 +31,7 @@ func resumeConfig(t *testing.T) config.Config {
 	c.Model.TaskNet, c.Model.ResNetWidth, c.Model.ResNetBlocks = config.NetResNet, 4, 1
 	c.Train.Epochs, c.Train.BatchSize, c.Train.EvalBatchSize = 3, 8, 8
 	c.Train.Schedule = config.ScheduleCosine
-	c.Train.Blur = config.Blur{Sigma: 1, Epochs: 2, Shape: config.BlurLinear}
+	c.Train.Blur = config.Blur{Kind: config.BlurGaussian, Sigma: 1, Epochs: 2, Shape: config.BlurLinear, DropMin: 64}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ func Spec(c config.Config, classes int) graph.Spec {
 func specOf(c config.Config, classes, targets int) graph.Spec {
 	s := infer.SpecOf(c, classes, targets)
 	s.BlurRadius = blurSchedule(c).Radius()
+	s.ResolutionDrop = newDropSchedule(c).on
 	return s
 }
 
@@ -43,18 +44,6 @@ func optimizerConfig(c config.Config) OptimizerConfig {
 		Beta2:       c.Train.Beta2,
 		WeightDecay: c.Train.WeightDecay,
 	}
-}
-
-// partMultipliers gives each parameter's learning-rate multiplier.
-func partMultipliers(c config.Config, m *graph.Model) []float64 {
-	mult := make([]float64, len(m.Params))
-	for i, p := range m.Params {
-		mult[i] = 1
-		if p.Part == graph.PartSaliency {
-			mult[i] = c.Train.SaliencyLRMult
-		}
-	}
-	return mult
 }
 
 func checkSchedules(c config.Config) error {

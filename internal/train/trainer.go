@@ -55,6 +55,9 @@ type RunInfo struct {
 	BatchesPerEpoch int
 	StartEpoch      int
 	StartBatch      int
+	// Notes say where the starting weights came from (pretrained files, an --init
+	// checkpoint) and what was re-initialised, one line each.
+	Notes []string
 }
 
 // Observer receives progress; the command line draws it, tests ignore it.
@@ -84,7 +87,11 @@ type Options struct {
 	Dir        *RunDir
 	Train, Val data.Dataset
 	// Resume continues from this checkpoint (its weights, optimiser and position).
-	Resume   *checkpoint.Checkpoint
+	Resume *checkpoint.Checkpoint
+	// Init starts from this checkpoint's weights and batch-norm statistics (not its
+	// optimiser or position): fine-tuning an imported model. Config must hold its
+	// model settings (InitConfig).
+	Init     *checkpoint.Checkpoint
 	Observer Observer
 	// Hook, when set, is called after each step (tests use it to interrupt at a step).
 	Hook func(step int)
@@ -183,7 +190,9 @@ func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Tr
 	if t.opt, err = NewOptimizer(optimizerConfig(cfg), sizes); err != nil {
 		return nil, err
 	}
-	t.mult = partMultipliers(cfg, m)
+	if t.mult, err = paramMultipliers(cfg, m); err != nil {
+		return nil, err
+	}
 	t.lrs = make([]float64, len(t.params))
 	t.grads = make([][]float32, len(t.params))
 	return t, nil
@@ -226,6 +235,9 @@ func (t *Trainer) Step(b *data.Batch, lr float64, stepNo int) (loss float64, cor
 	if err := t.zeroGrads(); err != nil {
 		return 0, 0, err
 	}
+	// Evaluation switches batch norm to its running statistics and back to
+	// training; train.bn_eval keeps them.
+	t.model.SetTraining(!t.cfg.Train.BNEval)
 	defer t.vm.Reset()
 	if err := t.vm.RunAll(); err != nil {
 		return 0, 0, fmt.Errorf("step %d: %w", stepNo, err)
@@ -357,6 +369,23 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 
 	pos := position{}
 	lastGood := ""
+	var notes []string
+	switch {
+	case o.Resume != nil:
+	case o.Init != nil:
+		note, err := InitFrom(m, o.Init, classes)
+		if err != nil {
+			return nil, fmt.Errorf("init: %w", err)
+		}
+		notes = append(notes, "weights from the --init checkpoint")
+		if note != "" {
+			notes = append(notes, note)
+		}
+	default:
+		if notes, err = loadPretrained(cfg, m); err != nil {
+			return nil, err
+		}
+	}
 	var history []metrics.Record // the records of the epochs done, kept in checkpoints
 	if o.Resume != nil {
 		if pos, err = t.restore(o.Resume, classes); err != nil {
@@ -403,8 +432,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		return sum, nil
 	}
-	obs.Start(RunInfo{Dir: o.Dir.Path(), Params: m.NumParams(), BatchesPerEpoch: nb, StartEpoch: pos.Epoch, StartBatch: pos.Batch})
-	lrSched, blur := lrSchedule(cfg), blurSchedule(cfg)
+	obs.Start(RunInfo{Dir: o.Dir.Path(), Params: m.NumParams(), BatchesPerEpoch: nb, StartEpoch: pos.Epoch, StartBatch: pos.Batch, Notes: notes})
+	lrSched, blur, drop := lrSchedule(cfg), blurSchedule(cfg), newDropSchedule(cfg)
 	sum := &Summary{BestTop1: pos.BestTop1, BestMAE: pos.BestMAE}
 	for ; pos.Epoch < cfg.Train.Epochs; pos.Epoch, pos.Batch = pos.Epoch+1, 0 {
 		epochStart := time.Now().Add(-time.Duration(pos.Seconds * float64(time.Second)))
@@ -425,6 +454,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			if err := m.SetBlur(sigma); err != nil {
 				it.Close()
 				return nil, err
+			}
+			if m.Drop != nil {
+				m.Drop.Size = drop.sizeAt(pos.Epoch, pos.Step+1)
 			}
 			lr := cfg.Train.LR * lrSched.Factor(tEp)
 			loss, correct, err := t.Step(batch, lr, pos.Step+1)
@@ -498,8 +530,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 				ValMAE:   res.reg.MAE, ValRMSE: res.reg.RMSE,
 			}
 		}
+		mults := PartMultipliers(cfg)
+		rec.LR[graph.PartTask] = lr0 * mults[graph.PartTask]
 		if m.Spec.Sampler == graph.SamplerSaliency {
-			rec.LR[graph.PartSaliency] = lr0 * cfg.Train.SaliencyLRMult
+			rec.LR[graph.PartSaliency] = lr0 * mults[graph.PartSaliency]
+			rec.LR[graph.PartSaliencyHead] = lr0 * mults[graph.PartSaliencyHead]
 		}
 		if err := metrics.Append(metricsPath, rec); err != nil {
 			return nil, err
