@@ -82,14 +82,17 @@ var tinyEnv = []string{
 	"ZOOMTRAIN_TRAIN_EPOCHS=1",
 	"ZOOMTRAIN_DATA_NEEDLE_TRAIN=64",
 	"ZOOMTRAIN_DATA_NEEDLE_VAL=32",
+	"ZOOMTRAIN_DATA_GAZE_TRAIN=64",
+	"ZOOMTRAIN_DATA_GAZE_VAL=32",
 }
 
 // tinyFlags gives, per subcommand, flag values that replace the documented ones (or are
 // added when the line gives none): a flag beats the environment.
 var tinyFlags = map[string][][2]string{
-	"train":       {{"--epochs", "1"}},
-	"data needle": {{"--train", "20"}, {"--val", "10"}},
-	"bench":       {{"--steps", "1"}, {"--warmup", "0"}, {"--batch-size", "2"}},
+	"train":            {{"--epochs", "1"}},
+	"data needle":      {{"--train", "20"}, {"--val", "10"}},
+	"data needle-gaze": {{"--train", "20"}, {"--val", "10"}},
+	"bench":            {{"--steps", "1"}, {"--warmup", "0"}, {"--batch-size", "2"}},
 }
 
 type docLine struct {
@@ -382,10 +385,11 @@ func TestDocCommandsParse(t *testing.T) {
 	}
 }
 
-// docFixtures are made once: a tiny image folder, the runs the documented training
-// commands make (default and needle-uniform), sample images.
+// docFixtures are made once: a tiny image folder, a tiny needle-gaze regression folder,
+// the runs the documented training commands make (default and needle-uniform), sample
+// images.
 type docFixtures struct {
-	dir    string // holds home/images, runs/<name>, canvas.png
+	dir    string // holds home/images, gaze, runs/<name>, canvas.png
 	bin    string // folder with the zoomtrain binary
 	defRun string // name of the default run
 }
@@ -449,6 +453,7 @@ func makeDocFixtures(t *testing.T) docFixtures {
 		}
 		for _, args := range [][]string{
 			{"data", "needle", "--out", "home/images", "--canvas", "64", "--digit", "14,18", "--train", "64", "--val", "16"},
+			{"data", "needle-gaze", "--out", "gaze", "--canvas", "64", "--train", "32", "--val", "16"},
 			{"train"}, // the runs the README's two main training commands create, under their own names
 			{"train", "--config", "configs/needle-uniform.yaml"},
 		} {
@@ -490,6 +495,8 @@ func prepareInputs(t *testing.T, fix docFixtures, sandbox string, words []string
 			continue
 		}
 		switch {
+		case i > 0 && words[i-1] == "--data" && strings.Contains(filepath.Base(w), "gaze"):
+			copyTree(t, filepath.Join(fix.dir, "gaze"), p) // a regression folder that a line above writes
 		case strings.HasPrefix(w, "runs/") && !trainsNew:
 			name := strings.SplitN(strings.TrimPrefix(w, "runs/"), "/", 2)[0]
 			src := filepath.Join(fix.dir, "runs", name)
