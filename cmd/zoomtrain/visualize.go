@@ -144,7 +144,6 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 	}
 	t := cfg.Model.TaskInput
 	var panels []image.Image
-	var captions []string
 	for i, ex := range exs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -157,7 +156,7 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 		if err != nil {
 			return err
 		}
-		title, caption, wrong, err := describe(ld, ex, out.Logits)
+		title, wrong, err := describe(ld, ex, out.Logits)
 		if err != nil {
 			return err
 		}
@@ -193,9 +192,9 @@ func runVisualize(ctx context.Context, o *visualizeOptions, s streams) error {
 			return err
 		}
 		panels = append(panels, panel)
-		captions = append(captions, caption)
 	}
-	sheet, err := viz.ContactSheet(panels, captions, o.Cols)
+	// Each panel's title already names the truth and the prediction.
+	sheet, err := viz.ContactSheet(panels, nil, o.Cols)
 	if err != nil {
 		return err
 	}
@@ -242,35 +241,31 @@ func writeMap(path string, v []float32, h, w int) error {
 	return npyfile.WriteFile(path, v, h, w)
 }
 
-// describe is the title of an example's panel and its caption on the contact sheet: the
-// predicted class and its probability, or the predicted targets, with the truth when
-// known; wrong marks a misclassified example (a regression prediction is never wrong,
-// only off by its error).
-func describe(ld *infer.Loaded, ex example, logits []float32) (title, caption string, wrong bool, err error) {
+// describe is the title of an example's panel: the predicted class and its probability,
+// or the predicted targets, with the truth when known; wrong marks a misclassified
+// example (a regression prediction is never wrong, only off by its error).
+func describe(ld *infer.Loaded, ex example, logits []float32) (title string, wrong bool, err error) {
 	if ld.Standardiser != nil {
 		v, err := infer.Predictions(*ld.Standardiser, logits)
 		if err != nil {
-			return "", "", false, err
+			return "", false, err
 		}
 		pred := "pred " + targetList(ld.Standardiser.Names, v)
 		if ex.targets == nil {
-			return ex.name + ": " + pred, pred, false, nil
+			return ex.name + ": " + pred, false, nil
 		}
-		truth := "true " + targetList(ld.Standardiser.Names, ex.targets)
-		return ex.name + ": " + truth + ", " + pred, truth + ", " + pred, false, nil
+		return ex.name + ": true " + targetList(ld.Standardiser.Names, ex.targets) + ", " + pred, false, nil
 	}
 	p := infer.Softmax(logits)
 	pred := infer.TopK(p, 1)[0]
-	if ex.label >= 0 {
-		title = fmt.Sprintf("%s: true %s, predicted %s (%.2f)", ex.name, ld.Classes[ex.label], ld.Classes[pred], p[pred])
-		caption = fmt.Sprintf("true %s, pred %s %.2f", ld.Classes[ex.label], ld.Classes[pred], p[pred])
-		if ex.label != pred {
-			title, caption = title+": wrong", "WRONG: "+caption
-		}
-		return title, caption, ex.label != pred, nil
+	if ex.label < 0 {
+		return fmt.Sprintf("%s: predicted %s (%.2f)", ex.name, ld.Classes[pred], p[pred]), false, nil
 	}
-	return fmt.Sprintf("%s: predicted %s (%.2f)", ex.name, ld.Classes[pred], p[pred]),
-		fmt.Sprintf("pred %s %.2f", ld.Classes[pred], p[pred]), false, nil
+	title = fmt.Sprintf("%s: true %s, predicted %s (%.2f)", ex.name, ld.Classes[ex.label], ld.Classes[pred], p[pred])
+	if ex.label != pred {
+		return title + ": wrong", true, nil
+	}
+	return title, false, nil
 }
 
 // targetList writes targets as "gx 0.31 gy -0.12".
