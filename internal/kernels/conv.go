@@ -134,6 +134,19 @@ func col2im[T Float](g convGeom, cols, dx []T) {
 	}
 }
 
+// fill sets every element of v to x: a short loop, then copies of what is
+// already filled, doubling (copy runs at memmove's vector speed; the plain loop
+// took 7% of a saliency step's samples).
+func fill[T Float](v []T, x T) {
+	n := min(len(v), 16)
+	for i := range n {
+		v[i] = x
+	}
+	for n < len(v) {
+		n += copy(v[n:], v[:n])
+	}
+}
+
 // addTo adds src to dst (of equal length): blas.AddTo's vector loop in float32,
 // else four elements a step so that the bounds checks fall out of the loop.
 func addTo[T Float](dst, src []T) {
@@ -230,10 +243,7 @@ func convForward[T Float](st *convState, x, w, b, out []T, xAddr uintptr) error 
 			beta := T(0)
 			if b != nil {
 				for c := range g.cout {
-					row := oi[c*area : (c+1)*area]
-					for j := range row {
-						row[j] = b[c]
-					}
+					fill(oi[c*area:(c+1)*area], b[c])
 				}
 				beta = 1
 			}

@@ -1,0 +1,33 @@
+package kernels
+
+import (
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// BenchmarkConvForwardBias runs the forward pass alone, with a bias, of each
+// reference-network convolution at batch 32 (float32, the im2col matrices kept
+// as in training).
+func BenchmarkConvForwardBias(b *testing.B) {
+	for _, c := range taskConvs {
+		b.Run(c.name, func(b *testing.B) {
+			xs := tensor.Shape{c.bat, c.cin, c.h, c.h}
+			ws := tensor.Shape{c.cout, c.cin, c.k, c.k}
+			g, err := newConvGeom(xs, ws, c.stride, c.pad)
+			if err != nil {
+				b.Fatalf("geometry: %v", err)
+			}
+			st := &convState{geom: g, weightGrad: true}
+			x := f32Random(1, xs.TotalSize())
+			w := f32Random(2, ws.TotalSize())
+			bias := f32Random(3, c.cout)
+			out := make([]float32, g.n*g.outSize())
+			for b.Loop() {
+				if err := convForward(st, x, w, bias, out, 1); err != nil {
+					b.Fatalf("forward: %v", err)
+				}
+			}
+		})
+	}
+}
