@@ -31,3 +31,27 @@ func BenchmarkConvForwardBias(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConvGradInput runs the input gradient alone (the column gradient's
+// GEMM and col2im) of each reference-network convolution at batch 32, float32.
+func BenchmarkConvGradInput(b *testing.B) {
+	for _, c := range taskConvs {
+		b.Run(c.name, func(b *testing.B) {
+			xs := tensor.Shape{c.bat, c.cin, c.h, c.h}
+			ws := tensor.Shape{c.cout, c.cin, c.k, c.k}
+			g, err := newConvGeom(xs, ws, c.stride, c.pad)
+			if err != nil {
+				b.Fatalf("geometry: %v", err)
+			}
+			st := &convState{geom: g}
+			w := f32Random(2, ws.TotalSize())
+			dy := f32Random(3, g.n*g.outSize())
+			dx := make([]float32, xs.TotalSize())
+			for b.Loop() {
+				if err := convGradInput(st, w, dy, dx); err != nil {
+					b.Fatalf("input gradient: %v", err)
+				}
+			}
+		})
+	}
+}
