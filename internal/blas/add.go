@@ -13,3 +13,28 @@ func AddTo(dst, src []float32) {
 		dst[i] += src[i]
 	}
 }
+
+// AddTo2D adds a rows x cols block of src to one of dst, each stored row after row with
+// its own stride (in elements): dst[r*dstStride+i] += src[r*srcStride+i]. It is one
+// call for a whole kernel tap of a convolution's col2im, whose rows are too short for
+// a call each. Strides are at least cols; a block that does not fit panics as an index
+// out of range does.
+func AddTo2D(dst []float32, dstStride int, src []float32, srcStride int, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	// Both blocks' last elements must be in range (the strides are at least cols).
+	_ = dst[(rows-1)*dstStride+cols-1]
+	_ = src[(rows-1)*srcStride+cols-1]
+	if hasVectorAdd() {
+		add2DAVX2(&dst[0], &src[0], rows, cols, dstStride, srcStride)
+		return
+	}
+	for r := range rows {
+		d := dst[r*dstStride : r*dstStride+cols]
+		s := src[r*srcStride : r*srcStride+cols]
+		for i := range d {
+			d[i] += s[i]
+		}
+	}
+}

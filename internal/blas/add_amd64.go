@@ -7,3 +7,6 @@ func addAVX2(dst, src *float32, n int)
 
 // hasVectorAdd reports whether addAVX2 can run.
 func hasVectorAdd() bool { return cpu.X86.HasAVX2 }
+
+//go:noescape
+func add2DAVX2(dst, src *float32, rows, cols, dstStride, srcStride int)

@@ -50,3 +50,71 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// func add2DAVX2(dst, src *float32, rows, cols, dstStride, srcStride int)
+// For each of rows rows: dst[r*dstStride+i] += src[r*srcStride+i] for i < cols,
+// 8 floats a step, then 4, then one at a time. Strides are in floats.
+TEXT ·add2DAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), R8
+	MOVQ cols+24(FP), R9
+	MOVQ dstStride+32(FP), R10
+	MOVQ srcStride+40(FP), R11
+	SHLQ $2, R10
+	SHLQ $2, R11
+row:
+	TESTQ R8, R8
+	JZ    done2
+	MOVQ  DI, AX
+	MOVQ  SI, BX
+	MOVQ  R9, CX
+r16:
+	CMPQ CX, $16
+	JLT  r8
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VADDPS  (BX), Y0, Y0
+	VADDPS  32(BX), Y1, Y1
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ $64, AX
+	ADDQ $64, BX
+	SUBQ $16, CX
+	JMP  r16
+r8:
+	CMPQ CX, $8
+	JLT  r4
+	VMOVUPS (AX), Y0
+	VADDPS  (BX), Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ $32, AX
+	ADDQ $32, BX
+	SUBQ $8, CX
+r4:
+	CMPQ CX, $4
+	JLT  r1
+	VMOVUPS (AX), X0
+	VADDPS  (BX), X0, X0
+	VMOVUPS X0, (AX)
+	ADDQ $16, AX
+	ADDQ $16, BX
+	SUBQ $4, CX
+r1:
+	TESTQ CX, CX
+	JZ    next
+	VMOVSS (AX), X0
+	VADDSS (BX), X0, X0
+	VMOVSS X0, (AX)
+	ADDQ $4, AX
+	ADDQ $4, BX
+	DECQ CX
+	JMP  r1
+next:
+	ADDQ R10, DI
+	ADDQ R11, SI
+	DECQ R8
+	JMP  row
+done2:
+	VZEROUPPER
+	RET

@@ -116,14 +116,17 @@ func col2im[T Float](g convGeom, cols, dx []T) {
 			for kj := range g.k {
 				row := cols[((c*g.k+ki)*g.k+kj)*area:][:area]
 				xLo, xHi := validRange(g.wo, g.w, g.stride, kj-g.pad)
+				if g.stride == 1 {
+					if yHi > yLo && xHi > xLo {
+						d := dc[(yLo+ki-g.pad)*g.w+xLo+kj-g.pad:]
+						addBlock(d, g.w, row[yLo*g.wo+xLo:], g.wo, yHi-yLo, xHi-xLo)
+					}
+					continue
+				}
 				for oy := yLo; oy < yHi; oy++ {
 					src := row[oy*g.wo : (oy+1)*g.wo]
 					dst := dc[(oy*g.stride+ki-g.pad)*g.w:][:g.w]
 					ix := xLo*g.stride + kj - g.pad
-					if g.stride == 1 && xHi > xLo {
-						addTo(dst[ix:ix+xHi-xLo], src[xLo:xHi])
-						continue
-					}
 					for ox := xLo; ox < xHi; ox++ {
 						dst[ix] += src[ox]
 						ix += g.stride
@@ -131,6 +134,18 @@ func col2im[T Float](g convGeom, cols, dx []T) {
 				}
 			}
 		}
+	}
+}
+
+// addBlock adds a rows x cols block of src (rows srcStride apart) onto one of
+// dst (rows dstStride apart): blas.AddTo2D in float32, one addTo a row else.
+func addBlock[T Float](dst []T, dstStride int, src []T, srcStride, rows, cols int) {
+	if d, ok := any(dst).([]float32); ok {
+		blas.AddTo2D(d, dstStride, any(src).([]float32), srcStride, rows, cols)
+		return
+	}
+	for r := range rows {
+		addTo(dst[r*dstStride:r*dstStride+cols], src[r*srcStride:])
 	}
 }
 
