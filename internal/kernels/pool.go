@@ -183,12 +183,13 @@ func maxPool2[T Float](x, y []T, idx []int32, w, ho, wo int) {
 		yr, ir := y[oy*wo:][:wo], idx[oy*wo:][:wo]
 		base := 2 * oy * w
 		for ox := range yr {
-			a, b, c, d := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
-			m0, i0 := max(a, b), b2i(b > a)
-			m1, i1 := max(c, d), w+b2i(d > c)
+			p0, p1 := r0[2*ox:2*ox+2:2*ox+2], r1[2*ox:2*ox+2:2*ox+2]
+			i0, i1 := b2i(p0[1] > p0[0]), b2i(p1[1] > p1[0])
+			m0, m1 := p0[i0&1], p1[i1&1]
 			s := b2i(m1 > m0)
-			yr[ox] = max(m0, m1)
-			ir[ox] = int32(base + 2*ox + i0 + s*(i1-i0))
+			m := [2]T{m0, m1}
+			yr[ox] = m[s&1]
+			ir[ox] = int32(base + 2*ox + i0 + s*(w+i1-i0))
 		}
 	}
 }
