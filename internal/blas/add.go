@@ -38,3 +38,21 @@ func AddTo2D(dst []float32, dstStride int, src []float32, srcStride int, rows, c
 		}
 	}
 }
+
+// Copy2D copies a rows x cols block of src onto one of dst, strided as in AddTo2D:
+// dst[r*dstStride+i] = src[r*srcStride+i]. It is one call for a kernel tap of a
+// convolution's im2col at stride 1.
+func Copy2D(dst []float32, dstStride int, src []float32, srcStride int, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	_ = dst[(rows-1)*dstStride+cols-1]
+	_ = src[(rows-1)*srcStride+cols-1]
+	if hasVectorAdd() {
+		copy2DAVX2(&dst[0], &src[0], rows, cols, dstStride, srcStride)
+		return
+	}
+	for r := range rows {
+		copy(dst[r*dstStride:r*dstStride+cols], src[r*srcStride:r*srcStride+cols])
+	}
+}

@@ -10,3 +10,6 @@ func hasVectorAdd() bool { return cpu.X86.HasAVX2 }
 
 //go:noescape
 func add2DAVX2(dst, src *float32, rows, cols, dstStride, srcStride int)
+
+//go:noescape
+func copy2DAVX2(dst, src *float32, rows, cols, dstStride, srcStride int)

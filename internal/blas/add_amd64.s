@@ -118,3 +118,66 @@ next:
 done2:
 	VZEROUPPER
 	RET
+
+// func copy2DAVX2(dst, src *float32, rows, cols, dstStride, srcStride int)
+// For each of rows rows: dst[r*dstStride+i] = src[r*srcStride+i] for i < cols,
+// 8 floats a step, then 4, then one at a time. Strides are in floats.
+TEXT ·copy2DAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), R8
+	MOVQ cols+24(FP), R9
+	MOVQ dstStride+32(FP), R10
+	MOVQ srcStride+40(FP), R11
+	SHLQ $2, R10
+	SHLQ $2, R11
+crow:
+	TESTQ R8, R8
+	JZ    cdone2
+	MOVQ  DI, AX
+	MOVQ  SI, BX
+	MOVQ  R9, CX
+cr16:
+	CMPQ CX, $16
+	JLT  cr8
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ $64, AX
+	ADDQ $64, BX
+	SUBQ $16, CX
+	JMP  cr16
+cr8:
+	CMPQ CX, $8
+	JLT  cr4
+	VMOVUPS (BX), Y0
+	VMOVUPS Y0, (AX)
+	ADDQ $32, AX
+	ADDQ $32, BX
+	SUBQ $8, CX
+cr4:
+	CMPQ CX, $4
+	JLT  cr1
+	VMOVUPS (BX), X0
+	VMOVUPS X0, (AX)
+	ADDQ $16, AX
+	ADDQ $16, BX
+	SUBQ $4, CX
+cr1:
+	TESTQ CX, CX
+	JZ    cnext
+	VMOVSS (BX), X0
+	VMOVSS X0, (AX)
+	ADDQ $4, AX
+	ADDQ $4, BX
+	DECQ CX
+	JMP  cr1
+cnext:
+	ADDQ R10, DI
+	ADDQ R11, SI
+	DECQ R8
+	JMP  crow
+cdone2:
+	VZEROUPPER
+	RET

@@ -7,3 +7,5 @@ func addAVX2(*float32, *float32, int) { panic("blas: addAVX2 off amd64") }
 func hasVectorAdd() bool { return false }
 
 func add2DAVX2(*float32, *float32, int, int, int, int) { panic("blas: add2DAVX2 off amd64") }
+
+func copy2DAVX2(*float32, *float32, int, int, int, int) { panic("blas: copy2DAVX2 off amd64") }

@@ -35,27 +35,37 @@ func BenchmarkAddTo(b *testing.B) {
 	b.SetBytes(3 * 4 * 4096)
 }
 
-// TestAddTo2D checks AddTo2D against a plain loop on blocks whose rows cross the
+// TestBlock2D checks AddTo2D and Copy2D against plain loops on blocks whose rows cross the
 // vector widths, with strides longer than a row, and that nothing outside the block
 // is written.
-func TestAddTo2D(t *testing.T) {
+func TestBlock2D(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct{ rows, cols, dstStride, srcStride int }{
 		{0, 5, 5, 5}, {3, 0, 4, 4}, {1, 1, 1, 1}, {2, 3, 3, 3}, {4, 7, 9, 8},
 		{3, 15, 16, 15}, {5, 31, 32, 31}, {2, 32, 32, 40}, {7, 33, 35, 33}, {3, 64, 64, 64},
 	} {
-		dst := randSlice[float32](r, tc.rows*tc.dstStride+3)
-		src := randSlice[float32](r, tc.rows*tc.srcStride+3)
-		want := append([]float32(nil), dst...)
-		for y := range tc.rows {
-			for i := range tc.cols {
-				want[1+y*tc.dstStride+i] += src[2+y*tc.srcStride+i]
+		for _, op := range []struct {
+			name string
+			fn   func(dst []float32, dstStride int, src []float32, srcStride, rows, cols int)
+			ref  func(d, s float32) float32
+		}{
+			{"AddTo2D", AddTo2D, func(d, s float32) float32 { return d + s }},
+			{"Copy2D", Copy2D, func(_, s float32) float32 { return s }},
+		} {
+			dst := randSlice[float32](r, tc.rows*tc.dstStride+3)
+			src := randSlice[float32](r, tc.rows*tc.srcStride+3)
+			want := append([]float32(nil), dst...)
+			for y := range tc.rows {
+				for i := range tc.cols {
+					at := 1 + y*tc.dstStride + i
+					want[at] = op.ref(want[at], src[2+y*tc.srcStride+i])
+				}
 			}
-		}
-		AddTo2D(dst[1:], tc.dstStride, src[2:], tc.srcStride, tc.rows, tc.cols)
-		for i := range dst {
-			if dst[i] != want[i] {
-				t.Fatalf("%+v: dst[%d] = %v, want %v", tc, i, dst[i], want[i])
+			op.fn(dst[1:], tc.dstStride, src[2:], tc.srcStride, tc.rows, tc.cols)
+			for i := range dst {
+				if dst[i] != want[i] {
+					t.Fatalf("%s %+v: dst[%d] = %v, want %v", op.name, tc, i, dst[i], want[i])
+				}
 			}
 		}
 	}

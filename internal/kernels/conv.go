@@ -85,16 +85,30 @@ func im2col[T Float](g convGeom, x, cols []T) {
 				xLo, xHi := validRange(g.wo, g.w, g.stride, kj-g.pad)
 				clear(row[:yLo*g.wo])
 				clear(row[yHi*g.wo:])
+				if g.stride == 1 {
+					// The rows' copies in one call; the padded edges (a
+					// column or two) by hand, too short for clear's call.
+					if yHi > yLo && xHi > xLo {
+						src := xc[(yLo+ki-g.pad)*g.w+xLo+kj-g.pad:]
+						copyBlock(row[yLo*g.wo+xLo:], g.wo, src, g.w, yHi-yLo, xHi-xLo)
+					}
+					for oy := yLo; oy < yHi; oy++ {
+						dst := row[oy*g.wo : (oy+1)*g.wo]
+						for ox := range xLo {
+							dst[ox] = 0
+						}
+						for ox := xHi; ox < len(dst); ox++ {
+							dst[ox] = 0
+						}
+					}
+					continue
+				}
 				for oy := yLo; oy < yHi; oy++ {
 					dst := row[oy*g.wo : (oy+1)*g.wo]
 					src := xc[(oy*g.stride+ki-g.pad)*g.w:][:g.w]
 					clear(dst[:xLo])
 					clear(dst[xHi:])
 					ix := xLo*g.stride + kj - g.pad
-					if g.stride == 1 {
-						copy(dst[xLo:xHi], src[ix:])
-						continue
-					}
 					for ox := xLo; ox < xHi; ox++ {
 						dst[ox] = src[ix]
 						ix += g.stride
@@ -134,6 +148,18 @@ func col2im[T Float](g convGeom, cols, dx []T) {
 				}
 			}
 		}
+	}
+}
+
+// copyBlock copies a rows x cols block of src (rows srcStride apart) onto one
+// of dst (rows dstStride apart): blas.Copy2D in float32, a copy a row else.
+func copyBlock[T Float](dst []T, dstStride int, src []T, srcStride, rows, cols int) {
+	if d, ok := any(dst).([]float32); ok {
+		blas.Copy2D(d, dstStride, any(src).([]float32), srcStride, rows, cols)
+		return
+	}
+	for r := range rows {
+		copy(dst[r*dstStride:r*dstStride+cols], src[r*srcStride:r*srcStride+cols])
 	}
 }
 
