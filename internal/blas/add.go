@@ -56,3 +56,33 @@ func Copy2D(dst []float32, dstStride int, src []float32, srcStride int, rows, co
 		copy(dst[r*dstStride:r*dstStride+cols], src[r*srcStride:r*srcStride+cols])
 	}
 }
+
+// Sum returns the sum of v, in float64: with AVX2, 32 float32 partial sums
+// (each of every 32nd element), added up in float64 with the tail; else four
+// float32 partial sums. The order is fixed by len(v), so the result is the same run
+// to run. It is a convolution's bias gradient, one feature map at a time.
+func Sum(v []float32) float64 {
+	var s float64
+	n := len(v) &^ 7
+	if n > 0 && hasVectorAdd() {
+		var lanes [8]float32
+		sum8AVX2(&v[0], n, &lanes)
+		for _, x := range lanes {
+			s += float64(x)
+		}
+		v = v[n:]
+	}
+	var a0, a1, a2, a3 float32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		a0 += v[i]
+		a1 += v[i+1]
+		a2 += v[i+2]
+		a3 += v[i+3]
+	}
+	s += float64(a0) + float64(a1) + float64(a2) + float64(a3)
+	for ; i < len(v); i++ {
+		s += float64(v[i])
+	}
+	return s
+}

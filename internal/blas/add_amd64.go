@@ -13,3 +13,6 @@ func add2DAVX2(dst, src *float32, rows, cols, dstStride, srcStride int)
 
 //go:noescape
 func copy2DAVX2(dst, src *float32, rows, cols, dstStride, srcStride int)
+
+//go:noescape
+func sum8AVX2(v *float32, n int, out *[8]float32)

@@ -181,3 +181,40 @@ cnext:
 cdone2:
 	VZEROUPPER
 	RET
+
+// func sum8AVX2(v *float32, n int, out *[8]float32)
+// Sums v[0:n), n a multiple of 8, into eight float32 lanes: lane j holds the sum
+// of v[i] for i = j mod 8, added in order 32 floats a step over four
+// accumulators, the accumulators then added 0+1, 2+3, and those two.
+TEXT ·sum8AVX2(SB), NOSPLIT, $0-24
+	MOVQ v+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ out+16(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+s32:
+	CMPQ CX, $32
+	JLT  s8
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP  s32
+s8:
+	CMPQ CX, $8
+	JLT  sdone
+	VADDPS (SI), Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP  s8
+sdone:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VMOVUPS Y0, (DI)
+	VZEROUPPER
+	RET

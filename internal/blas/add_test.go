@@ -70,3 +70,23 @@ func TestBlock2D(t *testing.T) {
 		}
 	}
 }
+
+// TestSum checks Sum against a float64 loop for lengths across the vector widths and
+// at unaligned offsets; float32 partial sums of values in [-1, 1) stay within 1e-5 of
+// it relative to the length.
+func TestSum(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 3, 7, 8, 9, 31, 32, 33, 100, 1024, 4099} {
+		for _, off := range []int{0, 1} {
+			v := randSlice[float32](r, n+off)[off:]
+			var want float64
+			for _, x := range v {
+				want += float64(x)
+			}
+			got := Sum(v)
+			if d := got - want; d > 1e-5*float64(max(n, 1)) || -d > 1e-5*float64(max(n, 1)) {
+				t.Errorf("n %d offset %d: Sum = %v, want %v", n, off, got, want)
+			}
+		}
+	}
+}

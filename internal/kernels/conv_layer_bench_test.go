@@ -55,3 +55,14 @@ func BenchmarkConvGradInput(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSumChannels runs the bias gradient (a sum over items and positions per
+// channel) of the task network's first convolution output, batch 32, float32.
+func BenchmarkSumChannels(b *testing.B) {
+	const n, c, area = 32, 32, 64 * 64
+	x := f32Random(1, n*c*area)
+	out := make([]float32, c)
+	for b.Loop() {
+		sumChannels(x, out, n, c, area)
+	}
+}
