@@ -66,3 +66,27 @@ func BenchmarkSumChannels(b *testing.B) {
 		sumChannels(x, out, n, c, area)
 	}
 }
+
+// BenchmarkConvGradWeight runs the weight gradient alone of each reference-network
+// convolution at batch 32, float32, its im2col matrices built again per item.
+func BenchmarkConvGradWeight(b *testing.B) {
+	for _, c := range taskConvs {
+		b.Run(c.name, func(b *testing.B) {
+			xs := tensor.Shape{c.bat, c.cin, c.h, c.h}
+			ws := tensor.Shape{c.cout, c.cin, c.k, c.k}
+			g, err := newConvGeom(xs, ws, c.stride, c.pad)
+			if err != nil {
+				b.Fatalf("geometry: %v", err)
+			}
+			st := &convState{geom: g}
+			x := f32Random(1, xs.TotalSize())
+			dy := f32Random(3, g.n*g.outSize())
+			dw := make([]float32, ws.TotalSize())
+			for b.Loop() {
+				if err := convGradWeight(st, x, dy, dw, 0); err != nil {
+					b.Fatalf("weight gradient: %v", err)
+				}
+			}
+		})
+	}
+}
