@@ -325,6 +325,12 @@ func convGradInput[T Float](st *convState, w, dy, dx []T) error {
 	return fe.err
 }
 
+// weightGradChunks is how many partial sums a weight gradient cuts its batch
+// into (fewer for a smaller batch): fixed, so that the sum's rounding is the same
+// whatever GOMAXPROCS is, and a few per worker on a small machine, so that a
+// preempted worker holds up only a small range.
+const weightGradChunks = 16
+
 // convGradWeight computes dw = sum over items of dy_i cols_i^T, reusing the
 // forward pass's im2col matrices when they were built from this very input.
 func convGradWeight[T Float](st *convState, x, dy, dw []T, xAddr uintptr) error {
@@ -332,9 +338,10 @@ func convGradWeight[T Float](st *convState, x, dy, dw []T, xAddr uintptr) error 
 	sc := scratchOf[T](st)
 	per, area, wsize := g.colsPerItem(), g.outArea(), g.cout*g.rows()
 	cached := !g.direct() && sc.colsOf == xAddr && xAddr != 0 && len(sc.cols.s) >= g.n*per
-	nw, nc := opkit.Workers(g.n), opkit.ChunksFor(g.n)
+	nw, nc := opkit.Workers(g.n), min(g.n, weightGradChunks)
 	// One partial sum per chunk of items, added up in chunk order: the result
-	// does not depend on which worker took which chunk.
+	// does not depend on which worker took which chunk, nor (the chunks being a
+	// function of the batch alone) on how many workers there are.
 	partial := sc.partial.get(nc * wsize)
 	clear(partial)
 	var work []T
