@@ -498,6 +498,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		skipped := it.Skipped()
 		it.Close()
+		loader.DropFree()
 		if so, ok := obs.(SkipObserver); ok && len(skipped) > 0 {
 			so.Skipped(pos.Epoch+1, skipped)
 		}
