@@ -578,3 +578,29 @@ func TestLoaderDropFree(t *testing.T) {
 		t.Fatalf("%d batches, want 2", k)
 	}
 }
+
+// TestLoaderBuffersInFlight checks that a consumer releasing each batch before the next
+// sees at most Prefetch+1 distinct image buffers: the producer takes a batch's buffer
+// only when the batch has its place among those prepared ahead.
+func TestLoaderBuffersInFlight(t *testing.T) {
+	for _, prefetch := range []int{1, 2, 3} {
+		ds := rampSet{n: 40, r: 4, failAt: -1}
+		l, err := NewLoader(ds, LoaderOptions{BatchSize: 2, Workers: 2, Prefetch: prefetch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[*float32]bool{}
+		it := l.Epoch(context.Background(), 0)
+		for b, ok := it.Next(); ok; b, ok = it.Next() {
+			seen[&b.X[0]] = true
+			l.Release(b)
+		}
+		it.Close()
+		if err := it.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) > prefetch+1 {
+			t.Errorf("prefetch %d: %d distinct batch buffers in 20 batches, want at most %d", prefetch, len(seen), prefetch+1)
+		}
+	}
+}

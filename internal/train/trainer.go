@@ -341,7 +341,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	cache := data.NewCacheBudget(int64(cfg.Data.CacheMB) << 20)
 	loader, err := data.NewLoader(o.Train, data.LoaderOptions{
 		BatchSize: cfg.Train.BatchSize, Shuffle: true, Seed: cfg.Seed, Workers: cfg.Data.Workers,
-		Cache: cache, DropLast: true,
+		Cache: cache, DropLast: true, Prefetch: trainPrefetch(cfg),
 		Augment: data.Augment{HFlip: cfg.Data.Augment.HFlip, CropScaleMin: cfg.Data.Augment.CropScaleMin},
 		Inputs:  m.Spec.Inputs(),
 	})
