@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/graph"
 	"zoomtrain/internal/infer"
+	"zoomtrain/internal/kernels"
 	"zoomtrain/internal/metrics"
 )
 
@@ -498,7 +500,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		skipped := it.Skipped()
 		it.Close()
+		// Neither the loader's idle batches nor the training convolutions' im2col
+		// matrices share the memory with the evaluation: a collection now lets it
+		// reuse theirs (without it the evaluation grew the heap before the next one).
 		loader.DropFree()
+		kernels.ReleaseScratch(m.G)
+		runtime.GC()
 		if so, ok := obs.(SkipObserver); ok && len(skipped) > 0 {
 			so.Skipped(pos.Epoch+1, skipped)
 		}
