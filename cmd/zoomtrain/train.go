@@ -38,6 +38,7 @@ type trainOptions struct {
 	Force       bool
 	PrintConfig bool
 	NoPlot      bool
+	MemProfile  string
 	set         func(name string) bool // whether a flag was given
 }
 
@@ -82,6 +83,7 @@ Settings come from, highest first: flags, ZOOMTRAIN_* environment variables
 	f.BoolVar(&o.Force, "force", false, "reuse an existing run directory, replacing its checkpoints and metrics")
 	f.BoolVar(&o.PrintConfig, "print-config", false, "print the resolved config as YAML and exit")
 	f.BoolVar(&o.NoPlot, "no-plot", false, "do not draw curves.png at the end")
+	f.StringVar(&o.MemProfile, "memprofile", "", "write heap profiles of the first epoch: FILE after its steps, FILE.eval after its evaluation")
 	return cmd
 }
 
@@ -281,8 +283,12 @@ func runTrain(parent context.Context, o *trainOptions, s streams) (err error) {
 		fmt.Fprintf(s.Err, "%v again: exiting now; the last complete checkpoint in %s is intact (resume with: zoomtrain train --resume %s)\n", second, dir.Path(), dir.Path())
 	})
 	defer stop()
+	defer setTrainingGC(os.Environ())()
 	obs := newTrainObserver(s.Err, trainSet, valSet, cfg)
 	obs.resNote = resNote
+	if o.MemProfile != "" {
+		obs.mem = &memProfiler{path: o.MemProfile, warnings: func(err error) { fmt.Fprintf(s.Err, "warning: %v\n", err) }}
+	}
 	sum, err := train.Run(ctx, train.Options{Config: cfg, Dir: dir, Train: trainSet, Val: valSet, Resume: resume, Init: start, Observer: obs})
 	obs.finish()
 	if n := data.Skipped(trainSet) + data.Skipped(valSet); n > 0 {
@@ -347,6 +353,7 @@ type trainObserver struct {
 	nval  int
 	// resNote says how an "auto" data.resolution was resolved (in the first line).
 	resNote string
+	mem     *memProfiler // --memprofile, or nil
 }
 
 func newTrainObserver(w io.Writer, tr, val data.Dataset, cfg config.Config) *trainObserver {
@@ -400,6 +407,7 @@ func (t *trainObserver) Step(si train.StepInfo) {
 }
 
 func (t *trainObserver) Evaluating() {
+	t.mem.at(0)
 	if t.bar != nil {
 		t.bar.Describe("evaluating")
 	}
@@ -407,6 +415,7 @@ func (t *trainObserver) Evaluating() {
 
 func (t *trainObserver) Epoch(r metrics.Record) {
 	t.finish()
+	t.mem.at(1)
 	lrs := make([]string, 0, 2)
 	for _, k := range []string{"task", "saliency"} {
 		if v, ok := r.LR[k]; ok {

@@ -202,7 +202,7 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 		ctx = context.Background()
 	}
 	ictx, cancel := context.WithCancel(ctx)
-	it := &EpochIter{parent: ctx, ctx: ictx, cancel: cancel, ready: make(chan *pending, l.o.Prefetch)}
+	it := &EpochIter{parent: ctx, ctx: ictx, cancel: cancel, ready: make(chan *pending, l.o.Prefetch), slots: make(chan struct{}, l.o.Prefetch)}
 	order := l.order(epoch)
 	nb := l.BatchesPerEpoch()
 	jobs := make(chan job, l.o.BatchSize)
@@ -211,6 +211,14 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *EpochIter {
 		defer close(it.ready)
 		bs, sz := l.o.BatchSize, 3*l.res*l.res
 		for k := 0; k < nb; k++ {
+			// A batch's buffers are taken only once it has a place among the
+			// Prefetch batches ahead of the consumer, so that at most Prefetch+1
+			// batches (with the consumer's) are allocated at a time.
+			select {
+			case it.slots <- struct{}{}:
+			case <-ictx.Done():
+				return
+			}
 			idx := order[k*bs : min((k+1)*bs, len(order))]
 			p := &pending{
 				b:    &Batch{N: len(idx), X: l.buffer(len(idx) * sz), Labels: make([]int, len(idx)), Indices: slices.Clone(idx)},
@@ -304,6 +312,21 @@ func (l *Loader) Release(b *Batch) {
 		}
 	}
 	b.X, b.N, b.LowRes = nil, 0, nil
+}
+
+// DropFree lets go of the released buffers kept for reuse, so that what runs between
+// epochs (an evaluation, with its own graph and batches) does not share the memory
+// with them: configs/folder-512.yaml keeps three batches of 96 MB. The next epoch
+// allocates its buffers afresh.
+func (l *Loader) DropFree() {
+	for {
+		select {
+		case <-l.free:
+		case <-l.freeLowRes:
+		default:
+			return
+		}
+	}
 }
 
 type job struct {
@@ -479,6 +502,7 @@ type EpochIter struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	ready    chan *pending
+	slots    chan struct{} // one per batch between the producer and the consumer
 	wg       sync.WaitGroup
 	err      error
 	finished bool
@@ -501,6 +525,7 @@ func (it *EpochIter) Next() (*Batch, bool) {
 			it.stop(it.parent.Err())
 			return nil, false
 		}
+		<-it.slots
 		select {
 		case <-p.done:
 		case <-it.ctx.Done():

@@ -68,8 +68,22 @@ func (mm MemoryModel) Training(cfg config.Config, trainN int) int64 {
 	eval := float64(mm.Forward(cfg.Train.EvalBatchSize, cfg.Data.Resolution, 2))
 	// The cache holds decoded 8-bit sources, up to cache_mb.
 	cache := min(float64(cfg.Data.CacheMB)*(1<<20), float64(trainN)*3*r*r)
-	loader := 4*b*3*r*r*4 + cache + 16*float64(trainN)
+	loader := float64(trainPrefetch(cfg)+1)*b*3*r*r*4 + cache + 16*float64(trainN)
 	return sat(step + weights + eval + loader)
+}
+
+// bigBatchBytes is the size of a training batch's float32 images above which the
+// loader prepares one batch ahead of the step instead of two.
+const bigBatchBytes = 64 << 20
+
+// trainPrefetch is the training loader's Prefetch: 2, or 1 for batches over
+// bigBatchBytes (configs/folder-512.yaml's 32 images of 512 px take 96 MiB, and its
+// step takes seconds, time enough to load the next batch).
+func trainPrefetch(cfg config.Config) int {
+	if int64(cfg.Train.BatchSize)*3*int64(cfg.Data.Resolution)*int64(cfg.Data.Resolution)*4 > bigBatchBytes {
+		return 1
+	}
+	return 2
 }
 
 // sat converts to int64, saturating (a batch of 1e8 at resolution 1e5 is 1e21 bytes).

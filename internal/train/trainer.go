@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/graph"
 	"zoomtrain/internal/infer"
+	"zoomtrain/internal/kernels"
 	"zoomtrain/internal/metrics"
 )
 
@@ -341,7 +343,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	cache := data.NewCacheBudget(int64(cfg.Data.CacheMB) << 20)
 	loader, err := data.NewLoader(o.Train, data.LoaderOptions{
 		BatchSize: cfg.Train.BatchSize, Shuffle: true, Seed: cfg.Seed, Workers: cfg.Data.Workers,
-		Cache: cache, DropLast: true,
+		Cache: cache, DropLast: true, Prefetch: trainPrefetch(cfg),
 		Augment: data.Augment{HFlip: cfg.Data.Augment.HFlip, CropScaleMin: cfg.Data.Augment.CropScaleMin},
 		Inputs:  m.Spec.Inputs(),
 	})
@@ -498,6 +500,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		skipped := it.Skipped()
 		it.Close()
+		// Neither the loader's idle batches nor the training convolutions' im2col
+		// matrices share the memory with the evaluation: a collection now lets it
+		// reuse theirs (without it the evaluation grew the heap before the next one).
+		loader.DropFree()
+		kernels.ReleaseScratch(m.G)
+		runtime.GC()
 		if so, ok := obs.(SkipObserver); ok && len(skipped) > 0 {
 			so.Skipped(pos.Epoch+1, skipped)
 		}
