@@ -51,13 +51,9 @@ func WriteFolder(ctx context.Context, out string, o NeedleOptions, w WriteOption
 	if err != nil {
 		return err
 	}
-	parent := filepath.Dir(out)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("create output folder: %w", err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	tmp, err := stagingDir(out)
 	if err != nil {
-		return fmt.Errorf("create output folder: %w", err)
+		return err
 	}
 	defer os.RemoveAll(tmp) // after a successful move only old files are left in it
 
@@ -288,4 +284,18 @@ func moveIntoPlace(tmp, out string, exists bool, manifest string) error {
 		}
 	}
 	return atomicfile.SyncDir(out)
+}
+
+// stagingDir makes the hidden sibling of out that a folder is written into before it is
+// moved into place.
+func stagingDir(out string) (string, error) {
+	parent := filepath.Dir(out)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("create output folder: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	if err != nil {
+		return "", fmt.Errorf("create output folder: %w", err)
+	}
+	return tmp, nil
 }

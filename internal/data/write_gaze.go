@@ -29,13 +29,9 @@ func WriteGazeFolder(ctx context.Context, out string, o GazeOptions, w WriteOpti
 	if err != nil {
 		return err
 	}
-	parent := filepath.Dir(out)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("create output folder: %w", err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	tmp, err := stagingDir(out)
 	if err != nil {
-		return fmt.Errorf("create output folder: %w", err)
+		return err
 	}
 	defer os.RemoveAll(tmp) // after a successful move only old files are left in it
 
