@@ -104,21 +104,10 @@ func (op *lossGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) 
 }
 
 func (op *lossGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	if len(vals) != 3 {
-		return nil, fmt.Errorf("%s: expected 3 inputs, got %d", op.Name, len(vals))
-	}
-	args, err := opkit.Args(op.Name, 2, vals[:2])
+	n, k := op.Params[0], op.Params[1]
+	z, t, g, err := lossGradArgs(op.Name, vals, n, k)
 	if err != nil {
 		return nil, err
-	}
-	z, t := args[0], args[1]
-	n, k := op.Params[0], op.Params[1]
-	if err := lossCheckSizes(z, t, n, k); err != nil {
-		return nil, fmt.Errorf("%s: %w", op.Name, err)
-	}
-	g, err := lossScalar(vals[2])
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	dz := op.out.Get(z.Dtype(), n, k)
 	switch z.Dtype() {
@@ -128,6 +117,26 @@ func (op *lossGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 		lossBackward(z.Float64s(), t.Float64s(), dz.Float64s(), n, k, g)
 	}
 	return dz, nil
+}
+
+// lossGradArgs checks the inputs of a loss's gradient op (the n x k values it differentiates,
+// the n x k targets and the upstream scalar gradient) and returns them.
+func lossGradArgs(name string, vals []gorgonia.Value, n, k int) (z, t *tensor.Dense, g float64, err error) {
+	if len(vals) != 3 {
+		return nil, nil, 0, fmt.Errorf("%s: expected 3 inputs, got %d", name, len(vals))
+	}
+	args, err := opkit.Args(name, 2, vals[:2])
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	z, t = args[0], args[1]
+	if err := lossCheckSizes(z, t, n, k); err != nil {
+		return nil, nil, 0, fmt.Errorf("%s: %w", name, err)
+	}
+	if g, err = lossScalar(vals[2]); err != nil {
+		return nil, nil, 0, fmt.Errorf("%s: %w", name, err)
+	}
+	return z, t, g, nil
 }
 
 // lossScalar reads the incoming gradient, a scalar value or a one-element tensor.

@@ -161,21 +161,10 @@ func (op *regLossGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) 
 }
 
 func (op *regLossGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	if len(vals) != 3 {
-		return nil, fmt.Errorf("%s: expected 3 inputs, got %d", op.Name, len(vals))
-	}
-	args, err := opkit.Args(op.Name, 2, vals[:2])
+	n, k := op.Params[0], op.Params[1]
+	p, t, g, err := lossGradArgs(op.Name, vals, n, k)
 	if err != nil {
 		return nil, err
-	}
-	p, t := args[0], args[1]
-	n, k := op.Params[0], op.Params[1]
-	if err := lossCheckSizes(p, t, n, k); err != nil {
-		return nil, fmt.Errorf("%s: %w", op.Name, err)
-	}
-	g, err := lossScalar(vals[2])
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	dp := op.out.Get(p.Dtype(), n, k)
 	switch p.Dtype() {
