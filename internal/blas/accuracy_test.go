@@ -11,7 +11,7 @@ import (
 // convolutions make per image (forward, column gradient, weight gradient, with
 // their transposes), against float64 products of the same float32 inputs. The
 // error of each entry is taken relative to the sum of its terms' magnitudes
-// (sum_p |a_ip b_pj|), which no summation order can beat by more than K times
+// (|beta c_ij| + sum_p |a_ip b_pj|), which no summation order can beat by more than K times
 // the unit roundoff. The bounds are far below that worst case and a few times the
 // errors measured on this project's machine; an engine that loses accuracy, by
 // a wrong blocking or an accumulation in lower precision, fails here rather than
@@ -21,15 +21,16 @@ func TestSgemmAccuracy(t *testing.T) {
 		name    string
 		tA, tB  bool
 		m, n, k int
+		beta    float32 // the weight gradients accumulate into C
 	}{
-		{"fwd_conv1", false, false, 32, 4096, 27},
-		{"fwd_conv2", false, false, 64, 1024, 288},
-		{"fwd_conv3", false, false, 64, 256, 576},
-		{"dcols_conv2", true, false, 288, 1024, 64},
-		{"dcols_conv3", true, false, 576, 256, 64},
-		{"dW_conv2", false, true, 64, 288, 1024},
-		{"dW_conv3", false, true, 64, 576, 256},
-		{"both_transposed", true, true, 70, 130, 300},
+		{"fwd_conv1", false, false, 32, 4096, 27, 0},
+		{"fwd_conv2", false, false, 64, 1024, 288, 0},
+		{"fwd_conv3", false, false, 64, 256, 576, 0},
+		{"dcols_conv2", true, false, 288, 1024, 64, 0},
+		{"dcols_conv3", true, false, 576, 256, 64, 0},
+		{"dW_conv2", false, true, 64, 288, 1024, 1},
+		{"dW_conv3", false, true, 64, 576, 256, 1},
+		{"both_transposed", true, true, 70, 130, 300, 0.5},
 	}
 	const (
 		maxBound = 1e-6 // worst entry, relative to its terms' magnitudes
@@ -45,7 +46,7 @@ func TestSgemmAccuracy(t *testing.T) {
 		if s.tB {
 			br, bc = s.n, s.k
 		}
-		a, b := randSlice[float32](r, ar*ac), randSlice[float32](r, br*bc)
+		a, b, c0 := randSlice[float32](r, ar*ac), randSlice[float32](r, br*bc), randSlice[float32](r, s.m*s.n)
 		at := func(i, p int) float64 {
 			if s.tA {
 				return float64(a[p*ac+i])
@@ -62,7 +63,8 @@ func TestSgemmAccuracy(t *testing.T) {
 		scale := make([]float64, s.m*s.n)
 		for i := range s.m {
 			for j := range s.n {
-				var sum, mag float64
+				c := float64(s.beta) * float64(c0[i*s.n+j])
+				sum, mag := c, math.Abs(c)
 				for p := range s.k {
 					x := at(i, p) * bt(p, j)
 					sum += x
@@ -72,8 +74,8 @@ func TestSgemmAccuracy(t *testing.T) {
 			}
 		}
 		for name, e := range engines(t) {
-			c := make([]float32, s.m*s.n)
-			e.sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, ac, b, bc, 0, c, s.n)
+			c := append([]float32(nil), c0...)
+			e.sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, ac, b, bc, s.beta, c, s.n)
 			errs := make([]float64, len(c))
 			var sq float64
 			for i := range c {
