@@ -16,7 +16,7 @@ import (
 // nothing; a non-empty folder is refused without Force, and with it only train/, val/
 // and needle.json are replaced.
 func TestWriteFolder(t *testing.T) {
-	o := NeedleOptions{Canvas: 32, DigitMin: 12, DigitMax: 16, Clutter: 1, Train: 6, Val: 3, Noise: 0.1, Seed: 2}
+	o := NeedleOptions{Canvas: 32, DigitMin: 12, DigitMax: 16, SynthOptions: SynthOptions{Clutter: 1, Train: 6, Val: 3, Noise: 0.1, Seed: 2}}
 	parent := t.TempDir()
 	out := filepath.Join(parent, "set")
 	var n atomic.Int32
