@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -228,6 +229,9 @@ func (c dataSynthOptions) writeSynth(ctx context.Context, s streams, name string
 	sum.Out = filepath.Clean(c.Out)
 	step := synthProgress(s, name, sum.Out, sum.Train+sum.Val, c.ProgressMin)
 	if err := write(ctx, sum.Out, data.WriteOptions{Force: c.Force, Progress: step}); err != nil {
+		if ne, ok := errors.AsType[*data.NotEmptyError](err); ok {
+			return fmt.Errorf("%w (--force replaces its train/, val/ and %s)", err, ne.Manifest)
+		}
 		return err
 	}
 	if c.JSON {

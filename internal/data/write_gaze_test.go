@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -73,7 +74,8 @@ func TestWriteGazeFolder(t *testing.T) {
 			k++
 		}
 	}
-	if err := WriteGazeFolder(context.Background(), out, o, WriteOptions{}); err == nil || !strings.Contains(err.Error(), GazeManifestFile) {
+	err = WriteGazeFolder(context.Background(), out, o, WriteOptions{})
+	if ne, ok := errors.AsType[*NotEmptyError](err); !ok || ne.Manifest != GazeManifestFile {
 		t.Errorf("second write: err = %v, want a refusal naming %s", err, GazeManifestFile)
 	}
 	if err := WriteGazeFolder(context.Background(), out, o, WriteOptions{Force: true}); err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -42,8 +41,11 @@ func TestWriteFolder(t *testing.T) {
 		t.Fatalf("manifest: %v, %d images, options %+v", err, len(m.Images), m.Options)
 	}
 
-	if err := WriteFolder(context.Background(), out, o, WriteOptions{}); err == nil || !strings.Contains(err.Error(), "not empty") {
-		t.Errorf("rewrite without Force: err = %v", err)
+	err = WriteFolder(context.Background(), out, o, WriteOptions{})
+	var notEmpty *NotEmptyError
+	if !errors.As(err, &notEmpty) || notEmpty.Dir != out || notEmpty.Manifest != NeedleManifestFile ||
+		err.Error() != "output folder "+out+" is not empty" {
+		t.Errorf("rewrite without Force: got %#v (%v), want a NotEmptyError for %s and %s", err, err, out, NeedleManifestFile)
 	}
 	keep := filepath.Join(out, "notes.txt")
 	if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
