@@ -75,10 +75,10 @@ func palette(i int) color.Color {
 	return p[i%lineColours]
 }
 
-// lineStyle is how line i is told apart from the others: its colour; solid or dashed
-// by turns; and, once the colours are used up, other dashes (dotted, dash-dot) and
-// another marker. Colour and dashes differ for the first 14 lines, colour, dashes and
-// marker for the first 28.
+// lineStyle is how line i is told apart from the others: its colour; one of four
+// markers in turn; solid or dashed by turns, and once the colours are used up dotted or
+// dash-dot. Colour and marker differ for the first 28 lines, colour and dashes for the
+// first 14, and the lines of alike colours differ in all three.
 func lineStyle(i int) (draw.LineStyle, draw.GlyphDrawer) {
 	dashes := [...][]vg.Length{
 		nil, // solid
@@ -92,7 +92,7 @@ func lineStyle(i int) (draw.LineStyle, draw.GlyphDrawer) {
 		Color:  palette(i),
 		Width:  vg.Points(1.5),
 		Dashes: dashes[(i%2+2*round)%len(dashes)],
-	}, glyphs[round%len(glyphs)]
+	}, glyphs[i%len(glyphs)]
 }
 
 // addLine adds xy to p as line i (see lineStyle), with markers when there are few

@@ -159,7 +159,8 @@ func TestCompareRuns(t *testing.T) {
 }
 
 // Every line of a plot differs from the others in colour or dashes for 14 lines, and in
-// colour, dashes or marker for 28; the colours themselves are all different.
+// colour or marker for 28; the first lines' colours are all different, and the lines
+// of the two blues and of vermillion and orange differ in dashes and marker too.
 func TestLineStyleDistinct(t *testing.T) {
 	type look struct{ colour, dashes, glyph string }
 	seen2, seen3 := map[[2]string]int{}, map[look]int{}
@@ -173,15 +174,22 @@ func TestLineStyleDistinct(t *testing.T) {
 		if j, ok := seen2[[2]string{l.colour, l.dashes}]; ok && i < 14 {
 			t.Errorf("lines %d and %d share colour %s and dashes %s", j, i, l.colour, l.dashes)
 		}
-		if j, ok := seen3[l]; ok {
-			t.Errorf("lines %d and %d look the same: %+v", j, i, l)
+		if j, ok := seen3[look{l.colour, "", l.glyph}]; ok {
+			t.Errorf("lines %d and %d share colour %s and marker %s", j, i, l.colour, l.glyph)
 		}
-		seen2[[2]string{l.colour, l.dashes}], seen3[l] = i, i
+		seen2[[2]string{l.colour, l.dashes}], seen3[look{l.colour, "", l.glyph}] = i, i
 		if i < lineColours {
 			if j, ok := colours[l.colour]; ok {
 				t.Errorf("lines %d and %d share colour %s", j, i, l.colour)
 			}
 			colours[l.colour] = i
+		}
+	}
+	for _, pair := range [][2]int{{0, 5}, {1, 4}} { // blue and sky blue, vermillion and orange
+		a, ga := lineStyle(pair[0])
+		b, gb := lineStyle(pair[1])
+		if fmt.Sprint(a.Dashes) == fmt.Sprint(b.Dashes) || fmt.Sprintf("%T", ga) == fmt.Sprintf("%T", gb) {
+			t.Errorf("lines %d and %d, of alike colours, share dashes or marker", pair[0], pair[1])
 		}
 	}
 }
