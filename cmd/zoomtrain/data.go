@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,19 +35,93 @@ targets.csv per split.`,
 	return cmd
 }
 
-// dataNeedleOptions are the flags of `zoomtrain data needle`.
-type dataNeedleOptions struct {
-	Out    string
-	Needle data.NeedleOptions
-	Force  bool
-	JSON   bool
+// dataSynthOptions are the flags that `data needle` and `data needle-gaze` share.
+type dataSynthOptions struct {
+	Out   string
+	Force bool
+	JSON  bool
 	// ProgressMin is the job size from which progress is shown on stderr.
 	ProgressMin int
 }
 
+// synthCommand is what a command writing a built-in synthetic set gives wireSynthCommand.
+type synthCommand struct {
+	common   *dataSynthOptions
+	canvas   *int
+	shared   *data.SynthOptions
+	manifest string // the folder's manifest file, which --force replaces with the splits
+	validate func() error
+	run      func(ctx context.Context) error
+}
+
+// wireSynthCommand gives cmd the run and the flags the synthetic sets' commands share:
+// --out is required, the options are validated as a usage error, an interrupted job
+// writes nothing, and --canvas, --clutter, --train, --val, --noise, --seed, --force and
+// --json fill the options.
+func wireSynthCommand(cmd *cobra.Command, c synthCommand) {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if c.common.Out == "" {
+			return usageErrorf("--out is required")
+		}
+		if err := c.validate(); err != nil {
+			return usageError{err}
+		}
+		ctx, signalled, stop := interruptContext(cmd.Context(), nil, nil)
+		defer stop()
+		err := c.run(ctx)
+		if sig := signalled(); sig != nil && err != nil {
+			return exitCodeError{fmt.Errorf("interrupted by %v; nothing was written", sig), exitStatus(sig)}
+		}
+		return err
+	}
+	f, o := cmd.Flags(), c.shared
+	f.StringVar(&c.common.Out, "out", "", "output folder (must not exist or be empty, unless --force)")
+	f.IntVar(c.canvas, "canvas", *c.canvas, fmt.Sprintf("canvas side in pixels, up to %d", data.MaxNeedleCanvas))
+	f.IntVar(&o.Clutter, "clutter", o.Clutter, "clutter fragments per canvas")
+	f.IntVar(&o.Train, "train", o.Train, "number of training canvases")
+	f.IntVar(&o.Val, "val", o.Val, "number of validation canvases")
+	f.Float64Var(&o.Noise, "noise", o.Noise, "brightest background noise value, in [0, 1]")
+	f.Int64Var(&o.Seed, "seed", o.Seed, "random seed")
+	f.BoolVar(&c.common.Force, "force", false, "replace train/, val/ and "+c.manifest+" in a non-empty output folder")
+	f.BoolVar(&c.common.JSON, "json", false, "print the summary as JSON")
+}
+
+// synthProgress returns the step to call per canvas written: a bar on a terminal, a
+// line per quarter elsewhere (a log file, a pipe), nothing for a job under min canvases.
+func synthProgress(s streams, name, out string, total, min int) func() {
+	if total < min {
+		return func() {}
+	}
+	if isTerminal(s.Err) {
+		bar := progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(s.Err), progressbar.OptionSetDescription(name),
+			progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(s.Err) }))
+		return func() { bar.Add(1) }
+	}
+	// The first line waits for the first canvas, so a job refused before it starts
+	// (a non-empty folder, say) prints only its error.
+	var begin sync.Once
+	start := time.Now()
+	var done atomic.Int64
+	return func() {
+		begin.Do(func() { fmt.Fprintf(s.Err, "%s: writing %d canvases to %s\n", name, total, out) })
+		n := done.Add(1)
+		if q := 4 * n / int64(total); q > 4*(n-1)/int64(total) {
+			fmt.Fprintf(s.Err, "%s: %d/%d canvases (%.0fs)\n", name, n, total, time.Since(start).Seconds())
+		}
+	}
+}
+
+// dataNeedleOptions are the flags of `zoomtrain data needle`.
+type dataNeedleOptions struct {
+	dataSynthOptions
+	Needle data.NeedleOptions
+}
+
 func newDataNeedleCmd(s streams) *cobra.Command {
-	opts := dataNeedleOptions{Needle: data.DefaultNeedleOptions(), ProgressMin: 2000}
-	digit := digitRange{min: &opts.Needle.DigitMin, max: &opts.Needle.DigitMax}
+	opts := dataNeedleOptions{dataSynthOptions: dataSynthOptions{ProgressMin: 2000}, Needle: data.DefaultNeedleOptions()}
+	digit := rangeFlag[int]{min: &opts.Needle.DigitMin, max: &opts.Needle.DigitMax, seps: "-:", what: "size", parse: strconv.Atoi}
 	cmd := &cobra.Command{
 		Use:   "needle --out DIR",
 		Short: "Write the built-in needle data set as an image folder",
@@ -76,114 +152,105 @@ leaves anything else in it alone. The folder appears complete or not at all.`,
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Out == "" {
-				return usageErrorf("--out is required")
-			}
-			if err := opts.Needle.Validate(); err != nil {
-				return usageError{err}
-			}
-			ctx, signalled, stop := interruptContext(cmd.Context(), nil, nil)
-			defer stop()
-			err := runDataNeedle(ctx, opts, s)
-			if sig := signalled(); sig != nil && err != nil {
-				return exitCodeError{fmt.Errorf("interrupted by %v; nothing was written", sig), exitStatus(sig)}
-			}
-			return err
-		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.Out, "out", "", "output folder (must not exist or be empty, unless --force)")
-	f.IntVar(&opts.Needle.Canvas, "canvas", opts.Needle.Canvas, fmt.Sprintf("canvas side in pixels, up to %d", data.MaxNeedleCanvas))
-	f.Var(&digit, "digit", "digit size range MIN,MAX in pixels (or one size)")
-	f.IntVar(&opts.Needle.Clutter, "clutter", opts.Needle.Clutter, "clutter fragments per canvas")
-	f.IntVar(&opts.Needle.Train, "train", opts.Needle.Train, "number of training canvases")
-	f.IntVar(&opts.Needle.Val, "val", opts.Needle.Val, "number of validation canvases")
-	f.Float64Var(&opts.Needle.Noise, "noise", opts.Needle.Noise, "brightest background noise value, in [0, 1]")
-	f.Int64Var(&opts.Needle.Seed, "seed", opts.Needle.Seed, "random seed")
-	f.BoolVar(&opts.Force, "force", false, "replace train/, val/ and needle.json in a non-empty output folder")
-	f.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
+	wireSynthCommand(cmd, synthCommand{
+		common: &opts.dataSynthOptions, canvas: &opts.Needle.Canvas, shared: &opts.Needle.SynthOptions,
+		manifest: data.NeedleManifestFile, validate: func() error { return opts.Needle.Validate() },
+		run: func(ctx context.Context) error { return runDataNeedle(ctx, opts, s) },
+	})
+	cmd.Flags().Var(&digit, "digit", "digit size range MIN,MAX in pixels (or one size)")
 	return cmd
 }
 
-// digitRange is the --digit flag: "MIN,MAX", "MIN-MAX" or a single size.
-type digitRange struct {
-	min, max *int
+// rangeFlag is a MIN,MAX flag of the synthetic sets' commands, --digit and --eye: two
+// numbers or one for both. seps are the separators it accepts besides ",", what names a
+// single value in its error.
+type rangeFlag[T int | float64] struct {
+	min, max *T
+	seps     string
+	what     string
+	parse    func(string) (T, error)
 	single   bool // the value was one number (MAX may follow as an argument)
 }
 
-func (d *digitRange) String() string {
-	if d.min == nil {
+func (r *rangeFlag[T]) String() string {
+	if r.min == nil {
 		return ""
 	}
-	return fmt.Sprintf("%d,%d", *d.min, *d.max)
+	return fmt.Sprint(*r.min) + "," + fmt.Sprint(*r.max)
 }
 
-func (d *digitRange) Type() string { return "MIN,MAX" }
+func (r *rangeFlag[T]) Type() string { return "MIN,MAX" }
 
-func (d *digitRange) Set(v string) error {
-	parts := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '-' || r == ':' })
-	if len(parts) == 0 || len(parts) > 2 {
-		return fmt.Errorf("want MIN,MAX or one size, got %q", v)
+func (r *rangeFlag[T]) Set(v string) error {
+	// An empty part ("3,", "24,,30") is a typo, not a single value.
+	parts := strings.Split(strings.Map(func(c rune) rune {
+		if strings.ContainsRune(r.seps, c) {
+			return ','
+		}
+		return c
+	}, v), ",")
+	if len(parts) > 2 {
+		return fmt.Errorf("want MIN,MAX or one %s, got %q", r.what, v)
 	}
-	var n [2]int
+	var n [2]T
 	for k, p := range parts {
-		x, err := strconv.Atoi(strings.TrimSpace(p))
+		x, err := r.parse(strings.TrimSpace(p))
 		if err != nil {
-			return fmt.Errorf("want MIN,MAX or one size, got %q", v)
+			return fmt.Errorf("want MIN,MAX or one %s, got %q", r.what, v)
 		}
 		n[k] = x
 	}
-	d.single = len(parts) == 1
-	if d.single {
+	r.single = len(parts) == 1
+	if r.single {
 		n[1] = n[0]
 	}
-	*d.min, *d.max = n[0], n[1]
+	*r.min, *r.max = n[0], n[1]
 	return nil
 }
 
-// runDataNeedle writes the needle set with a progress bar on stderr for big jobs, then
-// a summary on stdout.
-func runDataNeedle(ctx context.Context, opts dataNeedleOptions, s streams) error {
-	out := filepath.Clean(opts.Out)
-	total := opts.Needle.Train + opts.Needle.Val
-	step := func() {}
-	start := time.Now()
-	if total >= opts.ProgressMin {
-		if isTerminal(s.Err) {
-			bar := progressbar.NewOptions(total,
-				progressbar.OptionSetWriter(s.Err), progressbar.OptionSetDescription("needle"),
-				progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond),
-				progressbar.OptionOnCompletion(func() { fmt.Fprintln(s.Err) }))
-			step = func() { bar.Add(1) }
-		} else {
-			// Not a terminal (a log file, a pipe): a line per quarter, no bar frames.
-			fmt.Fprintf(s.Err, "needle: writing %d canvases to %s\n", total, out)
-			var done atomic.Int64
-			step = func() {
-				n := done.Add(1)
-				if q := 4 * n / int64(total); q > 4*(n-1)/int64(total) {
-					fmt.Fprintf(s.Err, "needle: %d/%d canvases (%.0fs)\n", n, total, time.Since(start).Seconds())
-				}
-			}
+// synthSummary is what the synthetic sets' commands print when done; the eye radii
+// are needle-gaze's alone.
+type synthSummary struct {
+	Out    string   `json:"out"`
+	Train  int      `json:"train"`
+	Val    int      `json:"val"`
+	Canvas int      `json:"canvas"`
+	EyeMin *float64 `json:"eye_min,omitempty"`
+	EyeMax *float64 `json:"eye_max,omitempty"`
+	Seed   int64    `json:"seed"`
+}
+
+// writeSynth writes a synthetic set through write with progress on stderr for big jobs,
+// then prints sum on stdout: as JSON with --json, else as a line.
+func (c dataSynthOptions) writeSynth(ctx context.Context, s streams, name string, sum synthSummary,
+	write func(ctx context.Context, out string, w data.WriteOptions) error,
+) error {
+	sum.Out = filepath.Clean(c.Out)
+	step := synthProgress(s, name, sum.Out, sum.Train+sum.Val, c.ProgressMin)
+	if err := write(ctx, sum.Out, data.WriteOptions{Force: c.Force, Progress: step}); err != nil {
+		if ne, ok := errors.AsType[*data.NotEmptyError](err); ok {
+			return fmt.Errorf("%w (--force replaces its train/, val/ and %s)", err, ne.Manifest)
 		}
-	}
-	err := data.WriteFolder(ctx, out, opts.Needle, data.WriteOptions{Force: opts.Force, Progress: step})
-	if err != nil {
 		return err
 	}
-	summary := struct {
-		Out    string `json:"out"`
-		Train  int    `json:"train"`
-		Val    int    `json:"val"`
-		Canvas int    `json:"canvas"`
-		Seed   int64  `json:"seed"`
-	}{out, opts.Needle.Train, opts.Needle.Val, opts.Needle.Canvas, opts.Needle.Seed}
-	if opts.JSON {
-		enc := json.NewEncoder(s.Out)
-		return enc.Encode(summary)
+	if c.JSON {
+		return json.NewEncoder(s.Out).Encode(sum)
 	}
-	_, err = fmt.Fprintf(s.Out, "wrote %d training and %d validation canvases of %dx%d to %s\n",
-		summary.Train, summary.Val, summary.Canvas, summary.Canvas, out)
+	var eye string
+	if sum.EyeMin != nil {
+		eye = fmt.Sprintf(" (eye radius %g-%g)", *sum.EyeMin, *sum.EyeMax)
+	}
+	_, err := fmt.Fprintf(s.Out, "wrote %d training and %d validation canvases of %dx%d%s to %s\n",
+		sum.Train, sum.Val, sum.Canvas, sum.Canvas, eye, sum.Out)
 	return err
+}
+
+// runDataNeedle writes the needle set and prints a summary.
+func runDataNeedle(ctx context.Context, opts dataNeedleOptions, s streams) error {
+	o := opts.Needle
+	sum := synthSummary{Train: o.Train, Val: o.Val, Canvas: o.Canvas, Seed: o.Seed}
+	return opts.writeSynth(ctx, s, "needle", sum, func(ctx context.Context, out string, w data.WriteOptions) error {
+		return data.WriteFolder(ctx, out, o, w)
+	})
 }

@@ -2,15 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"path/filepath"
 	"strconv"
-	"strings"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"zoomtrain/internal/data"
@@ -18,16 +11,13 @@ import (
 
 // dataGazeOptions are the flags of `zoomtrain data needle-gaze`.
 type dataGazeOptions struct {
-	Out         string
-	Gaze        data.GazeOptions
-	Force       bool
-	JSON        bool
-	ProgressMin int // the job size from which progress is shown on stderr
+	dataSynthOptions
+	Gaze data.GazeOptions
 }
 
 func newDataGazeCmd(s streams) *cobra.Command {
-	opts := dataGazeOptions{Gaze: data.DefaultGazeOptions(), ProgressMin: 2000}
-	eye := eyeRange{min: &opts.Gaze.EyeMin, max: &opts.Gaze.EyeMax}
+	opts := dataGazeOptions{dataSynthOptions: dataSynthOptions{ProgressMin: 2000}, Gaze: data.DefaultGazeOptions()}
+	eye := rangeFlag[float64]{min: &opts.Gaze.EyeMin, max: &opts.Gaze.EyeMax, what: "radius", parse: parseFloat}
 	cmd := &cobra.Command{
 		Use:   "needle-gaze --out DIR",
 		Short: "Write the built-in needle-gaze regression set as a folder",
@@ -46,98 +36,23 @@ leaves anything else in it alone. The folder appears complete or not at all.`,
 		Example: `  zoomtrain data needle-gaze --out gaze128
   zoomtrain data needle-gaze --out gaze128 --eye 5,7 --train 3000 --seed 1`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Out == "" {
-				return usageErrorf("--out is required")
-			}
-			if err := opts.Gaze.Validate(); err != nil {
-				return usageError{err}
-			}
-			ctx, signalled, stop := interruptContext(cmd.Context(), nil, nil)
-			defer stop()
-			err := runDataGaze(ctx, opts, s)
-			if sig := signalled(); sig != nil && err != nil {
-				return exitCodeError{fmt.Errorf("interrupted by %v; nothing was written", sig), exitStatus(sig)}
-			}
-			return err
-		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.Out, "out", "", "output folder (must not exist or be empty, unless --force)")
-	f.IntVar(&opts.Gaze.Canvas, "canvas", opts.Gaze.Canvas, fmt.Sprintf("canvas side in pixels, up to %d", data.MaxNeedleCanvas))
-	f.Var(&eye, "eye", "eye radius range MIN,MAX in pixels (or one radius)")
-	f.IntVar(&opts.Gaze.Clutter, "clutter", opts.Gaze.Clutter, "clutter fragments per canvas")
-	f.IntVar(&opts.Gaze.Train, "train", opts.Gaze.Train, "number of training canvases")
-	f.IntVar(&opts.Gaze.Val, "val", opts.Gaze.Val, "number of validation canvases")
-	f.Float64Var(&opts.Gaze.Noise, "noise", opts.Gaze.Noise, "brightest background noise value, in [0, 1]")
-	f.Int64Var(&opts.Gaze.Seed, "seed", opts.Gaze.Seed, "random seed")
-	f.BoolVar(&opts.Force, "force", false, "replace train/, val/ and gaze.json in a non-empty output folder")
-	f.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
+	wireSynthCommand(cmd, synthCommand{
+		common: &opts.dataSynthOptions, canvas: &opts.Gaze.Canvas, shared: &opts.Gaze.SynthOptions,
+		manifest: data.GazeManifestFile, validate: func() error { return opts.Gaze.Validate() },
+		run: func(ctx context.Context) error { return runDataGaze(ctx, opts, s) },
+	})
+	cmd.Flags().Var(&eye, "eye", "eye radius range MIN,MAX in pixels (or one radius)")
 	return cmd
 }
 
-// eyeRange is the --eye flag: "MIN,MAX" or a single radius, in pixels.
-type eyeRange struct{ min, max *float64 }
-
-func (e *eyeRange) String() string {
-	if e.min == nil {
-		return ""
-	}
-	return strconv.FormatFloat(*e.min, 'g', -1, 64) + "," + strconv.FormatFloat(*e.max, 'g', -1, 64)
-}
-
-func (e *eyeRange) Type() string { return "MIN,MAX" }
-
-func (e *eyeRange) Set(v string) error {
-	parts := strings.Split(v, ",")
-	if len(parts) > 2 {
-		return fmt.Errorf("want MIN,MAX or one radius, got %q", v)
-	}
-	var n [2]float64
-	for k, p := range parts {
-		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil {
-			return fmt.Errorf("want MIN,MAX or one radius, got %q", v)
-		}
-		n[k] = x
-	}
-	if len(parts) == 1 {
-		n[1] = n[0]
-	}
-	*e.min, *e.max = n[0], n[1]
-	return nil
-}
-
-// runDataGaze writes the needle-gaze set with a progress bar on stderr for big jobs,
-// then a summary on stdout.
+// runDataGaze writes the needle-gaze set and prints a summary.
 func runDataGaze(ctx context.Context, opts dataGazeOptions, s streams) error {
-	out := filepath.Clean(opts.Out)
-	total := opts.Gaze.Train + opts.Gaze.Val
-	var progress io.Writer = io.Discard
-	if total >= opts.ProgressMin {
-		progress = s.Err
-	}
-	bar := progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("needle-gaze"),
-		progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(progress) }))
-	err := data.WriteGazeFolder(ctx, out, opts.Gaze, data.WriteOptions{Force: opts.Force, Progress: func() { bar.Add(1) }})
-	if err != nil {
-		return err
-	}
-	summary := struct {
-		Out    string  `json:"out"`
-		Train  int     `json:"train"`
-		Val    int     `json:"val"`
-		Canvas int     `json:"canvas"`
-		EyeMin float64 `json:"eye_min"`
-		EyeMax float64 `json:"eye_max"`
-		Seed   int64   `json:"seed"`
-	}{out, opts.Gaze.Train, opts.Gaze.Val, opts.Gaze.Canvas, opts.Gaze.EyeMin, opts.Gaze.EyeMax, opts.Gaze.Seed}
-	if opts.JSON {
-		return json.NewEncoder(s.Out).Encode(summary)
-	}
-	_, err = fmt.Fprintf(s.Out, "wrote %d training and %d validation canvases of %dx%d (eye radius %g-%g) to %s\n",
-		summary.Train, summary.Val, summary.Canvas, summary.Canvas, summary.EyeMin, summary.EyeMax, out)
-	return err
+	o := opts.Gaze
+	sum := synthSummary{Train: o.Train, Val: o.Val, Canvas: o.Canvas, EyeMin: &o.EyeMin, EyeMax: &o.EyeMax, Seed: o.Seed}
+	return opts.writeSynth(ctx, s, "needle-gaze", sum, func(ctx context.Context, out string, w data.WriteOptions) error {
+		return data.WriteGazeFolder(ctx, out, o, w)
+	})
 }
+
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }

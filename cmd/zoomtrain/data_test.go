@@ -35,7 +35,7 @@ func TestDataNeedleRoundTrip(t *testing.T) {
 	if stderr != "" {
 		t.Errorf("stderr of a small job: got %q, want nothing", stderr)
 	}
-	opts := data.NeedleOptions{Canvas: 48, DigitMin: 16, DigitMax: 20, Clutter: 3, Train: 30, Val: 20, Seed: 5, Noise: 0.2, FreshEachEpoch: true}
+	opts := data.NeedleOptions{Canvas: 48, DigitMin: 16, DigitMax: 20, SynthOptions: data.SynthOptions{Clutter: 3, Train: 30, Val: 20, Seed: 5, Noise: 0.2, FreshEachEpoch: true}}
 	genTrain, genVal, err := data.NewNeedle(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -308,8 +308,22 @@ func TestDataParentCommand(t *testing.T) {
 	}
 }
 
-func TestRunDataNeedleProgressAndCancel(t *testing.T) {
-	small := data.NeedleOptions{Canvas: 32, DigitMin: 12, DigitMax: 16, Clutter: 1, Train: 12, Val: 4, Noise: 0.1}
+// Both synthetic sets' commands show progress alike and write nothing when cancelled.
+func TestRunDataSynthProgressAndCancel(t *testing.T) {
+	shared := data.SynthOptions{Clutter: 1, Train: 12, Val: 4, Noise: 0.1}
+	kinds := []struct {
+		name string
+		run  func(ctx context.Context, c dataSynthOptions, s streams) error
+	}{
+		{"needle", func(ctx context.Context, c dataSynthOptions, s streams) error {
+			o := data.NeedleOptions{Canvas: 32, DigitMin: 12, DigitMax: 16, SynthOptions: shared}
+			return runDataNeedle(ctx, dataNeedleOptions{dataSynthOptions: c, Needle: o}, s)
+		}},
+		{"needle-gaze", func(ctx context.Context, c dataSynthOptions, s streams) error {
+			o := data.GazeOptions{Canvas: 32, EyeMin: 3, EyeMax: 4, SynthOptions: shared}
+			return runDataGaze(ctx, dataGazeOptions{dataSynthOptions: c, Gaze: o}, s)
+		}},
+	}
 	tests := []struct {
 		name         string
 		progressMin  int
@@ -321,36 +335,85 @@ func TestRunDataNeedleProgressAndCancel(t *testing.T) {
 		{"big job shows progress", 10, false, true, nil},
 		{"cancelled job writes nothing", 100, true, false, context.Canceled},
 	}
+	for _, k := range kinds {
+		for _, tt := range tests {
+			t.Run(k.name+" "+tt.name, func(t *testing.T) {
+				parent := t.TempDir()
+				out := filepath.Join(parent, "set")
+				ctx, cancel := context.WithCancel(context.Background())
+				if tt.cancel {
+					cancel()
+				}
+				defer cancel()
+				var stdout, stderr bytes.Buffer
+				err := k.run(ctx, dataSynthOptions{Out: out, ProgressMin: tt.progressMin}, streams{Out: &stdout, Err: &stderr})
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("got error %v, want %v", err, tt.wantErr)
+				}
+				if got := strings.Contains(stderr.String(), "16/16"); got != tt.wantProgress {
+					t.Errorf("progress shown = %v, want %v (stderr %q)", got, tt.wantProgress, stderr.String())
+				}
+				// stderr is a buffer, not a terminal: plain lines, no bar frames.
+				if n := strings.Count(stderr.String(), "\n"); strings.Contains(stderr.String(), "\r") || n > 5 {
+					t.Errorf("progress to a non-terminal is %d lines or has carriage returns: %q", n, stderr.String())
+				}
+				ents, _ := os.ReadDir(parent)
+				wantEntries := 1
+				if tt.cancel {
+					wantEntries = 0
+				}
+				if len(ents) != wantEntries {
+					t.Errorf("parent holds %d entries, want %d (the set or nothing)", len(ents), wantEntries)
+				}
+			})
+		}
+	}
+}
+
+// --digit and --eye are one rangeFlag: two numbers or one, the needle's also with - or :,
+// and no empty part.
+func TestRangeFlag(t *testing.T) {
+	tests := []struct {
+		flag     string
+		value    string
+		want     string // the flag's String after Set, "" for an error
+		wantOne  bool
+		wantWhat string
+	}{
+		{"digit", "24,32", "24,32", false, ""},
+		{"digit", "24-32", "24,32", false, ""},
+		{"digit", "24:32", "24,32", false, ""},
+		{"digit", " 24 , 32 ", "24,32", false, ""},
+		{"digit", "20", "20,20", true, ""},
+		{"digit", "1,2,3", "", false, "one size"},
+		{"digit", "24,,32", "", false, "one size"},
+		{"digit", "-5", "", false, "one size"},
+		{"digit", "", "", false, "one size"},
+		{"digit", "2.5", "", false, "one size"},
+		{"eye", "5.5,7", "5.5,7", false, ""},
+		{"eye", "6", "6,6", true, ""},
+		{"eye", "3,", "", false, "one radius"},
+		{"eye", "3-5", "", false, "one radius"},
+		{"eye", "a", "", false, "one radius"},
+	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			parent := t.TempDir()
-			out := filepath.Join(parent, "set")
-			ctx, cancel := context.WithCancel(context.Background())
-			if tt.cancel {
-				cancel()
-			}
-			defer cancel()
-			var stdout, stderr bytes.Buffer
-			err := runDataNeedle(ctx, dataNeedleOptions{Out: out, Needle: small, ProgressMin: tt.progressMin},
-				streams{Out: &stdout, Err: &stderr})
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("got error %v, want %v", err, tt.wantErr)
-			}
-			if got := strings.Contains(stderr.String(), "16/16"); got != tt.wantProgress {
-				t.Errorf("progress shown = %v, want %v (stderr %q)", got, tt.wantProgress, stderr.String())
-			}
-			// stderr is a buffer, not a terminal: plain lines, no bar frames.
-			if n := strings.Count(stderr.String(), "\n"); strings.Contains(stderr.String(), "\r") || n > 5 {
-				t.Errorf("progress to a non-terminal is %d lines or has carriage returns: %q", n, stderr.String())
-			}
-			ents, _ := os.ReadDir(parent)
-			wantEntries := 1
-			if tt.cancel {
-				wantEntries = 0
-			}
-			if len(ents) != wantEntries {
-				t.Errorf("parent holds %d entries, want %d (the set or nothing)", len(ents), wantEntries)
-			}
-		})
+		var err error
+		var got string
+		var one bool
+		if tt.flag == "digit" {
+			var lo, hi int
+			r := rangeFlag[int]{min: &lo, max: &hi, seps: "-:", what: "size", parse: strconv.Atoi}
+			err, got, one = r.Set(tt.value), r.String(), r.single
+		} else {
+			var lo, hi float64
+			r := rangeFlag[float64]{min: &lo, max: &hi, what: "radius", parse: parseFloat}
+			err, got, one = r.Set(tt.value), r.String(), r.single
+		}
+		switch {
+		case tt.want == "" && (err == nil || !strings.Contains(err.Error(), tt.wantWhat)):
+			t.Errorf("--%s %q: got error %v, want one naming %q", tt.flag, tt.value, err, tt.wantWhat)
+		case tt.want != "" && (err != nil || got != tt.want || one != tt.wantOne):
+			t.Errorf("--%s %q: got %q (single %v, error %v), want %q (single %v)", tt.flag, tt.value, got, one, err, tt.want, tt.wantOne)
+		}
 	}
 }

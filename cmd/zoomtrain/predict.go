@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -70,19 +72,26 @@ func runPredict(o *predictOptions, s streams) error {
 			return err
 		}
 	}
+	report := classReport(o, s.Out, ld)
 	if ld.Standardiser != nil {
-		return predictRegression(o, s.Out, ld)
+		report = regressionReport(o, s.Out, ld)
 	}
-	enc := json.NewEncoder(s.Out)
+	// A file whose body turns out damaged is named on stderr and the rest still
+	// answered; the exit status says that one failed.
+	failed := 0
 	pix := make([][]float32, predictChunk)
 	for start := 0; start < len(o.Images); start += predictChunk {
 		chunk := o.Images[start:min(start+predictChunk, len(o.Images))]
 		for i, p := range chunk {
 			if pix[i], err = data.LoadImage(p, cfg.Data.Resolution, cfg.Data.Policy); err != nil {
-				return err
+				fmt.Fprintf(s.Err, "zoomtrain: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+				failed++
 			}
 		}
 		for i, p := range chunk {
+			if pix[i] == nil {
+				continue
+			}
 			b, err := data.NewBatch(pix[i], nil, ld.Model.Spec.Inputs())
 			if err != nil {
 				return err
@@ -91,24 +100,36 @@ func runPredict(o *predictOptions, s streams) error {
 			if err != nil {
 				return err
 			}
-			probs := infer.Softmax(out.Logits)
-			pr := prediction{Image: p}
-			for _, c := range infer.TopK(probs, o.Top) {
-				pr.Top = append(pr.Top, classProb{Class: ld.Classes[c], Prob: probs[c]})
-			}
-			if o.JSON {
-				if err := enc.Encode(pr); err != nil {
-					return err
-				}
-				continue
-			}
-			// Names from the file system are quoted when they could drive the terminal.
-			fmt.Fprintf(s.Out, "%s\n", termsafe.Quote(p))
-			for _, cp := range pr.Top {
-				fmt.Fprintf(s.Out, "  %-12s %6.2f%%\n", termsafe.Quote(cp.Class), 100*cp.Prob)
+			if err := report(p, out.Logits); err != nil {
+				return err
 			}
 		}
 		clear(pix)
 	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d images could not be read", failed, len(o.Images))
+	}
 	return nil
+}
+
+// classReport returns runPredict's report of a classifier's outputs for one image: its
+// top classes with probabilities, a JSON line or a few of text.
+func classReport(o *predictOptions, w io.Writer, ld *infer.Loaded) func(p string, out []float32) error {
+	enc := json.NewEncoder(w)
+	return func(p string, out []float32) error {
+		probs := infer.Softmax(out)
+		pr := prediction{Image: p}
+		for _, c := range infer.TopK(probs, o.Top) {
+			pr.Top = append(pr.Top, classProb{Class: ld.Classes[c], Prob: probs[c]})
+		}
+		if o.JSON {
+			return enc.Encode(pr)
+		}
+		// Names from the file system are quoted when they could drive the terminal.
+		fmt.Fprintf(w, "%s\n", termsafe.Quote(p))
+		for _, cp := range pr.Top {
+			fmt.Fprintf(w, "  %-12s %6.2f%%\n", termsafe.Quote(cp.Class), 100*cp.Prob)
+		}
+		return nil
+	}
 }

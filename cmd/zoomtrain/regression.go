@@ -83,25 +83,13 @@ type regressionPrediction struct {
 	Values map[string]float64 `json:"values"`
 }
 
-// predictRegression writes a regressor's predictions for the images, whose headers
-// runPredict has checked; each is decoded in turn, so none is held after its line.
-func predictRegression(o *predictOptions, w io.Writer, ld *infer.Loaded) error {
+// regressionReport returns runPredict's report of a regressor's outputs for one image:
+// its targets in their units, a JSON line or a few of text.
+func regressionReport(o *predictOptions, w io.Writer, ld *infer.Loaded) func(p string, out []float32) error {
 	std := *ld.Standardiser
 	enc := json.NewEncoder(w)
-	for _, p := range o.Images {
-		pix, err := data.LoadImage(p, ld.Config.Data.Resolution, ld.Config.Data.Policy)
-		if err != nil {
-			return err
-		}
-		b, err := data.NewBatch(pix, nil, ld.Model.Spec.Inputs())
-		if err != nil {
-			return err
-		}
-		out, err := ld.Run(b)
-		if err != nil {
-			return err
-		}
-		v, err := infer.Predictions(std, out.Logits)
+	return func(p string, out []float32) error {
+		v, err := infer.Predictions(std, out)
 		if err != nil {
 			return err
 		}
@@ -110,16 +98,13 @@ func predictRegression(o *predictOptions, w io.Writer, ld *infer.Loaded) error {
 			pr.Values[n] = float64(v[j])
 		}
 		if o.JSON {
-			if err := enc.Encode(pr); err != nil {
-				return err
-			}
-			continue
+			return enc.Encode(pr)
 		}
 		// Names from the file system are quoted when they could drive the terminal.
 		fmt.Fprintf(w, "%s\n", termsafe.Quote(p))
 		for j, n := range std.Names {
 			fmt.Fprintf(w, "  %-12s %9.4f\n", termsafe.Quote(n), v[j])
 		}
+		return nil
 	}
-	return nil
 }

@@ -35,19 +35,7 @@ data:
 
 var tinyGazeFlags = []string{"--canvas", "48", "--eye", "4,6", "--clutter", "1", "--train", "32", "--val", "16", "--seed", "3"}
 
-const tinyGazeConfig = tinyGazeData + `
-model:
-  task_input: 16
-  saliency_input: 24
-  grid: 9
-  padding: 8
-  fwhm: 5
-train:
-  epochs: 2
-  batch_size: 8
-  eval_batch_size: 16
-  loss: smooth_l1
-`
+const tinyGazeConfig = tinyGazeData + smallModelYAML + tinyTrainYAML + "  loss: smooth_l1\n"
 
 // gazeRuns trains a tiny regression run of each sampler once for the tests below.
 var gazeRuns = sync.OnceValues(func() (map[string]string, error) {

@@ -418,7 +418,8 @@ func TestControlCharactersInClassNames(t *testing.T) {
 }
 
 // TestPredictManyImages: predict decodes images a chunk at a time but answers for each,
-// in order; a bad file anywhere fails before any output.
+// in order; a file with a bad header anywhere fails before any output, one whose body
+// is damaged is named on stderr while the others are answered.
 func TestPredictManyImages(t *testing.T) {
 	tmp := t.TempDir()
 	root := imageFolder(t, filepath.Join(tmp, "data"), nil)
@@ -446,6 +447,32 @@ func TestPredictManyImages(t *testing.T) {
 			t.Errorf("line %d: %v, image %q, want %q", i, err, pr.Image, images[i])
 		}
 	}
+	// A file with a good header and a truncated body is named on stderr, in one line;
+	// the files before and after it are still answered, and the exit status is 1.
+	good := pngBytes(t, 40, 40)
+	truncated := writeFile(t, filepath.Join(tmp, "img", "cut.png"), good[:len(good)/2])
+	mixed := append(append(append([]string(nil), images[:3]...), truncated), images[3:]...)
+	code, out, stderr = zt(t, append([]string{"predict", "--checkpoint", ckpt, "--json"}, mixed...)...)
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	if code != 1 || len(lines) != len(images) {
+		t.Fatalf("truncated file: exit %d, %d lines for %d good images; want 1 and one each (stderr %q)", code, len(lines), len(images), stderr)
+	}
+	for i, l := range lines {
+		var pr prediction
+		if err := json.Unmarshal([]byte(l), &pr); err != nil || pr.Image != images[i] {
+			t.Errorf("truncated file: line %d: %v, image %q, want %q", i, err, pr.Image, images[i])
+		}
+	}
+	var named []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if strings.Contains(l, "cut.png") {
+			named = append(named, l)
+		}
+	}
+	if len(named) != 1 || !strings.HasPrefix(named[0], "zoomtrain: ") || !strings.Contains(stderr, "1 of 20 images could not be read") {
+		t.Errorf("truncated file: stderr %q, want one line naming cut.png and the count", stderr)
+	}
+
 	notImage := writeFile(t, filepath.Join(tmp, "img", "zz.png"), []byte("not an image"))
 	code, out, stderr = zt(t, append([]string{"predict", "--checkpoint", ckpt}, append(images, notImage)...)...)
 	if code != 1 || out != "" || !strings.Contains(stderr, "zz.png") {

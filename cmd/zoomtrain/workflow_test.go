@@ -24,13 +24,10 @@ data:
     clutter: 1
     train: 32
     val: 16
-model:
-  task_input: 16
-  saliency_input: 24
-  grid: 9
-  padding: 8
-  fwhm: 5
-train:
+` + smallModelYAML + tinyTrainYAML
+
+// tinyTrainYAML is the train section of the tiny test configs: two short epochs.
+const tinyTrainYAML = `train:
   epochs: 2
   batch_size: 8
   eval_batch_size: 16

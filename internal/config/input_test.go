@@ -5,49 +5,31 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"zoomtrain/internal/inputfile"
+	"zoomtrain/internal/inputfile/inputfiletest"
 )
 
 // TestLoadRefusesNonRegularAndHuge: a device, a FIFO, a directory or a file over
 // MaxFileBytes is a one-line error, in bounded time and memory.
 func TestLoadRefusesNonRegularAndHuge(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo.yaml")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	fifo := inputfiletest.FIFO(t, dir, "fifo.yaml")
 	// A comment line per kilobyte: valid YAML, over the limit by one byte.
 	big := filepath.Join(dir, "big.yaml")
 	if err := os.WriteFile(big, []byte(strings.Repeat("#"+strings.Repeat("x", 1022)+"\n", MaxFileBytes>>10)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		path string
-		want error
-		text string
-	}{
-		{"/dev/zero", inputfile.ErrNotRegular, "is a character device"},
-		{"/dev/urandom", inputfile.ErrNotRegular, "is a character device"},
-		{fifo, inputfile.ErrNotRegular, "is a FIFO"},
-		{dir, inputfile.ErrNotRegular, "is a directory"},
-		{big, inputfile.ErrTooLarge, "65537 bytes, the limit is 65536"},
-	}
-	for _, tt := range tests {
-		done := make(chan error, 1)
-		go func() { _, err := Load(tt.path, nil, nil); done <- err }()
-		select {
-		case err := <-done:
-			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.text) || strings.Contains(err.Error(), "\n") {
-				t.Errorf("Load(%s) = %v, want one line wrapping %v and saying %q", tt.path, err, tt.want, tt.text)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("Load(%s) did not return within 10 s", tt.path)
-		}
-	}
+	inputfiletest.CheckRefused(t, map[string]func(string) error{
+		"Load": func(p string) error { _, err := Load(p, nil, nil); return err },
+	}, []inputfiletest.Case{
+		{Path: "/dev/zero", Want: inputfile.ErrNotRegular, Text: "is a character device"},
+		{Path: "/dev/urandom", Want: inputfile.ErrNotRegular, Text: "is a character device"},
+		{Path: fifo, Want: inputfile.ErrNotRegular, Text: "is a FIFO"},
+		{Path: dir, Want: inputfile.ErrNotRegular, Text: "is a directory"},
+		{Path: big, Want: inputfile.ErrTooLarge, Text: "65537 bytes, the limit is 65536"},
+	})
 }
 
 func TestFileSizeLimit(t *testing.T) {

@@ -10,18 +10,24 @@ import (
 	"testing"
 )
 
-// BenchmarkNeedleCanvas measures generating one default canvas.
-func BenchmarkNeedleCanvas(b *testing.B) {
-	tr, _, err := NewNeedle(DefaultNeedleOptions())
-	if err != nil {
-		b.Fatal(err)
-	}
-	i := 0
-	for b.Loop() {
-		if _, _, err := tr.Canvas(i%tr.Len(), 0); err != nil {
-			b.Fatal(err)
-		}
-		i++
+// BenchmarkSynthCanvas measures generating one default canvas of each synthetic set,
+// as a fresh training set does for every example of every epoch.
+func BenchmarkSynthCanvas(b *testing.B) {
+	for _, k := range synthKinds() {
+		b.Run(k.name, func(b *testing.B) {
+			o := defaultSynthOptions()
+			tr, _, err := k.open(o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			for b.Loop() {
+				if _, _, err := tr.canvas(i%tr.Len(), 0); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
 	}
 }
 

@@ -80,7 +80,10 @@ func bytesToFloat(dst []float32, src []uint8) {
 	}
 }
 
-func checkDst(ds Dataset, i int, dst []float32) error {
+func checkDst(ds interface {
+	Len() int
+	Resolution() int
+}, i int, dst []float32) error {
 	if i < 0 || i >= ds.Len() {
 		return fmt.Errorf("example %d out of range [0, %d)", i, ds.Len())
 	}

@@ -18,17 +18,10 @@ type GazeOptions struct {
 	Canvas int `json:"canvas"` // side of the square canvas, 16..1024 pixels
 	// EyeMin and EyeMax bound the eye's radius in pixels; each canvas draws it uniformly
 	// in [EyeMin, EyeMax].
-	EyeMin  float64 `json:"eye_min"`
-	EyeMax  float64 `json:"eye_max"`
-	Clutter int     `json:"clutter"` // fragments of MNIST digits per canvas, kept off the eye
-	Train   int     `json:"train"`   // number of training canvases (clutter from MNIST training digits)
-	Val     int     `json:"val"`     // number of validation canvases (clutter from MNIST test digits)
-	// Noise is the brightest background noise value in [0, 1]; noise is uniform below it.
-	Noise float64 `json:"noise"`
-	Seed  int64   `json:"seed"`
-	// FreshEachEpoch redraws every training canvas each epoch (new eye, gaze, place and
-	// clutter); validation canvases never change.
-	FreshEachEpoch bool `json:"fresh_each_epoch"`
+	EyeMin float64 `json:"eye_min"`
+	EyeMax float64 `json:"eye_max"`
+	// A fresh training canvas draws a new eye and gaze.
+	SynthOptions
 }
 
 // DefaultGazeOptions are the set of the README's regression results. Eyes of radius 6-8
@@ -36,10 +29,7 @@ type GazeOptions struct {
 // 5-7 the saliency sampler read the gaze far better than uniform downsampling, at 4-6
 // neither model learned it (val MAE at the mean predictor's).
 func DefaultGazeOptions() GazeOptions {
-	return GazeOptions{
-		Canvas: 128, EyeMin: 6, EyeMax: 8, Clutter: 4,
-		Train: 9000, Val: 1000, Noise: 0.1, Seed: 0, FreshEachEpoch: true,
-	}
+	return GazeOptions{Canvas: 128, EyeMin: 6, EyeMax: 8, SynthOptions: defaultSynthOptions()}
 }
 
 // MinGazeEye is the smallest eye radius the generator draws: below it the pupil is under
@@ -48,21 +38,16 @@ const MinGazeEye = 2
 
 // Validate reports the first option out of range.
 func (o GazeOptions) Validate() error {
+	if err := o.SynthOptions.validate("gaze", o.Canvas); err != nil {
+		return err
+	}
 	switch {
-	case o.Canvas < 16 || o.Canvas > MaxNeedleCanvas:
-		return fmt.Errorf("gaze canvas %d outside [16, %d]", o.Canvas, MaxNeedleCanvas)
 	case !(o.EyeMin >= MinGazeEye) || math.IsInf(o.EyeMin, 0):
 		return fmt.Errorf("gaze eye radius %v is below %d pixels or not finite", o.EyeMin, MinGazeEye)
 	case !(o.EyeMax >= o.EyeMin) || math.IsInf(o.EyeMax, 0):
 		return fmt.Errorf("gaze eye radius range [%v, %v] is empty", o.EyeMin, o.EyeMax)
 	case 2*o.EyeMax > float64(o.Canvas):
 		return fmt.Errorf("gaze eye of radius %v does not fit the canvas of %d", o.EyeMax, o.Canvas)
-	case o.Clutter < 0 || o.Clutter > 256:
-		return fmt.Errorf("gaze clutter %d outside [0, 256]", o.Clutter)
-	case o.Train < 0 || o.Val < 0:
-		return fmt.Errorf("gaze set sizes must not be negative (train %d, val %d)", o.Train, o.Val)
-	case !(o.Noise >= 0 && o.Noise <= 1):
-		return fmt.Errorf("gaze noise %v outside [0, 1]", o.Noise)
 	}
 	return nil
 }
@@ -71,13 +56,7 @@ func (o GazeOptions) Validate() error {
 func GazeTargetNames() []string { return []string{"gx", "gy"} }
 
 // Gaze returns the needle-gaze training and validation sets (both *GazeSet).
-func Gaze(o GazeOptions) (train, val Dataset, err error) {
-	tr, va, err := NewGaze(o)
-	if err != nil {
-		return nil, nil, err
-	}
-	return tr, va, nil
-}
+func Gaze(o GazeOptions) (train, val Dataset, err error) { return datasets(NewGaze(o)) }
 
 // NewGaze is Gaze with the concrete type.
 func NewGaze(o GazeOptions) (train, val *GazeSet, err error) {
@@ -88,19 +67,16 @@ func NewGaze(o GazeOptions) (train, val *GazeSet, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	train = &GazeSet{o: o, n: o.Train, digits: trainDigits, salt: saltGazeTrain, fresh: o.FreshEachEpoch}
-	val = &GazeSet{o: o, n: o.Val, digits: testDigits, salt: saltGazeVal}
+	train = &GazeSet{o: o, synthSplit: synthSplit{side: o.Canvas, n: o.Train, digits: trainDigits, salt: saltGazeTrain, fresh: o.FreshEachEpoch}}
+	val = &GazeSet{o: o, synthSplit: synthSplit{side: o.Canvas, n: o.Val, digits: testDigits, salt: saltGazeVal}}
 	return train, val, nil
 }
 
 // GazeSet is one split of the needle-gaze set, a Regression. Its canvases are generated
 // on demand from the seed; it is safe for concurrent use.
 type GazeSet struct {
-	o      GazeOptions
-	n      int
-	digits *digitSet // the clutter's source
-	salt   uint64
-	fresh  bool
+	o GazeOptions
+	synthSplit
 }
 
 // GazePlacement says what the generator put on a canvas. Coordinates are in canvas
@@ -125,12 +101,9 @@ func (p GazePlacement) eye() eye {
 	return eye{cx: p.Centre[0], cy: p.Centre[1], r: p.Radius, gx: p.Gaze[0], gy: p.Gaze[1]}
 }
 
-func (s *GazeSet) Len() int              { return s.n }
 func (s *GazeSet) Classes() []string     { return nil }
-func (s *GazeSet) Resolution() int       { return s.o.Canvas }
 func (s *GazeSet) Label(int) int         { return -1 }
 func (s *GazeSet) TargetNames() []string { return GazeTargetNames() }
-func (s *GazeSet) epochInvariant() bool  { return !s.fresh }
 
 // MirroredTargets says that a mirrored canvas looks the other way horizontally: gx
 // changes sign, gy does not.
@@ -154,28 +127,16 @@ func (s *GazeSet) Targets(i, epoch int, dst []float32) error {
 
 // Image writes canvas i of the given epoch as gray replicated to RGB.
 func (s *GazeSet) Image(i, epoch int, dst []float32) error {
-	if err := checkDst(s, i, dst); err != nil {
-		return err
-	}
-	g, _, err := s.Canvas(i, epoch)
-	if err != nil {
-		return err
-	}
-	grayToPlanar(dst, g)
-	return nil
+	return s.writeImage(s.gray, i, epoch, dst)
 }
 
 func (s *GazeSet) imageBytes(i, epoch int, dst []uint8) error {
-	r := s.o.Canvas
-	if i < 0 || i >= s.n || len(dst) != 3*r*r {
-		return fmt.Errorf("example %d or destination of %d bytes out of range", i, len(dst))
-	}
+	return s.writeBytes(s.gray, i, epoch, dst)
+}
+
+func (s *GazeSet) gray(i, epoch int) (*image.Gray, error) {
 	g, _, err := s.Canvas(i, epoch)
-	if err != nil {
-		return err
-	}
-	grayToPlanarBytes(dst, g)
-	return nil
+	return g, err
 }
 
 // The clutter's fragments are cut from digits scaled as the needle set's default digits
@@ -185,13 +146,6 @@ const gazeFragmentMin, gazeFragmentMax = 24, 32
 // gazeGeometry keeps the eye's random stream apart from the canvas's, so the targets
 // cost no drawing.
 const gazeGeometry uint64 = 1
-
-func (s *GazeSet) epoch(epoch int) uint64 {
-	if !s.fresh {
-		return 0
-	}
-	return uint64(int64(epoch))
-}
 
 // geometry draws canvas i's eye: radius, centre (the disc inside the canvas) and gaze.
 func (s *GazeSet) geometry(i, epoch int) eye {

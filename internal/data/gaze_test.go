@@ -1,20 +1,13 @@
 package data
 
 import (
-	"bytes"
-	"fmt"
 	"image"
 	"math"
-	"strings"
 	"testing"
 )
 
 func TestGazeOptionsValidate(t *testing.T) {
-	tests := []struct {
-		name    string
-		change  func(*GazeOptions)
-		wantErr string
-	}{
+	checkValidate(t, DefaultGazeOptions, []validateCase[GazeOptions]{
 		{"defaults", func(o *GazeOptions) {}, ""},
 		{"largest canvas", func(o *GazeOptions) { o.Canvas = 1024 }, ""},
 		{"one eye size", func(o *GazeOptions) { o.EyeMin, o.EyeMax = 7, 7 }, ""},
@@ -26,21 +19,7 @@ func TestGazeOptionsValidate(t *testing.T) {
 		{"tiny eye", func(o *GazeOptions) { o.EyeMin = 1.5 }, "below"},
 		{"NaN eye", func(o *GazeOptions) { o.EyeMin = math.NaN() }, "below"},
 		{"infinite eye", func(o *GazeOptions) { o.EyeMax = math.Inf(1) }, "empty"},
-		{"negative clutter", func(o *GazeOptions) { o.Clutter = -1 }, "clutter"},
-		{"negative val", func(o *GazeOptions) { o.Val = -1 }, "negative"},
-		{"noise NaN", func(o *GazeOptions) { o.Noise = math.NaN() }, "noise"},
-	}
-	for _, tt := range tests {
-		o := DefaultGazeOptions()
-		tt.change(&o)
-		err := o.Validate()
-		if tt.wantErr == "" && err != nil {
-			t.Errorf("%s: got error %v, want none", tt.name, err)
-		}
-		if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-			t.Errorf("%s: got error %v, want one containing %q", tt.name, err, tt.wantErr)
-		}
-	}
+	})
 	if _, _, err := NewGaze(GazeOptions{}); err == nil {
 		t.Errorf("NewGaze with zero options: got nil error")
 	}
@@ -66,8 +45,8 @@ func TestGazeCanvasHoldsItsEye(t *testing.T) {
 		o    GazeOptions
 	}{
 		{"defaults", DefaultGazeOptions()},
-		{"large eyes, no clutter, no noise", GazeOptions{Canvas: 96, EyeMin: 12, EyeMax: 30, Train: 30, Val: 30}},
-		{"heavy clutter", GazeOptions{Canvas: 128, EyeMin: 4, EyeMax: 10, Clutter: 16, Noise: 0.3, Train: 30, Val: 30, Seed: 5}},
+		{"large eyes, no clutter, no noise", GazeOptions{Canvas: 96, EyeMin: 12, EyeMax: 30, SynthOptions: SynthOptions{Train: 30, Val: 30}}},
+		{"heavy clutter", GazeOptions{Canvas: 128, EyeMin: 4, EyeMax: 10, SynthOptions: SynthOptions{Clutter: 16, Noise: 0.3, Train: 30, Val: 30, Seed: 5}}},
 	}
 	canvases := 30
 	if testing.Short() {
@@ -194,7 +173,7 @@ func TestGazeIrisFollowsGaze(t *testing.T) {
 		o       GazeOptions
 		minCorr float64
 	}{
-		{"large eyes", GazeOptions{Canvas: 256, EyeMin: 20, EyeMax: 30, Clutter: 4, Noise: 0.1, Val: 200}, 0.99},
+		{"large eyes", GazeOptions{Canvas: 256, EyeMin: 20, EyeMax: 30, SynthOptions: SynthOptions{Clutter: 4, Noise: 0.1, Val: 200}}, 0.99},
 		{"default sizes", func() GazeOptions { o := DefaultGazeOptions(); o.Val = 200; return o }(), 0.99},
 	}
 	for _, tt := range tests {
@@ -288,84 +267,11 @@ func TestGazeTargetsUniformOverDisc(t *testing.T) {
 	}
 }
 
-func TestGazeDeterminism(t *testing.T) {
-	o := DefaultGazeOptions()
-	o.Train, o.Val = 20, 20
-	sets := map[GazeOptions][2]*GazeSet{}
-	canvas := func(o GazeOptions, val bool, i, epoch int) []byte {
-		if _, ok := sets[o]; !ok {
-			tr, va, err := NewGaze(o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sets[o] = [2]*GazeSet{tr, va}
-		}
-		tr, va := sets[o][0], sets[o][1]
-		s := tr
-		if val {
-			s = va
-		}
-		g, p, err := s.Canvas(i, epoch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The placement's numbers join the pixels, so equal means both are equal.
-		var b bytes.Buffer
-		b.Write(g.Pix)
-		fmt.Fprint(&b, p.Centre, p.Radius, p.Gaze, p.Box, p.Clutter)
-		return b.Bytes()
-	}
-	other := o
-	other.Seed = 1
-	fixed := o
-	fixed.FreshEachEpoch = false
-	tests := []struct {
-		name     string
-		a, b     []byte
-		wantSame bool
-	}{
-		{"same seed", canvas(o, false, 5, 0), canvas(o, false, 5, 0), true},
-		{"different seed", canvas(o, false, 5, 0), canvas(other, false, 5, 0), false},
-		{"different index", canvas(o, false, 5, 0), canvas(o, false, 15, 0), false},
-		{"train vs val", canvas(o, false, 5, 0), canvas(o, true, 5, 0), false},
-		{"fresh train epochs", canvas(o, false, 5, 0), canvas(o, false, 5, 1), false},
-		{"fixed train epochs", canvas(fixed, false, 5, 0), canvas(fixed, false, 5, 1), true},
-		{"val epochs", canvas(o, true, 5, 0), canvas(o, true, 5, 4), true},
-	}
-	for _, tt := range tests {
-		if got := bytes.Equal(tt.a, tt.b); got != tt.wantSame {
-			t.Errorf("%s: canvases equal = %v, want %v", tt.name, got, tt.wantSame)
-		}
-	}
-}
-
-// Image is the gray canvas replicated to three channels; bad indices and buffers fail.
-func TestGazeImageMatchesCanvas(t *testing.T) {
-	tr, _, err := NewGaze(GazeOptions{Canvas: 48, EyeMin: 5, EyeMax: 7, Clutter: 2, Noise: 0.1, Train: 3, Val: 1, FreshEachEpoch: true})
+// Targets checks its index and buffer; a regression set has no labels or classes.
+func TestGazeTargetsChecked(t *testing.T) {
+	tr, _, err := NewGaze(GazeOptions{Canvas: 48, EyeMin: 5, EyeMax: 7, SynthOptions: SynthOptions{Train: 3, Val: 1}})
 	if err != nil {
 		t.Fatal(err)
-	}
-	dst := make([]float32, 3*48*48)
-	if err := tr.Image(2, 5, dst); err != nil {
-		t.Fatal(err)
-	}
-	g, _, _ := tr.Canvas(2, 5)
-	for c := 0; c < 3; c++ {
-		for k, v := range g.Pix {
-			if got, want := dst[c*len(g.Pix)+k], float32(v)/255; got != want {
-				t.Fatalf("channel %d value %d: got %v, want %v", c, k, got, want)
-			}
-		}
-	}
-	b := make([]uint8, 3*48*48)
-	if err := tr.imageBytes(2, 5, b); err != nil || !bytes.Equal(b[2*48*48:], g.Pix) {
-		t.Errorf("imageBytes: error %v or a plane unlike the canvas", err)
-	}
-	if err := tr.Image(3, 0, dst); err == nil {
-		t.Errorf("Image(3) of a 3-canvas set: got nil error")
-	}
-	if err := tr.Image(0, 0, dst[:10]); err == nil {
-		t.Errorf("Image into a short buffer: got nil error")
 	}
 	if err := tr.Targets(3, 0, make([]float32, 2)); err == nil {
 		t.Errorf("Targets(3) of a 3-canvas set: got nil error")
@@ -375,21 +281,5 @@ func TestGazeImageMatchesCanvas(t *testing.T) {
 	}
 	if tr.Label(0) != -1 || tr.Classes() != nil {
 		t.Errorf("a regression set has label %d and classes %v, want -1 and none", tr.Label(0), tr.Classes())
-	}
-}
-
-// BenchmarkGazeCanvas measures generating one default canvas, as a fresh training set
-// does for every example of every epoch.
-func BenchmarkGazeCanvas(b *testing.B) {
-	tr, _, err := NewGaze(DefaultGazeOptions())
-	if err != nil {
-		b.Fatal(err)
-	}
-	i := 0
-	for b.Loop() {
-		if _, _, err := tr.Canvas(i%tr.Len(), 0); err != nil {
-			b.Fatal(err)
-		}
-		i++
 	}
 }

@@ -30,7 +30,7 @@ func batchesOf(t *testing.T, l *Loader, e int) []*Batch {
 // TestLoaderCarriesTargets: each batch of a regression set carries its examples'
 // targets of that epoch, row by row, and a classification batch carries none.
 func TestLoaderCarriesTargets(t *testing.T) {
-	tr, _, err := NewGaze(GazeOptions{Canvas: 32, EyeMin: 3, EyeMax: 4, Train: 10, Val: 2, FreshEachEpoch: true})
+	tr, _, err := NewGaze(GazeOptions{Canvas: 32, EyeMin: 3, EyeMax: 4, SynthOptions: SynthOptions{Train: 10, Val: 2, FreshEachEpoch: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestLoaderCarriesTargets(t *testing.T) {
 			t.Errorf("epoch %d served %d examples, want 10", epoch, n)
 		}
 	}
-	needle, _, err := Needle(NeedleOptions{Canvas: 32, DigitMin: 14, DigitMax: 16, Train: 4, Val: 1})
+	needle, _, err := Needle(NeedleOptions{Canvas: 32, DigitMin: 14, DigitMax: 16, SynthOptions: SynthOptions{Train: 4, Val: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestLoaderCarriesTargets(t *testing.T) {
 // TestLoaderFlipNegatesGaze: a horizontally flipped gaze canvas has gx negated and gy
 // kept; an unflipped one keeps both.
 func TestLoaderFlipNegatesGaze(t *testing.T) {
-	tr, _, err := NewGaze(GazeOptions{Canvas: 32, EyeMin: 3, EyeMax: 4, Train: 16, Val: 1, Noise: 0.1})
+	tr, _, err := NewGaze(GazeOptions{Canvas: 32, EyeMin: 3, EyeMax: 4, SynthOptions: SynthOptions{Train: 16, Val: 1, Noise: 0.1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestLoaderRegressionRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gaze, _, err := NewGaze(GazeOptions{Canvas: 32, EyeMin: 3, EyeMax: 4, Train: 2, Val: 1})
+	gaze, _, err := NewGaze(GazeOptions{Canvas: 32, EyeMin: 3, EyeMax: 4, SynthOptions: SynthOptions{Train: 2, Val: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}

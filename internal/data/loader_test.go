@@ -300,7 +300,7 @@ func TestLoaderCache(t *testing.T) {
 }
 
 func TestLoaderNeedle(t *testing.T) {
-	tr, _, err := Needle(NeedleOptions{Canvas: 32, DigitMin: 12, DigitMax: 16, Clutter: 2, Noise: 0.1, Train: 10, Val: 2, FreshEachEpoch: true})
+	tr, _, err := Needle(NeedleOptions{Canvas: 32, DigitMin: 12, DigitMax: 16, SynthOptions: SynthOptions{Clutter: 2, Noise: 0.1, Train: 10, Val: 2, FreshEachEpoch: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

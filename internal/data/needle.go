@@ -19,23 +19,13 @@ type NeedleOptions struct {
 	Canvas   int `json:"canvas"`    // side of the square canvas, 16..1024 pixels
 	DigitMin int `json:"digit_min"` // smallest side of the scaled 28 x 28 MNIST digit box, in pixels
 	DigitMax int `json:"digit_max"` // largest side; each canvas draws its size uniformly in [DigitMin, DigitMax]
-	Clutter  int `json:"clutter"`   // fragments of other digits per canvas, kept off the digit
-	Train    int `json:"train"`     // number of training canvases (built from MNIST training digits)
-	Val      int `json:"val"`       // number of validation canvases (built from MNIST test digits)
-	// Noise is the brightest background noise value in [0, 1]; noise is uniform below it.
-	Noise float64 `json:"noise"`
-	Seed  int64   `json:"seed"`
-	// FreshEachEpoch redraws every training canvas each epoch (same label, new digit,
-	// place and clutter); validation canvases never change.
-	FreshEachEpoch bool `json:"fresh_each_epoch"`
+	// A fresh training canvas keeps its label and draws a new digit of that class.
+	SynthOptions
 }
 
 // DefaultNeedleOptions is the set that `zoomtrain train` uses out of the box.
 func DefaultNeedleOptions() NeedleOptions {
-	return NeedleOptions{
-		Canvas: 128, DigitMin: 24, DigitMax: 32, Clutter: 4,
-		Train: 9000, Val: 1000, Noise: 0.1, Seed: 0, FreshEachEpoch: true,
-	}
+	return NeedleOptions{Canvas: 128, DigitMin: 24, DigitMax: 32, SynthOptions: defaultSynthOptions()}
 }
 
 // MaxNeedleCanvas is the largest canvas side the generator accepts.
@@ -43,21 +33,16 @@ const MaxNeedleCanvas = 1024
 
 // Validate reports the first option out of range.
 func (o NeedleOptions) Validate() error {
+	if err := o.SynthOptions.validate("needle", o.Canvas); err != nil {
+		return err
+	}
 	switch {
-	case o.Canvas < 16 || o.Canvas > MaxNeedleCanvas:
-		return fmt.Errorf("needle canvas %d outside [16, %d]", o.Canvas, MaxNeedleCanvas)
 	case o.DigitMin < 4:
 		return fmt.Errorf("needle digit size %d is below 4 pixels", o.DigitMin)
 	case o.DigitMax < o.DigitMin:
 		return fmt.Errorf("needle digit size range [%d, %d] is empty", o.DigitMin, o.DigitMax)
 	case o.DigitMax > o.Canvas:
 		return fmt.Errorf("needle digit size %d exceeds the canvas of %d", o.DigitMax, o.Canvas)
-	case o.Clutter < 0 || o.Clutter > 256:
-		return fmt.Errorf("needle clutter %d outside [0, 256]", o.Clutter)
-	case o.Train < 0 || o.Val < 0:
-		return fmt.Errorf("needle set sizes must not be negative (train %d, val %d)", o.Train, o.Val)
-	case !(o.Noise >= 0 && o.Noise <= 1):
-		return fmt.Errorf("needle noise %v outside [0, 1]", o.Noise)
 	}
 	return nil
 }
@@ -72,13 +57,7 @@ func NeedleClasses() []string {
 }
 
 // Needle returns the needle training and validation sets (both *NeedleSet).
-func Needle(o NeedleOptions) (train, val Dataset, err error) {
-	tr, va, err := NewNeedle(o)
-	if err != nil {
-		return nil, nil, err
-	}
-	return tr, va, nil
-}
+func Needle(o NeedleOptions) (train, val Dataset, err error) { return datasets(NewNeedle(o)) }
 
 // NewNeedle is Needle with the concrete type, for callers that need Canvas.
 func NewNeedle(o NeedleOptions) (train, val *NeedleSet, err error) {
@@ -90,8 +69,8 @@ func NewNeedle(o NeedleOptions) (train, val *NeedleSet, err error) {
 		return nil, nil, err
 	}
 	classes := NeedleClasses()
-	train = &NeedleSet{o: o, n: o.Train, digits: trainDigits, salt: saltNeedleTrain, fresh: o.FreshEachEpoch, classes: classes}
-	val = &NeedleSet{o: o, n: o.Val, digits: testDigits, salt: saltNeedleVal, classes: classes}
+	train = &NeedleSet{o: o, classes: classes, synthSplit: synthSplit{side: o.Canvas, n: o.Train, digits: trainDigits, salt: saltNeedleTrain, fresh: o.FreshEachEpoch}}
+	val = &NeedleSet{o: o, classes: classes, synthSplit: synthSplit{side: o.Canvas, n: o.Val, digits: testDigits, salt: saltNeedleVal}}
 	return train, val, nil
 }
 
@@ -99,11 +78,8 @@ func NewNeedle(o NeedleOptions) (train, val *NeedleSet, err error) {
 // the seed; it is safe for concurrent use.
 type NeedleSet struct {
 	o       NeedleOptions
-	n       int
-	digits  *digitSet
-	salt    uint64
-	fresh   bool
 	classes []string
+	synthSplit
 }
 
 // NeedlePlacement says what the generator put on a canvas.
@@ -117,53 +93,23 @@ type NeedlePlacement struct {
 	Clutter []image.Rectangle
 }
 
-func (s *NeedleSet) Len() int             { return s.n }
-func (s *NeedleSet) Classes() []string    { return append([]string(nil), s.classes...) }
-func (s *NeedleSet) Resolution() int      { return s.o.Canvas }
-func (s *NeedleSet) epochInvariant() bool { return !s.fresh }
+func (s *NeedleSet) Classes() []string { return append([]string(nil), s.classes...) }
 
 // Label is balanced by construction: canvas i shows digit class i mod 10.
 func (s *NeedleSet) Label(i int) int { return i % 10 }
 
 // Image writes canvas i of the given epoch as gray replicated to RGB.
 func (s *NeedleSet) Image(i, epoch int, dst []float32) error {
-	if err := checkDst(s, i, dst); err != nil {
-		return err
-	}
-	g, _, err := s.Canvas(i, epoch)
-	if err != nil {
-		return err
-	}
-	grayToPlanar(dst, g)
-	return nil
+	return s.writeImage(s.gray, i, epoch, dst)
 }
 
 func (s *NeedleSet) imageBytes(i, epoch int, dst []uint8) error {
-	r := s.o.Canvas
-	if i < 0 || i >= s.n || len(dst) != 3*r*r {
-		return fmt.Errorf("example %d or destination of %d bytes out of range", i, len(dst))
-	}
+	return s.writeBytes(s.gray, i, epoch, dst)
+}
+
+func (s *NeedleSet) gray(i, epoch int) (*image.Gray, error) {
 	g, _, err := s.Canvas(i, epoch)
-	if err != nil {
-		return err
-	}
-	grayToPlanarBytes(dst, g)
-	return nil
-}
-
-// grayToPlanar writes a gray canvas as planar RGB in [0, 1], the gray in every channel.
-func grayToPlanar(dst []float32, g *image.Gray) {
-	plane := len(g.Pix)
-	bytesToFloat(dst[:plane], g.Pix)
-	copy(dst[plane:], dst[:plane])
-	copy(dst[2*plane:], dst[:plane])
-}
-
-// grayToPlanarBytes is grayToPlanar for 8-bit planes.
-func grayToPlanarBytes(dst []uint8, g *image.Gray) {
-	for c := 0; c < 3; c++ {
-		copy(dst[c*len(g.Pix):], g.Pix)
-	}
+	return g, err
 }
 
 // Canvas generates canvas i of the given epoch as 8-bit gray, with where its digit and
@@ -173,11 +119,8 @@ func (s *NeedleSet) Canvas(i, epoch int) (*image.Gray, NeedlePlacement, error) {
 	if i < 0 || i >= s.n {
 		return nil, NeedlePlacement{}, fmt.Errorf("needle canvas %d out of range [0, %d)", i, s.n)
 	}
-	if !s.fresh {
-		epoch = 0
-	}
 	o := s.o
-	r := newRand(uint64(o.Seed), s.salt, uint64(i), uint64(int64(epoch)))
+	r := newRand(uint64(o.Seed), s.salt, uint64(i), s.epoch(epoch))
 	canvas := noiseCanvas(r, o.Canvas, o.Noise)
 
 	p := NeedlePlacement{Label: s.Label(i)}

@@ -1,19 +1,13 @@
 package data
 
 import (
-	"bytes"
 	"image"
 	"math"
-	"strings"
 	"testing"
 )
 
 func TestNeedleOptionsValidate(t *testing.T) {
-	tests := []struct {
-		name    string
-		change  func(*NeedleOptions)
-		wantErr string
-	}{
+	checkValidate(t, DefaultNeedleOptions, []validateCase[NeedleOptions]{
 		{"defaults", func(o *NeedleOptions) {}, ""},
 		{"largest canvas", func(o *NeedleOptions) { o.Canvas = 1024 }, ""},
 		{"canvas too big", func(o *NeedleOptions) { o.Canvas = 1025 }, "canvas"},
@@ -21,22 +15,7 @@ func TestNeedleOptionsValidate(t *testing.T) {
 		{"digit larger than canvas", func(o *NeedleOptions) { o.Canvas = 30 }, "exceeds"},
 		{"empty digit range", func(o *NeedleOptions) { o.DigitMin, o.DigitMax = 30, 20 }, "empty"},
 		{"tiny digit", func(o *NeedleOptions) { o.DigitMin = 2 }, "below"},
-		{"negative clutter", func(o *NeedleOptions) { o.Clutter = -1 }, "clutter"},
-		{"negative train", func(o *NeedleOptions) { o.Train = -1 }, "negative"},
-		{"noise NaN", func(o *NeedleOptions) { o.Noise = math.NaN() }, "noise"},
-		{"noise above 1", func(o *NeedleOptions) { o.Noise = 1.5 }, "noise"},
-	}
-	for _, tt := range tests {
-		o := DefaultNeedleOptions()
-		tt.change(&o)
-		err := o.Validate()
-		if tt.wantErr == "" && err != nil {
-			t.Errorf("%s: got error %v, want none", tt.name, err)
-		}
-		if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-			t.Errorf("%s: got error %v, want one containing %q", tt.name, err, tt.wantErr)
-		}
-	}
+	})
 }
 
 // resample28 reads the canvas box back at 28 x 28 by nearest neighbour, a path that
@@ -80,8 +59,8 @@ func TestNeedleCanvasHoldsItsDigit(t *testing.T) {
 		o    NeedleOptions
 	}{
 		{"defaults", DefaultNeedleOptions()},
-		{"no clutter no noise", NeedleOptions{Canvas: 64, DigitMin: 20, DigitMax: 28, Train: 40, Val: 40}},
-		{"heavy clutter", NeedleOptions{Canvas: 96, DigitMin: 24, DigitMax: 40, Clutter: 12, Noise: 0.3, Train: 40, Val: 40, Seed: 7}},
+		{"no clutter no noise", NeedleOptions{Canvas: 64, DigitMin: 20, DigitMax: 28, SynthOptions: SynthOptions{Train: 40, Val: 40}}},
+		{"heavy clutter", NeedleOptions{Canvas: 96, DigitMin: 24, DigitMax: 40, SynthOptions: SynthOptions{Clutter: 12, Noise: 0.3, Train: 40, Val: 40, Seed: 7}}},
 	}
 	trainDigits, testDigits, err := loadDigits()
 	if err != nil {
@@ -149,78 +128,5 @@ func TestNeedleCanvasHoldsItsDigit(t *testing.T) {
 				t.Errorf("%s %s: only %d fragments placed on 40 canvases of %d", tt.name, split.name, clutterSeen, tt.o.Clutter)
 			}
 		}
-	}
-}
-
-func TestNeedleDeterminism(t *testing.T) {
-	o := DefaultNeedleOptions()
-	o.Train, o.Val = 20, 20
-	sets := map[NeedleOptions][2]*NeedleSet{}
-	canvas := func(o NeedleOptions, val bool, i, epoch int) []byte {
-		if _, ok := sets[o]; !ok {
-			tr, va, err := NewNeedle(o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sets[o] = [2]*NeedleSet{tr, va}
-		}
-		tr, va := sets[o][0], sets[o][1]
-		s := tr
-		if val {
-			s = va
-		}
-		g, _, err := s.Canvas(i, epoch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g.Pix
-	}
-	other := o
-	other.Seed = 1
-	fixed := o
-	fixed.FreshEachEpoch = false
-	tests := []struct {
-		name     string
-		a, b     []byte
-		wantSame bool
-	}{
-		{"same seed", canvas(o, false, 5, 0), canvas(o, false, 5, 0), true},
-		{"different seed", canvas(o, false, 5, 0), canvas(other, false, 5, 0), false},
-		{"different index", canvas(o, false, 5, 0), canvas(o, false, 15, 0), false},
-		{"train vs val", canvas(o, false, 5, 0), canvas(o, true, 5, 0), false},
-		{"fresh train epochs", canvas(o, false, 5, 0), canvas(o, false, 5, 1), false},
-		{"fixed train epochs", canvas(fixed, false, 5, 0), canvas(fixed, false, 5, 1), true},
-		{"val epochs", canvas(o, true, 5, 0), canvas(o, true, 5, 4), true},
-	}
-	for _, tt := range tests {
-		if got := bytes.Equal(tt.a, tt.b); got != tt.wantSame {
-			t.Errorf("%s: canvases equal = %v, want %v", tt.name, got, tt.wantSame)
-		}
-	}
-}
-
-// Image must be the gray canvas replicated to three channels.
-func TestNeedleImageMatchesCanvas(t *testing.T) {
-	tr, _, err := NewNeedle(NeedleOptions{Canvas: 48, DigitMin: 16, DigitMax: 24, Clutter: 2, Noise: 0.1, Train: 3, Val: 1, FreshEachEpoch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := make([]float32, 3*48*48)
-	if err := tr.Image(2, 5, dst); err != nil {
-		t.Fatal(err)
-	}
-	g, _, _ := tr.Canvas(2, 5)
-	for c := 0; c < 3; c++ {
-		for k, v := range g.Pix {
-			if got, want := dst[c*len(g.Pix)+k], float32(v)/255; got != want {
-				t.Fatalf("channel %d value %d: got %v, want %v", c, k, got, want)
-			}
-		}
-	}
-	if err := tr.Image(3, 0, dst); err == nil {
-		t.Errorf("Image(3) of a 3-canvas set: got nil error")
-	}
-	if err := tr.Image(0, 0, dst[:10]); err == nil {
-		t.Errorf("Image into a short buffer: got nil error")
 	}
 }

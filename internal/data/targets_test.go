@@ -363,7 +363,7 @@ func writeTargetSplit(t *testing.T, dir string, src TargetSource) {
 // A written needle-gaze set read back as a regression folder has the generator's pixels
 // and targets, bit for bit.
 func TestGazeFolderReadsBack(t *testing.T) {
-	o := GazeOptions{Canvas: 64, EyeMin: 4, EyeMax: 9, Clutter: 3, Noise: 0.2, Train: 12, Val: 5, Seed: 9, FreshEachEpoch: true}
+	o := GazeOptions{Canvas: 64, EyeMin: 4, EyeMax: 9, SynthOptions: SynthOptions{Clutter: 3, Noise: 0.2, Train: 12, Val: 5, Seed: 9, FreshEachEpoch: true}}
 	tr, va, err := NewGaze(o)
 	if err != nil {
 		t.Fatal(err)

@@ -189,6 +189,17 @@ func writeManifest[T any](w io.Writer, name string, head any, images []T) error 
 	return err
 }
 
+// NotEmptyError is the error of WriteFolder and WriteGazeFolder for an output folder
+// that holds something while WriteOptions.Force is off.
+type NotEmptyError struct {
+	Dir string
+	// Manifest is the set's manifest file: with Force, it, train/ and val/ are what
+	// would be replaced.
+	Manifest string
+}
+
+func (e *NotEmptyError) Error() string { return fmt.Sprintf("output folder %s is not empty", e.Dir) }
+
 // checkWriteOut refuses a non-empty output folder unless force; it reports whether the
 // folder exists. manifest names the file written beside train/ and val/.
 func checkWriteOut(out string, force bool, manifest string) (exists bool, err error) {
@@ -207,7 +218,7 @@ func checkWriteOut(out string, force bool, manifest string) (exists bool, err er
 		return false, fmt.Errorf("output folder: %w", err)
 	}
 	if len(ents) > 0 && !force {
-		return false, fmt.Errorf("output folder %s is not empty (--force replaces its train/, val/ and %s)", out, manifest)
+		return false, &NotEmptyError{Dir: out, Manifest: manifest}
 	}
 	return true, nil
 }

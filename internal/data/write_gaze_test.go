@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,7 +15,7 @@ import (
 // targets, its manifest names each eye as the generator placed it, and a second write
 // without Force is refused.
 func TestWriteGazeFolder(t *testing.T) {
-	o := GazeOptions{Canvas: 48, EyeMin: 3, EyeMax: 5, Clutter: 2, Noise: 0.1, Train: 6, Val: 3, Seed: 4, FreshEachEpoch: true}
+	o := GazeOptions{Canvas: 48, EyeMin: 3, EyeMax: 5, SynthOptions: SynthOptions{Clutter: 2, Noise: 0.1, Train: 6, Val: 3, Seed: 4, FreshEachEpoch: true}}
 	out := filepath.Join(t.TempDir(), "gaze")
 	if err := WriteGazeFolder(context.Background(), out, o, WriteOptions{Workers: 2}); err != nil {
 		t.Fatal(err)
@@ -73,7 +74,8 @@ func TestWriteGazeFolder(t *testing.T) {
 			k++
 		}
 	}
-	if err := WriteGazeFolder(context.Background(), out, o, WriteOptions{}); err == nil || !strings.Contains(err.Error(), GazeManifestFile) {
+	err = WriteGazeFolder(context.Background(), out, o, WriteOptions{})
+	if ne, ok := errors.AsType[*NotEmptyError](err); !ok || ne.Manifest != GazeManifestFile {
 		t.Errorf("second write: err = %v, want a refusal naming %s", err, GazeManifestFile)
 	}
 	if err := WriteGazeFolder(context.Background(), out, o, WriteOptions{Force: true}); err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -16,7 +15,7 @@ import (
 // nothing; a non-empty folder is refused without Force, and with it only train/, val/
 // and needle.json are replaced.
 func TestWriteFolder(t *testing.T) {
-	o := NeedleOptions{Canvas: 32, DigitMin: 12, DigitMax: 16, Clutter: 1, Train: 6, Val: 3, Noise: 0.1, Seed: 2}
+	o := NeedleOptions{Canvas: 32, DigitMin: 12, DigitMax: 16, SynthOptions: SynthOptions{Clutter: 1, Train: 6, Val: 3, Noise: 0.1, Seed: 2}}
 	parent := t.TempDir()
 	out := filepath.Join(parent, "set")
 	var n atomic.Int32
@@ -42,8 +41,11 @@ func TestWriteFolder(t *testing.T) {
 		t.Fatalf("manifest: %v, %d images, options %+v", err, len(m.Images), m.Options)
 	}
 
-	if err := WriteFolder(context.Background(), out, o, WriteOptions{}); err == nil || !strings.Contains(err.Error(), "not empty") {
-		t.Errorf("rewrite without Force: err = %v", err)
+	err = WriteFolder(context.Background(), out, o, WriteOptions{})
+	var notEmpty *NotEmptyError
+	if !errors.As(err, &notEmpty) || notEmpty.Dir != out || notEmpty.Manifest != NeedleManifestFile ||
+		err.Error() != "output folder "+out+" is not empty" {
+		t.Errorf("rewrite without Force: got %#v (%v), want a NotEmptyError for %s and %s", err, err, out, NeedleManifestFile)
 	}
 	keep := filepath.Join(out, "notes.txt")
 	if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {

@@ -72,18 +72,16 @@ func FolderOptions(c config.Config) data.FolderOptions {
 // order, not the data, so runs with different seeds compare on the same canvases.
 func needleOptions(c config.Config) data.NeedleOptions {
 	n := c.Data.Needle
-	return data.NeedleOptions{
-		Canvas: n.Canvas, DigitMin: n.DigitMin, DigitMax: n.DigitMax, Clutter: n.Clutter,
-		Train: n.Train, Val: n.Val, Noise: n.Noise, Seed: n.Seed, FreshEachEpoch: n.FreshEachEpoch,
-	}
+	return data.NeedleOptions{Canvas: n.Canvas, DigitMin: n.DigitMin, DigitMax: n.DigitMax, SynthOptions: data.SynthOptions{
+		Clutter: n.Clutter, Train: n.Train, Val: n.Val, Noise: n.Noise, Seed: n.Seed, FreshEachEpoch: n.FreshEachEpoch,
+	}}
 }
 
 // GazeOptions maps the config's data.gaze section to the needle-gaze set's options. As
 // with the needle set, its seed is its own.
 func GazeOptions(c config.Config) data.GazeOptions {
 	g := c.Data.Gaze
-	return data.GazeOptions{
-		Canvas: g.Canvas, EyeMin: g.EyeMin, EyeMax: g.EyeMax, Clutter: g.Clutter,
-		Train: g.Train, Val: g.Val, Noise: g.Noise, Seed: g.Seed, FreshEachEpoch: g.FreshEachEpoch,
-	}
+	return data.GazeOptions{Canvas: g.Canvas, EyeMin: g.EyeMin, EyeMax: g.EyeMax, SynthOptions: data.SynthOptions{
+		Clutter: g.Clutter, Train: g.Train, Val: g.Val, Noise: g.Noise, Seed: g.Seed, FreshEachEpoch: g.FreshEachEpoch,
+	}}
 }

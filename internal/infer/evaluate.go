@@ -48,11 +48,16 @@ func NewEvaluator(f *Forward, ds data.Dataset, workers int, cache *data.CacheBud
 	if k := f.Model.Spec.Classes; len(ds.Classes()) != k {
 		return nil, fmt.Errorf("data has %d classes, the model %d", len(ds.Classes()), k)
 	}
-	ld, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: f.Model.Batch, Workers: workers, Cache: cache, Inputs: f.Model.Spec.Inputs()})
+	ld, err := evalLoader(f, ds, workers, cache)
 	if err != nil {
 		return nil, err
 	}
 	return &Evaluator{f: f, ds: ds, ld: ld}, nil
+}
+
+// evalLoader is the loader of an evaluation: ds in order, in f's batches, unaugmented.
+func evalLoader(f *Forward, ds data.Dataset, workers int, cache *data.CacheBudget) (*data.Loader, error) {
+	return data.NewLoader(ds, data.LoaderOptions{BatchSize: f.Model.Batch, Workers: workers, Cache: cache, Inputs: f.Model.Spec.Inputs()})
 }
 
 // Run runs the model over every image of the set, without augmentation, in order.

@@ -73,6 +73,25 @@ func Predictions(std data.Standardiser, out []float32) ([]float32, error) {
 // in order, and measures its errors against ds's targets, which must be the
 // standardiser's, in its order.
 func EvaluateRegression(ctx context.Context, f *Forward, std data.Standardiser, ds data.Dataset, workers int, cacheBytes int64) (*RegressionResult, error) {
+	e, err := NewRegressionEvaluator(f, std, ds, workers, data.NewCacheBudget(cacheBytes))
+	if err != nil {
+		return nil, err
+	}
+	return e.Run(ctx)
+}
+
+// RegressionEvaluator is Evaluator for a regressor: its loader, and the images it
+// caches, last across runs.
+type RegressionEvaluator struct {
+	f     *Forward
+	std   data.Standardiser
+	names []string
+	ld    *data.Loader
+}
+
+// NewRegressionEvaluator checks ds against the regressor f and its standardiser and
+// makes the loader Run reads it with, caching decoded images within cache (nil: none).
+func NewRegressionEvaluator(f *Forward, std data.Standardiser, ds data.Dataset, workers int, cache *data.CacheBudget) (*RegressionEvaluator, error) {
 	if ds.Len() == 0 {
 		return nil, fmt.Errorf("evaluation set is empty")
 	}
@@ -80,14 +99,20 @@ func EvaluateRegression(ctx context.Context, f *Forward, std data.Standardiser, 
 	if !slices.Equal(names, std.Names) {
 		return nil, fmt.Errorf("data has targets %v, the model %v", names, std.Names)
 	}
-	t := len(names)
-	if f.Model.Spec.Targets != t {
+	if t := len(names); f.Model.Spec.Targets != t {
 		return nil, fmt.Errorf("model has %d regression outputs for %d targets", f.Model.Spec.Targets, t)
 	}
-	ld, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: f.Model.Batch, Workers: workers, CacheBytes: cacheBytes, Inputs: f.Model.Spec.Inputs()})
+	ld, err := evalLoader(f, ds, workers, cache)
 	if err != nil {
 		return nil, err
 	}
+	return &RegressionEvaluator{f: f, std: std, names: names, ld: ld}, nil
+}
+
+// Run runs the regressor over every image of the set, without augmentation, in order.
+func (e *RegressionEvaluator) Run(ctx context.Context) (*RegressionResult, error) {
+	f, std, names, ld := e.f, e.std, e.names, e.ld
+	t := len(names)
 	it := ld.Epoch(ctx, 0)
 	defer it.Close()
 	kind := f.Model.Spec.Loss
@@ -116,6 +141,7 @@ func EvaluateRegression(ctx context.Context, f *Forward, std data.Standardiser, 
 			lossSum += kind.Penalty(float64(out.Logits[k]) - (float64(y)-std.Mean[j])/std.Std[j])
 		}
 		n += b.N
+		ld.Release(b) // Run copied it, and its targets are read
 	}
 	if err := it.Err(); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package infer
 import (
 	"context"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -93,6 +94,29 @@ func TestEvaluateRegressionMatchesOneByOne(t *testing.T) {
 		!close(res.Targets["gx"].MAE, absT[0]/n) || !close(res.Targets["gy"].MAE, absT[1]/n) {
 		t.Errorf("EvaluateRegression: %+v; one by one: loss %v, MAE %v (%v, %v), RMSE %v", res, loss, abs, absT[0]/n, absT[1]/n, sq)
 	}
+	// A kept evaluator decodes the validation images once: its second run gives the same
+	// result from the cache the first one filled, which it does not grow.
+	cache := data.NewCacheBudget(1 << 30)
+	ev, err := NewRegressionEvaluator(f3, std, val, 1, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := ev.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := cache.Used()
+	second, err := ev.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used == 0 || cache.Used() != used {
+		t.Errorf("cache holds %d bytes after one run and %d after two, want the same, not 0", used, cache.Used())
+	}
+	if !reflect.DeepEqual(first, second) || !reflect.DeepEqual(first, res) {
+		t.Errorf("kept evaluator: first run %+v, second %+v, EvaluateRegression %+v", first, second, res)
+	}
+
 	other := std
 	other.Names = []string{"gy", "gx"}
 	if _, err := EvaluateRegression(context.Background(), f3, other, val, 1, 0); err == nil {

@@ -1,60 +1,37 @@
 package metrics
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"zoomtrain/internal/inputfile"
+	"zoomtrain/internal/inputfile/inputfiletest"
 )
 
 // TestRefusesNonRegularAndHuge: a FIFO or a directory named metrics.jsonl, or a file
 // over MaxFileBytes, is an error from Read, Truncate and Append, in bounded time.
 func TestRefusesNonRegularAndHuge(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo.jsonl")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	fifo := inputfiletest.FIFO(t, dir, "fifo.jsonl")
 	huge := filepath.Join(dir, "huge.jsonl")
 	if err := Append(huge, rec(1, 1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(huge, MaxFileBytes+1); err != nil {
-		t.Skipf("sparse file: %v", err)
+	body, err := os.ReadFile(huge)
+	if err != nil {
+		t.Fatal(err)
 	}
-	tests := []struct {
-		path string
-		want error
-		text string
-	}{
-		{fifo, inputfile.ErrNotRegular, "is a FIFO"},
-		{dir, inputfile.ErrNotRegular, "is a directory"},
-		{huge, inputfile.ErrTooLarge, "67108865 bytes, the limit is 67108864"},
-	}
-	ops := map[string]func(string) error{
+	inputfiletest.Sparse(t, huge, body, MaxFileBytes+1)
+	inputfiletest.CheckRefused(t, map[string]func(string) error{
 		"Read":     func(p string) error { _, err := Read(p); return err },
 		"Truncate": func(p string) error { return Truncate(p, 0) },
 		"Append":   func(p string) error { return Append(p, rec(2, 1)) },
-	}
-	for _, tt := range tests {
-		for name, op := range ops {
-			done := make(chan error, 1)
-			go func() { done <- op(tt.path) }()
-			select {
-			case err := <-done:
-				if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.text) {
-					t.Errorf("%s(%s) = %v, want an error wrapping %v and saying %q", name, tt.path, err, tt.want, tt.text)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatalf("%s(%s) did not return within 10 s", name, tt.path)
-			}
-		}
-	}
+	}, []inputfiletest.Case{
+		{Path: fifo, Want: inputfile.ErrNotRegular, Text: "is a FIFO"},
+		{Path: dir, Want: inputfile.ErrNotRegular, Text: "is a directory"},
+		{Path: huge, Want: inputfile.ErrTooLarge, Text: "67108865 bytes, the limit is 67108864"},
+	})
 	if st, err := os.Stat(huge); err != nil || st.Size() != MaxFileBytes+1 {
 		t.Errorf("the refused file was changed: %v, %v", st, err)
 	}

@@ -48,28 +48,34 @@ type evaluation struct {
 	reg              *infer.RegressionResult
 }
 
-// evaluate runs one validation pass; ev, when set, evaluates a classifier with the
-// loader (and image cache) it keeps across epochs.
-func (t *Trainer) evaluate(ctx context.Context, val data.Dataset, ev *infer.Evaluator) (evaluation, error) {
-	workers, cache := t.cfg.Data.Workers, int64(t.cfg.Data.CacheMB)<<20
+// newValidation returns the run's validation pass over val, a classifier's or a
+// regressor's; its loader, and the images it caches within cache, last across epochs.
+func (t *Trainer) newValidation(val data.Dataset, cache *data.CacheBudget) (func(context.Context) (evaluation, error), error) {
+	workers := t.cfg.Data.Workers
 	if t.std != nil {
-		r, err := infer.EvaluateRegression(ctx, t.eval, *t.std, val, workers, cache)
+		ev, err := infer.NewRegressionEvaluator(t.eval, *t.std, val, workers, cache)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) (evaluation, error) {
+			r, err := ev.Run(ctx)
+			if err != nil {
+				return evaluation{}, err
+			}
+			return evaluation{loss: r.Loss, reg: r}, nil
+		}, nil
+	}
+	ev, err := infer.NewEvaluator(t.eval, val, workers, cache)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (evaluation, error) {
+		r, err := ev.Run(ctx)
 		if err != nil {
 			return evaluation{}, err
 		}
-		return evaluation{loss: r.Loss, reg: r}, nil
-	}
-	var r *infer.Result
-	var err error
-	if ev != nil {
-		r, err = ev.Run(ctx)
-	} else {
-		r, err = infer.Evaluate(ctx, t.eval, val, workers, cache)
-	}
-	if err != nil {
-		return evaluation{}, err
-	}
-	return evaluation{loss: r.Loss, top1: r.Top1, top5: r.Top5}, nil
+		return evaluation{loss: r.Loss, top1: r.Top1, top5: r.Top5}, nil
+	}, nil
 }
 
 // Standardiser returns a regressor's standardiser, nil for a classifier.

@@ -354,12 +354,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if nb == 0 {
 		return nil, fmt.Errorf("training set of %d images holds no full batch of %d", o.Train.Len(), cfg.Train.BatchSize)
 	}
-	// A classifier's validation loader, and the images it caches, last across epochs.
-	var evaluator *infer.Evaluator
-	if t.std == nil {
-		if evaluator, err = infer.NewEvaluator(t.eval, o.Val, cfg.Data.Workers, cache); err != nil {
-			return nil, err
-		}
+	// The validation loader, and the images it caches, last across epochs.
+	validate, err := t.newValidation(o.Val, cache)
+	if err != nil {
+		return nil, err
 	}
 	cfgYAML, err := cfg.YAML()
 	if err != nil {
@@ -511,7 +509,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		trainSeconds := time.Since(epochStart).Seconds()
 		obs.Evaluating()
-		res, err := t.evaluate(ctx, o.Val, evaluator)
+		res, err := validate(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				// The epoch's training is complete; keep it, and evaluate on resume.

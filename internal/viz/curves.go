@@ -60,30 +60,51 @@ func points(rs []metrics.Record, get func(metrics.Record) float64) plotter.XYs {
 	return xy
 }
 
-// palette is a colour-blind-safe set (Okabe and Ito).
+// lineColours is the number of colours palette cycles through.
+const lineColours = 7
+
+// palette is line i's colour: the Okabe and Ito colour-blind-safe set without its
+// yellow, which is faint on white. A colour that resembles another (the two blues,
+// vermillion and orange) stands at an index of the other parity, so it is drawn with
+// the other dashes.
 func palette(i int) color.Color {
-	p := []color.NRGBA{
+	p := [lineColours]color.NRGBA{
 		{0, 114, 178, 255}, {213, 94, 0, 255}, {0, 158, 115, 255}, {204, 121, 167, 255},
-		{230, 159, 0, 255}, {86, 180, 233, 255}, {0, 0, 0, 255}, {240, 228, 66, 255},
+		{230, 159, 0, 255}, {86, 180, 233, 255}, {0, 0, 0, 255},
 	}
-	return p[i%len(p)]
+	return p[i%lineColours]
 }
 
-// addLine adds xy to p as a line in colour i, with markers when there are few points
-// (so that a single epoch still shows), and a legend entry.
+// lineStyle is how line i is told apart from the others: its colour; one of four
+// markers in turn; solid or dashed by turns, and once the colours are used up dotted or
+// dash-dot. Colour and marker differ for the first 28 lines, colour and dashes for the
+// first 14, and the lines of alike colours differ in all three.
+func lineStyle(i int) (draw.LineStyle, draw.GlyphDrawer) {
+	dashes := [...][]vg.Length{
+		nil, // solid
+		{vg.Points(5), vg.Points(2.5)},
+		{vg.Points(1.5), vg.Points(2)},
+		{vg.Points(6), vg.Points(2), vg.Points(1.5), vg.Points(2)},
+	}
+	glyphs := [...]draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.SquareGlyph{}, draw.PlusGlyph{}}
+	round := i / lineColours
+	return draw.LineStyle{
+		Color:  palette(i),
+		Width:  vg.Points(1.5),
+		Dashes: dashes[(i%2+2*round)%len(dashes)],
+	}, glyphs[i%len(glyphs)]
+}
+
+// addLine adds xy to p as line i (see lineStyle), with markers when there are few
+// points (so that a single epoch still shows), and a legend entry.
 func addLine(p *plot.Plot, name string, xy plotter.XYs, i int) error {
 	l, s, err := plotter.NewLinePoints(xy)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	l.Color = palette(i)
-	l.Width = vg.Points(1.5)
-	if i%2 == 1 {
-		l.Dashes = []vg.Length{vg.Points(5), vg.Points(2.5)}
-	}
-	s.Color = palette(i)
+	l.LineStyle, s.Shape = lineStyle(i)
+	s.Color = l.Color
 	s.Radius = vg.Points(2.5)
-	s.Shape = draw.CircleGlyph{}
 	if len(xy) <= 30 {
 		p.Add(l, s)
 		p.Legend.Add(name, l, s)
@@ -94,6 +115,13 @@ func addLine(p *plot.Plot, name string, xy plotter.XYs, i int) error {
 	return nil
 }
 
+// addMissing adds a legend entry in line i's style for a run without data, so that the
+// legend stays honest about which runs are missing.
+func addMissing(p *plot.Plot, name string, i int) {
+	ls, _ := lineStyle(i)
+	p.Legend.Add(name+" (no data)", &plotter.Line{LineStyle: ls})
+}
+
 // newPlot returns a plot whose text is sans-serif, which reads better at screen size
 // than the default serif; set per plot, since the package default is shared state.
 func newPlot() *plot.Plot {
@@ -102,6 +130,8 @@ func newPlot() *plot.Plot {
 		&p.X.Tick.Label, &p.Y.Tick.Label, &p.Legend.TextStyle} {
 		sty.Font.Variant = "Sans"
 	}
+	// Wide enough to show a dash-dot pattern whole.
+	p.Legend.ThumbnailWidth = vg.Points(28)
 	return p
 }
 
@@ -522,9 +552,7 @@ func CompareRuns(runs []Run) ([]byte, error) {
 		seen[run.Name] = true
 		xy := points(byEpoch(run.Records), func(r metrics.Record) float64 { return 100 * r.ValTop1 })
 		if len(xy) == 0 {
-			// Keep the legend honest about which runs are missing.
-			l := &plotter.Line{LineStyle: draw.LineStyle{Color: palette(i), Width: vg.Points(1.5)}}
-			p.Legend.Add(run.Name+" (no data)", l)
+			addMissing(p, run.Name, i)
 			continue
 		}
 		hasData = true
@@ -567,8 +595,7 @@ func compareMAE(runs []Run) ([]byte, error) {
 		seen[run.Name] = true
 		xy := points(byEpoch(run.Records), val)
 		if len(xy) == 0 {
-			l := &plotter.Line{LineStyle: draw.LineStyle{Color: palette(i), Width: vg.Points(1.5)}}
-			p.Legend.Add(run.Name+" (no data)", l)
+			addMissing(p, run.Name, i)
 			continue
 		}
 		best := xy[0].Y

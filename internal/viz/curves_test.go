@@ -127,7 +127,7 @@ func TestCompareRuns(t *testing.T) {
 		{"one run without validation", []Run{{"a", history(5, 0.5)}, {"b", noVal}}, false, 1},
 		{"many runs", []Run{{"r0", history(4, 0.1)}, {"r1", history(4, 0.2)}, {"r2", history(4, 0.3)},
 			{"r3", history(4, 0.4)}, {"r4", history(4, 0.5)}, {"r5", history(4, 0.6)},
-			{"r6", history(4, 0.7)}, {"r7", history(4, 0.8)}, {"r8", history(4, 0.9)}}, false, 6},
+			{"r6", history(4, 0.7)}, {"r7", history(4, 0.8)}, {"r8", history(4, 0.9)}}, false, lineColours},
 		{"no runs", nil, true, 0},
 		{"no validation anywhere", []Run{{"a", noVal}, {"b", nil}}, true, 0},
 		{"repeated name", []Run{{"a", history(2, 0.5)}, {"a", history(2, 0.5)}}, true, 0},
@@ -155,6 +155,42 @@ func TestCompareRuns(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every line of a plot differs from the others in colour or dashes for 14 lines, and in
+// colour or marker for 28; the first lines' colours are all different, and the lines
+// of the two blues and of vermillion and orange differ in dashes and marker too.
+func TestLineStyleDistinct(t *testing.T) {
+	type look struct{ colour, dashes, glyph string }
+	seen2, seen3 := map[[2]string]int{}, map[look]int{}
+	colours := map[string]int{}
+	for i := range 28 {
+		ls, g := lineStyle(i)
+		l := look{fmt.Sprint(ls.Color), fmt.Sprint(ls.Dashes), fmt.Sprintf("%T", g)}
+		if ls.Color != palette(i) || ls.Width <= 0 {
+			t.Errorf("line %d: colour %v (palette %v), width %v", i, ls.Color, palette(i), ls.Width)
+		}
+		if j, ok := seen2[[2]string{l.colour, l.dashes}]; ok && i < 14 {
+			t.Errorf("lines %d and %d share colour %s and dashes %s", j, i, l.colour, l.dashes)
+		}
+		if j, ok := seen3[look{l.colour, "", l.glyph}]; ok {
+			t.Errorf("lines %d and %d share colour %s and marker %s", j, i, l.colour, l.glyph)
+		}
+		seen2[[2]string{l.colour, l.dashes}], seen3[look{l.colour, "", l.glyph}] = i, i
+		if i < lineColours {
+			if j, ok := colours[l.colour]; ok {
+				t.Errorf("lines %d and %d share colour %s", j, i, l.colour)
+			}
+			colours[l.colour] = i
+		}
+	}
+	for _, pair := range [][2]int{{0, 5}, {1, 4}} { // blue and sky blue, vermillion and orange
+		a, ga := lineStyle(pair[0])
+		b, gb := lineStyle(pair[1])
+		if fmt.Sprint(a.Dashes) == fmt.Sprint(b.Dashes) || fmt.Sprintf("%T", ga) == fmt.Sprintf("%T", gb) {
+			t.Errorf("lines %d and %d, of alike colours, share dashes or marker", pair[0], pair[1])
+		}
 	}
 }
 
