@@ -25,6 +25,7 @@ import (
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/graph"
+	"zoomtrain/internal/opkit"
 	"zoomtrain/internal/train"
 )
 
@@ -204,7 +205,11 @@ func timePart(ctx context.Context, spec graph.Spec, name string, batch int, o Op
 	if _, err := G.Grad(p.Cost, p.Wrt...); err != nil {
 		return PartResult{}, fmt.Errorf("part %s: %w", name, err)
 	}
-	vm := G.NewTapeMachine(p.G, G.BindDualValues(p.Wrt...))
+	// The machine a training step runs on (internal/train), outputs sharing memory.
+	vm, _, err := opkit.NewMachine(p.G, nil, G.BindDualValues(p.Wrt...))
+	if err != nil {
+		return PartResult{}, err
+	}
 	defer vm.Close()
 	run := func() error {
 		defer vm.Reset()

@@ -314,21 +314,6 @@ func (l *Loader) Release(b *Batch) {
 	b.X, b.N, b.LowRes = nil, 0, nil
 }
 
-// DropFree lets go of the released buffers kept for reuse, so that what runs between
-// epochs (an evaluation, with its own graph and batches) does not share the memory
-// with them: configs/folder-512.yaml keeps three batches of 96 MB. The next epoch
-// allocates its buffers afresh.
-func (l *Loader) DropFree() {
-	for {
-		select {
-		case <-l.free:
-		case <-l.freeLowRes:
-		default:
-			return
-		}
-	}
-}
-
 type job struct {
 	p    *pending
 	slot int

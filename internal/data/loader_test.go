@@ -540,45 +540,6 @@ func TestCacheBudgetShared(t *testing.T) {
 	}
 }
 
-// TestLoaderDropFree checks that after DropFree no released buffer is handed out
-// again, and that the batches filled into fresh buffers hold the same images.
-func TestLoaderDropFree(t *testing.T) {
-	ds := rampSet{n: 8, r: 4, failAt: -1}
-	in := lowres.Inputs{Resolution: 4, Sides: []int{2}}
-	l, err := NewLoader(ds, LoaderOptions{BatchSize: 4, Workers: 2, Prefetch: 1, Inputs: in})
-	if err != nil {
-		t.Fatal(err)
-	}
-	released := map[*float32]bool{}
-	var first [][]float32
-	it := l.Epoch(context.Background(), 0)
-	for b, ok := it.Next(); ok; b, ok = it.Next() {
-		first = append(first, slices.Clone(b.X))
-		released[&b.X[0]], released[&b.LowRes[0][0]] = true, true
-		l.Release(b)
-	}
-	it.Close()
-	l.DropFree()
-	it = l.Epoch(context.Background(), 0)
-	k := 0
-	for b, ok := it.Next(); ok; b, ok = it.Next() {
-		if released[&b.X[0]] || released[&b.LowRes[0][0]] {
-			t.Errorf("batch %d reuses a buffer released before DropFree", k)
-		}
-		if !slices.Equal(b.X, first[k]) {
-			t.Errorf("batch %d differs from the same batch in reused buffers", k)
-		}
-		k++
-	}
-	it.Close()
-	if err := it.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if k != 2 {
-		t.Fatalf("%d batches, want 2", k)
-	}
-}
-
 // TestLoaderBuffersInFlight checks that a consumer releasing each batch before the next
 // sees at most Prefetch+1 distinct image buffers: the producer takes a batch's buffer
 // only when the batch has its place among those prepared ahead.

@@ -7,6 +7,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"zoomtrain/internal/opkit"
 )
 
 func tinySpec(sampler, task string) Spec {
@@ -170,7 +172,14 @@ func checkModelGradient(t *testing.T, s Spec, setup func(*Model) error) {
 			}
 			var lossV G.Value
 			G.Read(m.Loss, &lossV)
-			vm := G.NewTapeMachine(m.G, G.BindDualValues(m.Learnables()...))
+			// The machine the trainer runs: outputs share memory (opkit.ShareOutputs).
+			vm, sum, err := opkit.NewMachine(m.G, nil, G.BindDualValues(m.Learnables()...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Outputs == 0 {
+				t.Error("no output shares memory")
+			}
 			defer vm.Close()
 			lossAt := func() float64 {
 				if err := vm.RunAll(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/graph"
+	"zoomtrain/internal/opkit"
 )
 
 // Forward runs a model built without a loss: batches in, logits (and, for
@@ -28,7 +29,7 @@ type Forward struct {
 
 // NewForward compiles a forward-only VM for m. With details, the saliency maps, grids
 // and task inputs are read out too.
-func NewForward(m *graph.Model, details bool) (*Forward, error) {
+func NewForward(m *graph.Model, details bool, arena *opkit.Arena) (*Forward, error) {
 	if m.Dtype != tensor.Float32 {
 		return nil, fmt.Errorf("forward runs float32 models, got %v", m.Dtype)
 	}
@@ -41,7 +42,10 @@ func NewForward(m *graph.Model, details bool) (*Forward, error) {
 		}
 		G.Read(m.TaskIn, &f.taskIn)
 	}
-	f.vm = G.NewTapeMachine(m.G)
+	var err error
+	if f.vm, _, err = opkit.NewMachine(m.G, arena); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
@@ -173,7 +177,7 @@ func LoadForward(path string, batch int, details bool) (*Loaded, error) {
 	if err := LoadModelState(m, c); err != nil {
 		return nil, fmt.Errorf("checkpoint %s does not fit its config: %w", path, err)
 	}
-	f, err := NewForward(m, details)
+	f, err := NewForward(m, details, nil)
 	if err != nil {
 		return nil, err
 	}

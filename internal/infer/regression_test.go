@@ -45,11 +45,11 @@ func TestEvaluateRegressionMatchesOneByOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f3, err := NewForward(m3, false)
+	f3, err := NewForward(m3, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f1, err := NewForward(m1, false)
+	f1, err := NewForward(m1, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

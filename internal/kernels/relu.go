@@ -21,7 +21,10 @@ func ReLU(x *gorgonia.Node) (*gorgonia.Node, error) {
 	return out, nil
 }
 
-// reluOp is the forward op; reluGradOp (children x, dy) passes dy where x > 0.
+// reluOp is the forward op; reluGradOp (children y = relu(x), dy) passes dy where
+// y > 0, which is where x > 0. Reading y rather than x lets x's memory go once the
+// forward op has read it (opkit.ShareOutputs): y is kept for the next layer's weight
+// gradient anyway.
 type reluOp struct {
 	opkit.Base
 	out opkit.Buffer
@@ -66,7 +69,7 @@ func (op *reluOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (g
 		return nil, fmt.Errorf("relu gradient: expected 1 input, got %d", len(inputs))
 	}
 	gop := &reluGradOp{Base: opkit.Base{Name: "relu.dx", Inputs: 2, Params: op.Params}}
-	dx, err := gorgonia.ApplyOp(gop, inputs[0], grad)
+	dx, err := gorgonia.ApplyOp(gop, output, grad)
 	if err != nil {
 		return nil, fmt.Errorf("relu gradient: %w", err)
 	}

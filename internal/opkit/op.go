@@ -133,9 +133,11 @@ func Args(name string, want int, vals []gorgonia.Value) ([]*tensor.Dense, error)
 
 // Buffer is a tensor an op keeps between runs, so that a training step
 // allocates no new outputs; it is reallocated only when the dtype or size
-// changes.
+// changes. A Buffer given a slot by ShareOutputs lives in memory it shares with
+// the outputs of other ops whose values are not needed at the same time.
 type Buffer struct {
-	t *tensor.Dense
+	t    *tensor.Dense
+	slot *slot
 }
 
 // Get returns the buffer as a tensor of dtype dt and the given shape, holding
@@ -150,6 +152,10 @@ func (b *Buffer) Get(dt tensor.Dtype, shape ...int) *tensor.Dense {
 		if err := b.t.Reshape(shape...); err == nil {
 			return b.t
 		}
+	}
+	if back := b.slot.backing(dt, size); back != nil {
+		b.t = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(back))
+		return b.t
 	}
 	b.t = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
 	return b.t

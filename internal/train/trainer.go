@@ -22,6 +22,7 @@ import (
 	"zoomtrain/internal/infer"
 	"zoomtrain/internal/kernels"
 	"zoomtrain/internal/metrics"
+	"zoomtrain/internal/opkit"
 )
 
 // ErrInterrupted is returned when the context was cancelled; a checkpoint of the last
@@ -162,7 +163,10 @@ func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Tr
 		return nil, fmt.Errorf("build evaluation graph: %w", err)
 	}
 	t := &Trainer{cfg: cfg, model: m, std: std}
-	if t.eval, err = infer.NewForward(em, false); err != nil {
+	// The evaluation runs between steps, when none of the step's shared values is
+	// needed: its values take turns in the same memory.
+	arena := new(opkit.Arena)
+	if t.eval, err = infer.NewForward(em, false, arena); err != nil {
 		return nil, err
 	}
 	if _, err := G.Grad(m.Loss, m.Learnables()...); err != nil {
@@ -181,7 +185,11 @@ func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Tr
 			return nil, err
 		}
 	}
-	t.vm = G.NewTapeMachine(m.G, G.BindDualValues(m.Learnables()...))
+	// The step's values that are not needed at the same time (most gradients, and
+	// forward outputs the backward pass does not read) share memory.
+	if t.vm, _, err = opkit.NewMachine(m.G, arena, G.BindDualValues(m.Learnables()...)); err != nil {
+		return nil, err
+	}
 	if t.params, err = m.ParamData(); err != nil {
 		return nil, err
 	}
@@ -498,10 +506,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		skipped := it.Skipped()
 		it.Close()
-		// Neither the loader's idle batches nor the training convolutions' im2col
-		// matrices share the memory with the evaluation: a collection now lets it
-		// reuse theirs (without it the evaluation grew the heap before the next one).
-		loader.DropFree()
+		// The training convolutions' im2col matrices do not share memory with the
+		// evaluation: a collection now lets it reuse theirs (without it the
+		// evaluation grew the heap before the next one).
 		kernels.ReleaseScratch(m.G)
 		runtime.GC()
 		if so, ok := obs.(SkipObserver); ok && len(skipped) > 0 {
@@ -510,6 +517,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		trainSeconds := time.Since(epochStart).Seconds()
 		obs.Evaluating()
 		res, err := validate(ctx)
+		// Nor do the evaluation's convolution scratch matrices with the next epoch's.
+		kernels.ReleaseScratch(t.eval.Model.G)
+		runtime.GC()
 		if err != nil {
 			if ctx.Err() != nil {
 				// The epoch's training is complete; keep it, and evaluate on resume.
