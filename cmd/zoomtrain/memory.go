@@ -29,7 +29,7 @@ func checkTrainingMemory(cfg config.Config, classes, targets, examples int) erro
 		return err
 	}
 	what := fmt.Sprintf("training at batch size %d (evaluation batch %d), resolution %d, on %d images",
-		cfg.Train.BatchSize, cfg.Train.EvalBatchSize, cfg.Data.Resolution, examples)
+		cfg.Train.BatchSize, mm.EvalBatch, cfg.Data.Resolution, examples)
 	return lim.Check(what, mm.Training(cfg, examples))
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/graph"
+	"zoomtrain/internal/infer"
 )
 
 // MemoryModel is what a setting's memory is estimated from: the bytes of the graph's
@@ -16,6 +17,9 @@ import (
 type MemoryModel struct {
 	PerExample int64 // float32 values of one example's forward pass: every node the graph computes
 	Weights    int64 // the learnable parameters
+	// EvalBatch is the evaluation batch the trainer runs: train.eval_batch_size, or
+	// fewer where that many examples' values would not fit infer.EvalMemoryBytes.
+	EvalBatch int
 }
 
 // workspaceFactor covers what the graph's nodes do not show: gradients as large as the
@@ -33,7 +37,12 @@ const workspaceFactor = 6
 // regressor of that many targets) at batch 1 (cheap: no values but the weights are
 // allocated) and measures it.
 func NewMemoryModel(cfg config.Config, classes, targets int) (MemoryModel, error) {
-	m, err := graph.Build(specOf(cfg, classes, targets), graph.Options{Batch: 1, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed)})
+	spec := specOf(cfg, classes, targets)
+	evalBatch, err := infer.BatchForMemory(spec, cfg.Train.EvalBatchSize, infer.EvalMemoryBytes)
+	if err != nil {
+		return MemoryModel{}, fmt.Errorf("estimate memory: %w", err)
+	}
+	m, err := graph.Build(spec, graph.Options{Batch: 1, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed)})
 	if err != nil {
 		return MemoryModel{}, fmt.Errorf("estimate memory: %w", err)
 	}
@@ -49,7 +58,7 @@ func NewMemoryModel(cfg config.Config, classes, targets int) (MemoryModel, error
 	for _, p := range m.Params {
 		weights += float64(max(p.Node.Shape().TotalSize(), 1))
 	}
-	return MemoryModel{PerExample: int64(4 * computed), Weights: int64(4 * weights)}, nil
+	return MemoryModel{PerExample: int64(4 * computed), Weights: int64(4 * weights), EvalBatch: evalBatch}, nil
 }
 
 // Forward estimates the bytes of evaluating batches of batch examples at resolution r:
@@ -69,7 +78,11 @@ func (mm MemoryModel) Training(cfg config.Config, trainN int) int64 {
 	r := float64(cfg.Data.Resolution)
 	step := b * float64(mm.PerExample) * workspaceFactor
 	weights := 4 * float64(mm.Weights)
-	eval := float64(mm.Forward(cfg.Train.EvalBatchSize, cfg.Data.Resolution, 2))
+	evalBatch := mm.EvalBatch
+	if evalBatch < 1 {
+		evalBatch = cfg.Train.EvalBatchSize
+	}
+	eval := float64(mm.Forward(evalBatch, cfg.Data.Resolution, 2))
 	// The cache holds decoded 8-bit sources, up to cache_mb.
 	cache := min(float64(cfg.Data.CacheMB)*(1<<20), float64(trainN)*3*r*r)
 	loader := float64(trainPrefetch(cfg)+1)*b*3*r*r*4 + cache + 16*float64(trainN)
