@@ -53,6 +53,12 @@ func TestReleaseScratch(t *testing.T) {
 		if len(op.st.s64.cols.s) == 0 {
 			t.Fatalf("run %d: the convolution kept no im2col matrices", run)
 		}
+		// The memory estimate's count of the scratch covers what the run holds.
+		s := op.st.s64
+		held := int64(cap(s.cols.s)+cap(s.work.s)+cap(s.partial.s)) * 8
+		if est := ScratchBytes(gr, 8); est < held || est > 2*held {
+			t.Errorf("run %d: ScratchBytes %d, the convolution holds %d bytes", run, est, held)
+		}
 		outs = append(outs, slices.Clone(valueFloats(t, out.Value())))
 		dws = append(dws, slices.Clone(valueFloats(t, grads[0].Value())))
 		ReleaseScratch(gr)

@@ -4,38 +4,44 @@ import (
 	"fmt"
 	"math"
 
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/graph"
 	"zoomtrain/internal/infer"
+	"zoomtrain/internal/kernels"
+	"zoomtrain/internal/opkit"
 )
 
-// MemoryModel is what a setting's memory is estimated from: the bytes of the graph's
-// values per example, and those of the weights. It is measured on the model's graph
-// built at batch 1, so it follows the architecture without a second description of it.
+// MemoryModel is what a setting's memory is estimated from, measured on the model's
+// graphs as built (nodes and shapes only: building allocates no values but the
+// weights), so it follows the architecture without a second description of it.
 type MemoryModel struct {
 	PerExample int64 // float32 values of one example's forward pass: every node the graph computes
 	Weights    int64 // the learnable parameters
+	// Step is the training step's memory at train.batch_size: the values of its
+	// forward and backward graph as they share memory (opkit.ShareOutputs, planned as
+	// the trainer's machine plans them) and the convolutions' kept scratch.
+	Step int64
 	// EvalBatch is the evaluation batch the trainer runs: train.eval_batch_size, or
 	// fewer where that many examples' values would not fit infer.EvalMemoryBytes.
 	EvalBatch int
 }
 
-// workspaceFactor covers what the graph's nodes do not show: gradients as large as the
-// values, the backward pass's temporaries, the kernels' scratch buffers and the garbage
-// collector's headroom (a forward pass takes half). Set by measurement: with it, the
-// Training estimate over the peak resident memory of one-epoch needle runs (resolution
-// 128 and 256, batch 32 and 128, evaluation batch 100 and 400) came to 1.04-2.1.
-// Since then the step's outputs share memory where their values are not needed at once
-// (opkit.ShareOutputs; most gradients, and the evaluation's values in the step's), so
-// the factor over-counts, and is kept as an upper bound: the needle run's estimate is
-// 810 MB against a measured 737 MB over two epochs.
-const workspaceFactor = 6
+// gcHeadroom is how far the heap may grow past the live values before a collection:
+// train runs with GOGC 50.
+const gcHeadroom = 1.5
+
+// forwardFactor covers what a forward graph's nodes do not show (the kernels' scratch,
+// temporaries and the collector's headroom). Set by measurement before the outputs
+// shared memory: the estimate came to 1.04-2.1 times the peak resident memory of
+// evaluations and one-epoch needle runs, so it is an upper bound.
+const forwardFactor = 3
 
 // NewMemoryModel builds the model of cfg for classes classes (or, with targets > 0, a
-// regressor of that many targets) at batch 1 (cheap: no values but the weights are
-// allocated) and measures it.
+// regressor of that many targets) at batch 1 and at train.batch_size with its
+// gradients, and measures them.
 func NewMemoryModel(cfg config.Config, classes, targets int) (MemoryModel, error) {
 	spec := specOf(cfg, classes, targets)
 	evalBatch, err := infer.BatchForMemory(spec, cfg.Train.EvalBatchSize, infer.EvalMemoryBytes)
@@ -49,8 +55,7 @@ func NewMemoryModel(cfg config.Config, classes, targets int) (MemoryModel, error
 	var computed, weights float64
 	for _, n := range m.G.AllNodes() {
 		// Inputs (the batch of sources and its low-resolution copies, the labels) are
-		// read in place from the loader's batches, counted by the callers; the
-		// workspace factor applies to what the graph computes.
+		// read in place from the loader's batches, counted by the callers.
 		if n.Op() != nil {
 			computed += float64(max(n.Shape().TotalSize(), 1))
 		}
@@ -58,25 +63,57 @@ func NewMemoryModel(cfg config.Config, classes, targets int) (MemoryModel, error
 	for _, p := range m.Params {
 		weights += float64(max(p.Node.Shape().TotalSize(), 1))
 	}
-	return MemoryModel{PerExample: int64(4 * computed), Weights: int64(4 * weights), EvalBatch: evalBatch}, nil
+	step, err := stepBytes(spec, cfg)
+	if err != nil {
+		return MemoryModel{}, fmt.Errorf("estimate memory: %w", err)
+	}
+	return MemoryModel{PerExample: int64(4 * computed), Weights: int64(4 * weights), Step: step, EvalBatch: evalBatch}, nil
+}
+
+// stepBytes plans the training graph's memory at train.batch_size as the trainer's
+// machine does, without running it.
+func stepBytes(spec graph.Spec, cfg config.Config) (int64, error) {
+	m, err := graph.Build(spec, graph.Options{Batch: cfg.Train.BatchSize, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed)})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := G.Grad(m.Loss, m.Learnables()...); err != nil {
+		return 0, err
+	}
+	_, regs, err := G.Compile(m.G)
+	if err != nil {
+		return 0, err
+	}
+	shared, err := opkit.ShareOutputs(m.G, regs, nil)
+	if err != nil {
+		return 0, err
+	}
+	var values float64
+	for _, n := range m.G.AllNodes() {
+		if n.Op() != nil {
+			values += 4 * float64(max(n.Shape().TotalSize(), 1))
+		}
+	}
+	values += float64(shared.Bytes - shared.Apart)
+	return sat(values + float64(kernels.ScratchBytes(m.G, 4))), nil
 }
 
 // Forward estimates the bytes of evaluating batches of batch examples at resolution r:
 // the graph's values and workspace, and the loader's batches in flight.
 func (mm MemoryModel) Forward(batch, r, prefetch int) int64 {
 	b := float64(batch)
-	return sat(b*float64(mm.PerExample)*workspaceFactor/2 + float64(prefetch+2)*b*3*float64(r)*float64(r)*4 + float64(mm.Weights))
+	return sat(b*float64(mm.PerExample)*forwardFactor + float64(prefetch+2)*b*3*float64(r)*float64(r)*4 + float64(mm.Weights))
 }
 
 // Training estimates the peak bytes of a training run under cfg on trainN examples:
-// the training step (values, gradients and workspace at train.batch_size), the weights
-// with their gradients and optimiser state, the evaluation graph at
-// train.eval_batch_size, the loader's batches in flight and its decoded-image cache,
-// and its per-epoch order of the examples.
+// the training step (values, gradients and scratch at train.batch_size, with the
+// collector's headroom), the weights with their gradients and optimiser state, the
+// evaluation graph at mm.EvalBatch, the loader's batches in flight and its
+// decoded-image cache, and its per-epoch order of the examples.
 func (mm MemoryModel) Training(cfg config.Config, trainN int) int64 {
 	b := float64(cfg.Train.BatchSize)
 	r := float64(cfg.Data.Resolution)
-	step := b * float64(mm.PerExample) * workspaceFactor
+	step := gcHeadroom * float64(mm.Step)
 	weights := 4 * float64(mm.Weights)
 	evalBatch := mm.EvalBatch
 	if evalBatch < 1 {
