@@ -8,7 +8,7 @@ import (
 )
 
 // Only the grid sampler reads the sources, in place from the loader's batch, so what
-// the graph computes per example, which the workspace factor multiplies, must not grow
+// the graph computes per example, which the forward factor multiplies, must not grow
 // with the source resolution. Counting the source input there put bench --resolution
 // 2048 at an estimated 28 GB (it peaks at 1.8 GB).
 func TestMemoryModelGraphValuesIgnoreSourceSize(t *testing.T) {
