@@ -113,10 +113,17 @@ func (k kernel) write(b *strings.Builder) {
 			for v := range k.nvec {
 				w("\tVMOVUPS %s, %d(R10)", breg(v), v*k.vbytes+off)
 			}
-			// The next panel's row: the rows of B in place are far apart,
-			// too many streams for the hardware prefetcher to follow.
-			for l := range nr * 4 / 64 {
-				w("\tPREFETCHT0 %d(DI)%s", nr*4+64*l, idx)
+			// The next two panels' row: the rows of B in place are far
+			// apart, too many streams for the hardware prefetcher to
+			// follow. Into L2 only (T2): the rows, often a power of two
+			// apart, share a few of L1's sets, and prefetches into L1
+			// hold its few miss buffers; the next panels' first tiles
+			// then read L2, not memory (BenchmarkSgemmConv conv2, conv3:
+			// 80-85 GFLOP/s with T0 one panel ahead, 96-101 so).
+			for d := 1; d <= 2; d++ {
+				for l := range nr * 4 / 64 {
+					w("\tPREFETCHT2 %d(DI)%s", d*nr*4+64*l, idx)
+				}
 			}
 		}
 		for r := range k.mr {
