@@ -198,11 +198,23 @@ func packA(tA bool, alpha float32, a []float32, lda, i0, p0, mc, kc, mr int, dst
 		panel := dst[ip*kc : ip*kc+mr*kc]
 		if tA {
 			// op(A)[i][p] = A[p][i]: each k step is a contiguous run of A.
-			for p := range kc {
-				src := a[(p0+p)*lda+i0+ip : (p0+p)*lda+i0+ip+rows]
-				g := panel[p*mr : p*mr+mr]
-				copy(g, src)
-				clear(g[rows:])
+			base := (p0)*lda + i0 + ip
+			switch {
+			case rows == 8 && mr == 8:
+				// A whole panel of the AVX-512 kernel: array copies, two
+				// moves each, where copy's call would cost more than the
+				// 8 values (the column gradient's products pack A of 288
+				// and 576 rows for a k of 64).
+				for p := range kc {
+					*(*[8]float32)(panel[p*8:]) = [8]float32(a[base+p*lda:])
+				}
+			default:
+				for p := range kc {
+					src := a[base+p*lda : base+p*lda+rows]
+					g := panel[p*mr : p*mr+mr]
+					copy(g, src)
+					clear(g[rows:])
+				}
 			}
 		} else {
 			transposeInto(a[(i0+ip)*lda+p0:], lda, rows, kc, panel, mr)
