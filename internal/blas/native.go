@@ -86,8 +86,16 @@ func (e *nativeEngine) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float3
 	// Equal k slices: a short last slice would spend its time loading and
 	// storing C.
 	kcMax := ceilDiv(k, ceilDiv(k, mk.kc))
-	for jc := 0; jc < n; jc += mk.nc {
-		nc := min(mk.nc, n-jc)
+	// B in place is packed a panel at a time, so the slab width only
+	// bounds how long the blocks of C stay in cache between k slices; with
+	// one k slice, one slab packs A once (an n of 1024 would otherwise
+	// leave a slab of 16 columns, which repacks all of A).
+	ncMax := mk.nc
+	if !tB && kcMax == k {
+		ncMax = n
+	}
+	for jc := 0; jc < n; jc += ncMax {
+		nc := min(ncMax, n-jc)
 		for pc := 0; pc < k; pc += kcMax {
 			kc := min(kcMax, k-pc)
 			blk := block{kc: kc, nc: nc}
