@@ -82,6 +82,7 @@ func TestNativeBlocking(t *testing.T) {
 		tiny := e.k
 		tiny.name += " tiny blocks"
 		tiny.mc, tiny.kc, tiny.nc = 2*tiny.mr, 9, 2*tiny.nr
+		tiny.aheadBytes = 0 // the packing's prefetching path too
 		es = append(es, newNative(tiny))
 		if !testing.Short() {
 			es = append(es, e)
@@ -222,19 +223,21 @@ func TestNativeNoAlloc(t *testing.T) {
 func TestTransposeInto(t *testing.T) {
 	for _, rows := range []int{1, 7, 8, 9, 16, 23} {
 		for _, cols := range []int{1, 7, 8, 9, 17, 40} {
-			lds, ldd := cols+3, rows+5
-			src := patterned(rows*lds, rows+cols)
-			dst := patterned(cols*ldd, 9)
-			want := append([]float32(nil), dst...)
-			for r := range rows {
-				for c := range cols {
-					want[c*ldd+r] = src[r*lds+c]
+			for _, ahead := range []int{0, 1024} {
+				lds, ldd := cols+3, rows+5
+				src := patterned(rows*lds, rows+cols)
+				dst := patterned(cols*ldd, 9)
+				want := append([]float32(nil), dst...)
+				for r := range rows {
+					for c := range cols {
+						want[c*ldd+r] = src[r*lds+c]
+					}
 				}
-			}
-			transposeInto(src, lds, rows, cols, dst, ldd)
-			for i := range want {
-				if dst[i] != want[i] {
-					t.Fatalf("%dx%d: dst[%d] = %v, want %v", rows, cols, i, dst[i], want[i])
+				transposeInto(src, lds, rows, cols, dst, ldd, ahead)
+				for i := range want {
+					if dst[i] != want[i] {
+						t.Fatalf("%dx%d ahead %d: dst[%d] = %v, want %v", rows, cols, ahead, i, dst[i], want[i])
+					}
 				}
 			}
 		}
