@@ -244,22 +244,35 @@ func TestTransposeInto(t *testing.T) {
 	}
 }
 
-// BenchmarkMicroKernel runs each micro-kernel alone on packed panels that
-// stay in cache: the ceiling of the native SGEMM.
+// BenchmarkMicroKernel runs each micro-kernel (and its narrower edge
+// variants) alone on packed panels that stay in cache: the ceiling of the
+// native SGEMM.
 func BenchmarkMicroKernel(b *testing.B) {
 	for _, e := range nativeEngines(b) {
 		k := e.k
-		b.Run(strings.ReplaceAll(k.name, " ", "_"), func(b *testing.B) {
-			const kc = 256
-			pa, pb := aligned(k.mr*kc), aligned(k.nr*kc)
-			copy(pa, patterned(len(pa), 1))
-			copy(pb, patterned(len(pb), 2))
-			c := aligned(k.mr * k.nr)
-			m := startFlops(b)
-			for b.Loop() {
-				k.fn(kc, &pa[0], &pb[0], k.nr, &c[0], k.nr, 1, 1)
+		fns := []kernelFunc{k.fn}
+		widths := []int{k.nr}
+		for i, fn := range k.edge {
+			fns, widths = append(fns, fn), append(widths, (i+1)*k.vec)
+		}
+		for i, fn := range fns {
+			nr := widths[i]
+			name := strings.ReplaceAll(k.name, " ", "_")
+			if nr != k.nr {
+				name += fmt.Sprintf("_edge%d", nr)
 			}
-			m.report(2 * float64(k.mr*k.nr*kc))
-		})
+			b.Run(name, func(b *testing.B) {
+				const kc = 256
+				pa, pb := aligned(k.mr*kc), aligned(nr*kc)
+				copy(pa, patterned(len(pa), 1))
+				copy(pb, patterned(len(pb), 2))
+				c := aligned(k.mr * nr)
+				m := startFlops(b)
+				for b.Loop() {
+					fn(kc, &pa[0], &pb[0], nr, &c[0], nr, 1, 1)
+				}
+				m.report(2 * float64(k.mr*nr*kc))
+			})
+		}
 	}
 }
