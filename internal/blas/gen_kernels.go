@@ -22,6 +22,7 @@ type kernel struct {
 	accBase      int
 	bRegs, bcast []int
 	pack         bool // also store the B panel read, packed, to bp
+	embed        bool // FMAs broadcast A from memory ({1to16}), no bcast
 }
 
 func main() {
@@ -37,15 +38,18 @@ func main() {
 // nr-wide row of B held in vector registers.
 `)
 	for _, k := range []kernel{
-		{"kernelAVX512x8x48", 8, 3, 64, "Z", 8, []int{0, 1, 2}, []int{3, 4}, false},
-		{"kernelAVX512x8x48Pack", 8, 3, 64, "Z", 8, []int{0, 1, 2}, []int{3, 4}, true},
-		{"kernelAVX2x6x16", 6, 2, 32, "Y", 4, []int{0, 1}, []int{2, 3}, false},
-		{"kernelAVX2x6x16Pack", 6, 2, 32, "Y", 4, []int{0, 1}, []int{2, 3}, true},
+		{"kernelAVX512x8x48", 8, 3, 64, "Z", 8, []int{0, 1, 2}, []int{3, 4}, false, false},
+		{"kernelAVX512x8x48Pack", 8, 3, 64, "Z", 8, []int{0, 1, 2}, []int{3, 4}, true, false},
+		{"kernelAVX2x6x16", 6, 2, 32, "Y", 4, []int{0, 1}, []int{2, 3}, false, false},
+		{"kernelAVX2x6x16Pack", 6, 2, 32, "Y", 4, []int{0, 1}, []int{2, 3}, true, false},
 		// Narrower tiles for the right edge of B, so that a last panel of
-		// 16 or 32 columns does not cost a whole 48-wide tile.
-		{"kernelAVX512x8x16", 8, 1, 64, "Z", 8, []int{0, 1}, []int{3, 4}, false},
-		{"kernelAVX512x8x32", 8, 2, 64, "Z", 8, []int{0, 1}, []int{3, 4}, false},
-		{"kernelAVX2x6x8", 6, 1, 32, "Y", 4, []int{0, 1}, []int{2, 3}, false},
+		// 16 or 32 columns does not cost a whole 48-wide tile. Their FMAs
+		// broadcast A from memory themselves: with one or two FMAs per
+		// value of A, separate broadcasts hold the 8x16 tile to 0.7 of
+		// peak, embedded ones reach 0.97 (BenchmarkMicroKernel).
+		{"kernelAVX512x8x16", 8, 1, 64, "Z", 8, []int{0, 1}, nil, false, true},
+		{"kernelAVX512x8x32", 8, 2, 64, "Z", 8, []int{0, 1}, nil, false, true},
+		{"kernelAVX2x6x8", 6, 1, 32, "Y", 4, []int{0, 1}, []int{2, 3}, false, false},
 	} {
 		k.write(&b)
 	}
@@ -113,13 +117,26 @@ func (k kernel) write(b *strings.Builder) {
 			for v := range k.nvec {
 				w("\tVMOVUPS %s, %d(R10)", breg(v), v*k.vbytes+off)
 			}
-			// The next panel's row: the rows of B in place are far apart,
-			// too many streams for the hardware prefetcher to follow.
-			for l := range nr * 4 / 64 {
-				w("\tPREFETCHT0 %d(DI)%s", nr*4+64*l, idx)
+			// The next two panels' row: the rows of B in place are far
+			// apart, too many streams for the hardware prefetcher to
+			// follow. Into L2 only (T2): the rows, often a power of two
+			// apart, share a few of L1's sets, and prefetches into L1
+			// hold its few miss buffers; the next panels' first tiles
+			// then read L2, not memory (BenchmarkSgemmConv conv2, conv3:
+			// 80-85 GFLOP/s with T0 one panel ahead, 96-101 so).
+			for d := 1; d <= 2; d++ {
+				for l := range nr * 4 / 64 {
+					w("\tPREFETCHT2 %d(DI)%s", d*nr*4+64*l, idx)
+				}
 			}
 		}
 		for r := range k.mr {
+			if k.embed {
+				for v := range k.nvec {
+					w("\tVFMADD231PS.BCST %d(SI), %s, %s", offA+4*r, breg(v), acc(r, v))
+				}
+				continue
+			}
 			bc := fmt.Sprintf("%s%d", k.reg, k.bcast[r%len(k.bcast)])
 			w("\tVBROADCASTSS %d(SI), %s", offA+4*r, bc)
 			for v := range k.nvec {

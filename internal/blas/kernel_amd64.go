@@ -71,11 +71,11 @@ func isAMD() bool {
 func microKernels(f features) []microKernel {
 	var ks []microKernel
 	if f.avx512f && f.fma {
-		ks = append(ks, microKernel{name: "avx512 8x48", mr: 8, nr: 48, mc: 128, kc: 384, nc: 336, fn: kernelAVX512x8x48, fnPack: kernelAVX512x8x48Pack,
+		ks = append(ks, microKernel{name: "avx512 8x48", mr: 8, nr: 48, mc: 128, kc: 384, nc: 336, aheadBytes: 4 << 20, fn: kernelAVX512x8x48, fnPack: kernelAVX512x8x48Pack,
 			vec: 16, edge: []kernelFunc{kernelAVX512x8x16, kernelAVX512x8x32}})
 	}
 	if f.avx2 && f.fma {
-		ks = append(ks, microKernel{name: "avx2 6x16", mr: 6, nr: 16, mc: 120, kc: 256, nc: 480, fn: kernelAVX2x6x16, fnPack: kernelAVX2x6x16Pack,
+		ks = append(ks, microKernel{name: "avx2 6x16", mr: 6, nr: 16, mc: 120, kc: 256, nc: 480, aheadBytes: 4 << 20, fn: kernelAVX2x6x16, fnPack: kernelAVX2x6x16Pack,
 			vec: 8, edge: []kernelFunc{kernelAVX2x6x8}})
 	}
 	return ks
@@ -89,10 +89,11 @@ func addChain(n int) int
 
 // transpose8 writes the transposes of blocks 8 x 8 blocks of src, side by
 // side along its rows, to dst, one under the other: dst[c*ldd+r] =
-// src[r*lds+c] for r < 8, c < 8*blocks (AVX).
+// src[r*lds+c] for r < 8, c < 8*blocks (AVX). With ahead > 0 it prefetches
+// each row of src ahead bytes ahead into L2.
 //
 //go:noescape
-func transpose8(src *float32, lds int, dst *float32, ldd int, blocks int)
+func transpose8(src *float32, lds int, dst *float32, ldd int, blocks int, ahead int)
 
 // hasTranspose8 reports whether transpose8 can run (AVX, implied by the
 // kernels' AVX2).

@@ -10,6 +10,6 @@ func hostFeatures() features { return features{} }
 func microKernels(features) []microKernel { return nil }
 
 // transpose8 is not used off amd64, where there is no native engine.
-func transpose8(*float32, int, *float32, int, int) { panic("blas: transpose8 off amd64") }
+func transpose8(*float32, int, *float32, int, int, int) { panic("blas: transpose8 off amd64") }
 
 func hasTranspose8() bool { return false }

@@ -22,6 +22,12 @@ type microKernel struct {
 	// fnPack is fn that also stores the B panel it reads, packed, to bp.
 	fnPack         func(kc int, a, b *float32, ldb int, c *float32, ldc int, beta float32, load int, bp *float32)
 	packedA, packB int // sizes of the packing buffers, set by newNative
+	// aheadBytes is the size of op(A) or op(B) from which transposing it
+	// into panels prefetches along its rows: what exceeds the caches
+	// streams from memory, and the rows are too many and too far apart
+	// for the hardware prefetcher (dW_conv2 of BenchmarkSgemmConv: 78 to
+	// 85 GFLOP/s); on operands in cache the prefetches cost 1-3%.
+	aheadBytes int
 }
 
 // kernelFunc is a micro-kernel; see kernel_amd64.go.
@@ -86,13 +92,26 @@ func (e *nativeEngine) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float3
 	// Equal k slices: a short last slice would spend its time loading and
 	// storing C.
 	kcMax := ceilDiv(k, ceilDiv(k, mk.kc))
-	for jc := 0; jc < n; jc += mk.nc {
-		nc := min(mk.nc, n-jc)
+	// B in place is packed a panel at a time, so the slab width only
+	// bounds how long the blocks of C stay in cache between k slices; with
+	// one k slice, one slab packs A once (an n of 1024 would otherwise
+	// leave a slab of 16 columns, which repacks all of A).
+	// Short k slices take taller blocks of A in the same buffer: the
+	// column gradients (k of 64, m of 288 and 576) pack A and sweep B
+	// once (dcols_conv3 of BenchmarkSgemmImage: 96 to 99 GFLOP/s).
+	mcMax := max(mk.mc, mk.mc*mk.kc/kcMax/mk.mr*mk.mr)
+	ncMax := mk.nc
+	aheadA, aheadB := mk.ahead(m*k), mk.ahead(k*n)
+	if !tB && kcMax == k {
+		ncMax = n
+	}
+	for jc := 0; jc < n; jc += ncMax {
+		nc := min(ncMax, n-jc)
 		for pc := 0; pc < k; pc += kcMax {
 			kc := min(kcMax, k-pc)
 			blk := block{kc: kc, nc: nc}
 			if tB {
-				packB(b, ldb, pc, jc, kc, nc, mk.nr, ws.b)
+				packB(b, ldb, pc, jc, kc, nc, mk.nr, ws.b, aheadB)
 			} else {
 				blk.b, blk.ldb = b[pc*ldb+jc:], ldb
 			}
@@ -102,13 +121,22 @@ func (e *nativeEngine) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float3
 			} else if beta != 0 {
 				blk.load = 1
 			}
-			for ic := 0; ic < m; ic += mk.mc {
-				blk.mc = min(mk.mc, m-ic)
-				packA(tA, alpha, a, lda, ic, pc, blk.mc, kc, mk.mr, ws.a)
+			for ic := 0; ic < m; ic += mcMax {
+				blk.mc = min(mcMax, m-ic)
+				packA(tA, alpha, a, lda, ic, pc, blk.mc, kc, mk.mr, ws.a, aheadA)
 				e.macroKernel(&blk, ws, c[ic*ldc+jc:], ldc)
 			}
 		}
 	}
+}
+
+// ahead is how far along its rows to prefetch an operand of n floats
+// while packing it, in bytes; 0 for none.
+func (mk *microKernel) ahead(n int) int {
+	if 4*n >= mk.aheadBytes {
+		return 1024
+	}
+	return 0
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
@@ -191,21 +219,33 @@ func (e *nativeEngine) macroKernel(blk *block, ws *workspace, c []float32, ldc i
 
 // packA copies alpha times the mc x kc block of op(A) at (i0, p0) into
 // panels of mr rows, each stored k-major (kc groups of mr values), the last
-// panel padded with zeros.
-func packA(tA bool, alpha float32, a []float32, lda, i0, p0, mc, kc, mr int, dst []float32) {
+// panel padded with zeros. ahead is passed to transposeInto.
+func packA(tA bool, alpha float32, a []float32, lda, i0, p0, mc, kc, mr int, dst []float32, ahead int) {
 	for ip := 0; ip < mc; ip += mr {
 		rows := min(mr, mc-ip)
 		panel := dst[ip*kc : ip*kc+mr*kc]
 		if tA {
 			// op(A)[i][p] = A[p][i]: each k step is a contiguous run of A.
-			for p := range kc {
-				src := a[(p0+p)*lda+i0+ip : (p0+p)*lda+i0+ip+rows]
-				g := panel[p*mr : p*mr+mr]
-				copy(g, src)
-				clear(g[rows:])
+			base := (p0)*lda + i0 + ip
+			switch {
+			case rows == 8 && mr == 8:
+				// A whole panel of the AVX-512 kernel: array copies, two
+				// moves each, where copy's call would cost more than the
+				// 8 values (the column gradient's products pack A of 288
+				// and 576 rows for a k of 64).
+				for p := range kc {
+					*(*[8]float32)(panel[p*8:]) = [8]float32(a[base+p*lda:])
+				}
+			default:
+				for p := range kc {
+					src := a[base+p*lda : base+p*lda+rows]
+					g := panel[p*mr : p*mr+mr]
+					copy(g, src)
+					clear(g[rows:])
+				}
 			}
 		} else {
-			transposeInto(a[(i0+ip)*lda+p0:], lda, rows, kc, panel, mr)
+			transposeInto(a[(i0+ip)*lda+p0:], lda, rows, kc, panel, mr, ahead)
 			for r := rows; r < mr; r++ {
 				for p := range kc {
 					panel[p*mr+r] = 0
@@ -222,10 +262,11 @@ func packA(tA bool, alpha float32, a []float32, lda, i0, p0, mc, kc, mr int, dst
 
 // transposeInto writes the transpose of the rows x cols matrix src (stride
 // lds) into dst (stride ldd): dst[c*ldd+r] = src[r*lds+c]. Whole 8 x 8
-// blocks go through the AVX transpose; each row is otherwise read whole:
-// rows are often a power of two apart, and reading a little of many of them
-// at once would make them collide in the caches' sets.
-func transposeInto(src []float32, lds, rows, cols int, dst []float32, ldd int) {
+// blocks go through the AVX transpose, which prefetches each row ahead
+// bytes ahead when ahead > 0; each row is otherwise read whole: rows are
+// often a power of two apart, and reading a little of many of them at once
+// would make them collide in the caches' sets.
+func transposeInto(src []float32, lds, rows, cols int, dst []float32, ldd, ahead int) {
 	r0 := 0
 	if hasTranspose8() && cols >= 8 {
 		blocks := cols / 8
@@ -234,7 +275,7 @@ func transposeInto(src []float32, lds, rows, cols int, dst []float32, ldd int) {
 			// dst[0, 8*blocks) x [r0, r0+8); check both ends first.
 			_ = src[(r0+7)*lds+8*blocks-1]
 			_ = dst[(8*blocks-1)*ldd+r0+7]
-			transpose8(&src[r0*lds], lds, &dst[r0], ldd, blocks)
+			transpose8(&src[r0*lds], lds, &dst[r0], ldd, blocks, ahead)
 		}
 		for r := 0; r < r0; r++ {
 			for c := 8 * blocks; c < cols; c++ {
@@ -262,12 +303,13 @@ func packBRows(b []float32, ld, kc, cols, nr int, dst []float32) {
 
 // packB copies the kc x nc block at (p0, j0) of op(B) = B^T into panels of
 // nr columns, each stored k-major (kc groups of nr values), the last panel
-// padded with zeros. Each column of a panel is a row of B.
-func packB(b []float32, ldb, p0, j0, kc, nc, nr int, dst []float32) {
+// padded with zeros. Each column of a panel is a row of B. ahead is passed
+// to transposeInto.
+func packB(b []float32, ldb, p0, j0, kc, nc, nr int, dst []float32, ahead int) {
 	for jp := 0; jp < nc; jp += nr {
 		cols := min(nr, nc-jp)
 		panel := dst[jp*kc : jp*kc+nr*kc]
-		transposeInto(b[(j0+jp)*ldb+p0:], ldb, cols, kc, panel, nr)
+		transposeInto(b[(j0+jp)*ldb+p0:], ldb, cols, kc, panel, nr, ahead)
 		for j := cols; j < nr; j++ {
 			for p := range kc {
 				panel[p*nr+j] = 0

@@ -82,6 +82,7 @@ func TestNativeBlocking(t *testing.T) {
 		tiny := e.k
 		tiny.name += " tiny blocks"
 		tiny.mc, tiny.kc, tiny.nc = 2*tiny.mr, 9, 2*tiny.nr
+		tiny.aheadBytes = 0 // the packing's prefetching path too
 		es = append(es, newNative(tiny))
 		if !testing.Short() {
 			es = append(es, e)
@@ -222,41 +223,56 @@ func TestNativeNoAlloc(t *testing.T) {
 func TestTransposeInto(t *testing.T) {
 	for _, rows := range []int{1, 7, 8, 9, 16, 23} {
 		for _, cols := range []int{1, 7, 8, 9, 17, 40} {
-			lds, ldd := cols+3, rows+5
-			src := patterned(rows*lds, rows+cols)
-			dst := patterned(cols*ldd, 9)
-			want := append([]float32(nil), dst...)
-			for r := range rows {
-				for c := range cols {
-					want[c*ldd+r] = src[r*lds+c]
+			for _, ahead := range []int{0, 1024} {
+				lds, ldd := cols+3, rows+5
+				src := patterned(rows*lds, rows+cols)
+				dst := patterned(cols*ldd, 9)
+				want := append([]float32(nil), dst...)
+				for r := range rows {
+					for c := range cols {
+						want[c*ldd+r] = src[r*lds+c]
+					}
 				}
-			}
-			transposeInto(src, lds, rows, cols, dst, ldd)
-			for i := range want {
-				if dst[i] != want[i] {
-					t.Fatalf("%dx%d: dst[%d] = %v, want %v", rows, cols, i, dst[i], want[i])
+				transposeInto(src, lds, rows, cols, dst, ldd, ahead)
+				for i := range want {
+					if dst[i] != want[i] {
+						t.Fatalf("%dx%d ahead %d: dst[%d] = %v, want %v", rows, cols, ahead, i, dst[i], want[i])
+					}
 				}
 			}
 		}
 	}
 }
 
-// BenchmarkMicroKernel runs each micro-kernel alone on packed panels that
-// stay in cache: the ceiling of the native SGEMM.
+// BenchmarkMicroKernel runs each micro-kernel (and its narrower edge
+// variants) alone on packed panels that stay in cache: the ceiling of the
+// native SGEMM.
 func BenchmarkMicroKernel(b *testing.B) {
 	for _, e := range nativeEngines(b) {
 		k := e.k
-		b.Run(strings.ReplaceAll(k.name, " ", "_"), func(b *testing.B) {
-			const kc = 256
-			pa, pb := aligned(k.mr*kc), aligned(k.nr*kc)
-			copy(pa, patterned(len(pa), 1))
-			copy(pb, patterned(len(pb), 2))
-			c := aligned(k.mr * k.nr)
-			m := startFlops(b)
-			for b.Loop() {
-				k.fn(kc, &pa[0], &pb[0], k.nr, &c[0], k.nr, 1, 1)
+		fns := []kernelFunc{k.fn}
+		widths := []int{k.nr}
+		for i, fn := range k.edge {
+			fns, widths = append(fns, fn), append(widths, (i+1)*k.vec)
+		}
+		for i, fn := range fns {
+			nr := widths[i]
+			name := strings.ReplaceAll(k.name, " ", "_")
+			if nr != k.nr {
+				name += fmt.Sprintf("_edge%d", nr)
 			}
-			m.report(2 * float64(k.mr*k.nr*kc))
-		})
+			b.Run(name, func(b *testing.B) {
+				const kc = 256
+				pa, pb := aligned(k.mr*kc), aligned(nr*kc)
+				copy(pa, patterned(len(pa), 1))
+				copy(pb, patterned(len(pb), 2))
+				c := aligned(k.mr * nr)
+				m := startFlops(b)
+				for b.Loop() {
+					fn(kc, &pa[0], &pb[0], nr, &c[0], nr, 1, 1)
+				}
+				m.report(2 * float64(k.mr*nr*kc))
+			})
+		}
 	}
 }
