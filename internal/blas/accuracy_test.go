@@ -3,6 +3,7 @@ package blas
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"testing"
 )
@@ -17,35 +18,15 @@ import (
 // a wrong blocking or an accumulation in lower precision, fails here rather than
 // as lost points of accuracy after a training run.
 func TestSgemmAccuracy(t *testing.T) {
-	shapes := []struct {
-		name    string
-		tA, tB  bool
-		m, n, k int
-		beta    float32 // the weight gradients accumulate into C
-	}{
-		{"fwd_conv1", false, false, 32, 4096, 27, 0},
-		{"fwd_conv2", false, false, 64, 1024, 288, 0},
-		{"fwd_conv3", false, false, 64, 256, 576, 0},
-		{"dcols_conv2", true, false, 288, 1024, 64, 0},
-		{"dcols_conv3", true, false, 576, 256, 64, 0},
-		{"dW_conv2", false, true, 64, 288, 1024, 1},
-		{"dW_conv3", false, true, 64, 576, 256, 1},
-		{"both_transposed", true, true, 70, 130, 300, 0.5},
-	}
+	// A product with both operands transposed and beta 0.5 besides the convolutions'.
+	shapes := append(slices.Clone(imageProducts), product{"both_transposed", true, true, 70, 130, 300, 0.5})
 	const (
 		maxBound = 1e-6 // worst entry, relative to its terms' magnitudes
 		rmsBound = 1e-7 // root mean square over the product
 	)
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, s := range shapes {
-		ar, ac := s.m, s.k
-		if s.tA {
-			ar, ac = s.k, s.m
-		}
-		br, bc := s.k, s.n
-		if s.tB {
-			br, bc = s.n, s.k
-		}
+		ar, ac, br, bc := operands(s.tA, s.tB, s.m, s.n, s.k)
 		a, b, c0 := randSlice[float32](r, ar*ac), randSlice[float32](r, br*bc), randSlice[float32](r, s.m*s.n)
 		at := func(i, p int) float64 {
 			if s.tA {

@@ -70,14 +70,7 @@ func TestGemm(t *testing.T) {
 
 func checkCase(t *testing.T, e engine, tc gemmCase, tA, tB bool) {
 	r := rand.New(rand.NewPCG(uint64(tc.m), uint64(tc.n*1000+tc.k)))
-	ar, ac := tc.m, tc.k
-	if tA {
-		ar, ac = tc.k, tc.m
-	}
-	br, bc := tc.k, tc.n
-	if tB {
-		br, bc = tc.n, tc.k
-	}
+	ar, ac, br, bc := operands(tA, tB, tc.m, tc.n, tc.k)
 	lda, ldb, ldc := ac+tc.pad, bc+tc.pad, tc.n+tc.pad
 
 	a64 := randSlice[float64](r, ar*lda)
@@ -333,34 +326,45 @@ func (m flopMeter) report(flops float64) {
 	}
 }
 
-// BenchmarkSgemmImage runs the GEMMs the convolution kernels make per image
-// (internal/kernels/conv.go): forward W * cols, the column gradient W^T * dy
-// and the weight gradient dy * cols^T accumulated into dW.
-func BenchmarkSgemmImage(b *testing.B) {
-	shapes := []struct {
-		name    string
-		tA, tB  bool
-		m, n, k int
-		beta    float32
-	}{
-		{"fwd_conv1", false, false, 32, 4096, 27, 0},
-		{"fwd_conv2", false, false, 64, 1024, 288, 0},
-		{"fwd_conv3", false, false, 64, 256, 576, 0},
-		{"dcols_conv2", true, false, 288, 1024, 64, 0},
-		{"dcols_conv3", true, false, 576, 256, 64, 0},
-		{"dW_conv2", false, true, 64, 288, 1024, 1},
-		{"dW_conv3", false, true, 64, 576, 256, 1},
+// product is one GEMM's shape: C (m x n) = op(A) (m x k) * op(B) (k x n) + beta C.
+type product struct {
+	name    string
+	tA, tB  bool
+	m, n, k int
+	beta    float32
+}
+
+// imageProducts are the GEMMs the convolution kernels make per image
+// (internal/kernels/conv.go) on the task network's layers: forward W * cols, the
+// column gradient W^T * dy and the weight gradient dy * cols^T accumulated into dW.
+var imageProducts = []product{
+	{"fwd_conv1", false, false, 32, 4096, 27, 0},
+	{"fwd_conv2", false, false, 64, 1024, 288, 0},
+	{"fwd_conv3", false, false, 64, 256, 576, 0},
+	{"dcols_conv2", true, false, 288, 1024, 64, 0},
+	{"dcols_conv3", true, false, 576, 256, 64, 0},
+	{"dW_conv2", false, true, 64, 288, 1024, 1},
+	{"dW_conv3", false, true, 64, 576, 256, 1},
+}
+
+// operands returns the stored rows and columns of A and B for op(A) of m x k and
+// op(B) of k x n.
+func operands(tA, tB bool, m, n, k int) (ar, ac, br, bc int) {
+	ar, ac, br, bc = m, k, k, n
+	if tA {
+		ar, ac = k, m
 	}
+	if tB {
+		br, bc = n, k
+	}
+	return ar, ac, br, bc
+}
+
+// BenchmarkSgemmImage runs imageProducts on every engine.
+func BenchmarkSgemmImage(b *testing.B) {
 	for name, e := range engines(b) {
-		for _, s := range shapes {
-			ar, ac := s.m, s.k
-			if s.tA {
-				ar, ac = s.k, s.m
-			}
-			br, bc := s.k, s.n
-			if s.tB {
-				br, bc = s.n, s.k
-			}
+		for _, s := range imageProducts {
+			ar, ac, br, bc := operands(s.tA, s.tB, s.m, s.n, s.k)
 			a, bb, c := patterned(ar*ac, 1), patterned(br*bc, 2), make([]float32, s.m*s.n)
 			b.Run(name+"/"+s.name, func(b *testing.B) {
 				m := startFlops(b)

@@ -116,14 +116,7 @@ func TestNativeBlocking(t *testing.T) {
 
 func checkNative(t *testing.T, e *nativeEngine, m, n, k int, tA, tB bool, beta float32) {
 	r := rand.New(rand.NewPCG(uint64(m*n), uint64(k)))
-	ar, ac := m, k
-	if tA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if tB {
-		br, bc = n, k
-	}
+	ar, ac, br, bc := operands(tA, tB, m, n, k)
 	lda, ldb, ldc := ac+1, bc+3, n+2
 	// Offsets of 1-3 elements put every matrix off the 64-byte alignment.
 	a := randSlice[float32](r, ar*lda+1)[1:]
