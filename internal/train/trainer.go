@@ -150,9 +150,16 @@ func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Tr
 	if err := checkSchedules(cfg); err != nil {
 		return nil, err
 	}
-	m, err := graph.Build(spec, graph.Options{Batch: cfg.Train.BatchSize, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed)})
+	m, err := graph.Build(spec, graph.Options{Batch: cfg.Train.BatchSize, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed), Frozen: freezes(cfg)})
 	if err != nil {
 		return nil, fmt.Errorf("build training graph: %w", err)
+	}
+	mult, err := paramMultipliers(cfg, m)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Learnables()) == 0 {
+		return nil, fmt.Errorf("train.freeze %q freezes every parameter: nothing is left to train", cfg.Train.Freeze)
 	}
 	evalBatch, err := infer.BatchForMemory(spec, cfg.Train.EvalBatchSize, infer.EvalMemoryBytes)
 	if err != nil {
@@ -162,7 +169,7 @@ func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Tr
 	if err != nil {
 		return nil, fmt.Errorf("build evaluation graph: %w", err)
 	}
-	t := &Trainer{cfg: cfg, model: m, std: std}
+	t := &Trainer{cfg: cfg, model: m, std: std, mult: mult}
 	// The evaluation runs between steps, when none of the step's shared values is
 	// needed: its values take turns in the same memory.
 	arena := new(opkit.Arena)
@@ -198,9 +205,6 @@ func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Tr
 		sizes[i] = len(p)
 	}
 	if t.opt, err = NewOptimizer(optimizerConfig(cfg), sizes); err != nil {
-		return nil, err
-	}
-	if t.mult, err = paramMultipliers(cfg, m); err != nil {
 		return nil, err
 	}
 	t.lrs = make([]float64, len(t.params))
@@ -274,6 +278,9 @@ func (t *Trainer) Step(b *data.Batch, lr float64, stepNo int) (loss float64, cor
 		}
 	}
 	for i, p := range t.model.Params {
+		if p.Frozen {
+			continue // no gradient: the optimiser leaves it as it is
+		}
 		g, err := p.Node.Grad()
 		if err != nil {
 			return 0, 0, fmt.Errorf("gradient of %s: %w", p.Name, err)
@@ -299,6 +306,9 @@ func (t *Trainer) AbsError() float64 { return t.absErr }
 
 func (t *Trainer) zeroGrads() error {
 	for _, p := range t.model.Params {
+		if p.Frozen {
+			continue
+		}
 		g, err := p.Node.Grad()
 		if err != nil || g == nil {
 			// Before the first run there is no gradient value yet.
