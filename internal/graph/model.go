@@ -243,6 +243,7 @@ func newBuilder(spec Spec, o Options) (*builder, error) {
 		m:      &Model{Spec: spec, Batch: o.Batch, Dtype: o.Dtype, G: G.NewGraph()},
 		rng:    rand.New(rand.NewPCG(o.Seed, 0x5a11e7c7)),
 		frozen: o.Frozen,
+		fixed:  map[*G.Node]bool{},
 	}, nil
 }
 
@@ -584,9 +585,6 @@ func (b *builder) newParam(name, part string, shape []int, init func() float64) 
 	n := G.NewTensor(m.G, m.Dtype, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(val))
 	frozen := b.frozen != nil && b.frozen(name)
 	if frozen {
-		if b.fixed == nil {
-			b.fixed = map[*G.Node]bool{}
-		}
 		b.fixed[n] = true
 	}
 	m.Params = append(m.Params, Param{Name: name, Part: part, Node: n, Frozen: frozen})

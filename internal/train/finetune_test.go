@@ -242,6 +242,11 @@ func TestParamMultipliers(t *testing.T) {
 	if _, err := paramMultipliers(c, m); err == nil || !strings.Contains(err.Error(), `"task.layer9" is the prefix of no parameter`) {
 		t.Errorf("unknown prefix: err = %v", err)
 	}
+	// So is a list that leaves nothing to train.
+	c.Train.Freeze = []string{"task.", "saliency."}
+	if _, _, err := trainingGraph(c, Spec(c, 10)); err == nil || !strings.Contains(err.Error(), "freezes every parameter") {
+		t.Errorf("everything frozen: err = %v", err)
+	}
 }
 
 func TestDropSchedule(t *testing.T) {

@@ -150,16 +150,9 @@ func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Tr
 	if err := checkSchedules(cfg); err != nil {
 		return nil, err
 	}
-	m, err := graph.Build(spec, graph.Options{Batch: cfg.Train.BatchSize, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed), Frozen: freezes(cfg)})
-	if err != nil {
-		return nil, fmt.Errorf("build training graph: %w", err)
-	}
-	mult, err := paramMultipliers(cfg, m)
+	m, mult, err := trainingGraph(cfg, spec)
 	if err != nil {
 		return nil, err
-	}
-	if len(m.Learnables()) == 0 {
-		return nil, fmt.Errorf("train.freeze %q freezes every parameter: nothing is left to train", cfg.Train.Freeze)
 	}
 	evalBatch, err := infer.BatchForMemory(spec, cfg.Train.EvalBatchSize, infer.EvalMemoryBytes)
 	if err != nil {
@@ -175,9 +168,6 @@ func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Tr
 	arena := new(opkit.Arena)
 	if t.eval, err = infer.NewForward(em, false, arena); err != nil {
 		return nil, err
-	}
-	if _, err := G.Grad(m.Loss, m.Learnables()...); err != nil {
-		return nil, fmt.Errorf("differentiate the loss: %w", err)
 	}
 	G.Read(m.Loss, &t.loss)
 	G.Read(m.Logits, &t.logits)
@@ -210,6 +200,27 @@ func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Tr
 	t.lrs = make([]float64, len(t.params))
 	t.grads = make([][]float32, len(t.params))
 	return t, nil
+}
+
+// trainingGraph builds spec's training graph at train.batch_size with the
+// parameters train.freeze names frozen, differentiates the loss in the others, and
+// returns it with each parameter's learning-rate multiplier.
+func trainingGraph(cfg config.Config, spec graph.Spec) (*graph.Model, []float64, error) {
+	m, err := graph.Build(spec, graph.Options{Batch: cfg.Train.BatchSize, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed), Frozen: freezes(cfg)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("build training graph: %w", err)
+	}
+	mult, err := paramMultipliers(cfg, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(m.Learnables()) == 0 {
+		return nil, nil, fmt.Errorf("train.freeze %q freezes every parameter: nothing is left to train", cfg.Train.Freeze)
+	}
+	if _, err := G.Grad(m.Loss, m.Learnables()...); err != nil {
+		return nil, nil, fmt.Errorf("differentiate the loss: %w", err)
+	}
+	return m, mult, nil
 }
 
 // Model returns the training graph's model (its weights are the trained ones).
