@@ -185,7 +185,8 @@ type Train struct {
 	// value other than 1 sets both, and may not be combined with them.
 	SaliencyLRMult float64 `mapstructure:"saliency_lr_mult"`
 	LRMult         LRMult  `mapstructure:"lr_mult"`
-	// Freeze lists parameter-name prefixes (task.layer1, saliency.) left untrained.
+	// Freeze lists parameter-name prefixes (task.layer1, saliency.) left untrained:
+	// the training graph computes no gradient for them.
 	Freeze []string `mapstructure:"freeze"`
 	// BNEval keeps batch normalisation in evaluation mode while training: the
 	// running statistics normalise and stay as loaded.

@@ -132,6 +132,9 @@ type Param struct {
 	Name string
 	Part string
 	Node *G.Node
+	// Frozen (Options.Frozen) parameters are constants of the differentiation: the
+	// graph has no gradient for them, and Learnables leaves them out.
+	Frozen bool
 }
 
 // Buffer is non-learned state saved with the model (batch-norm running statistics).
@@ -194,6 +197,10 @@ type Options struct {
 	// Share, when set, binds the learnables and batch-norm buffers of another model of
 	// the same spec instead of fresh ones: an evaluation graph sees the trainer's weights.
 	Share *Model
+	// Frozen, when set, reports the parameters (by name) that are not trained: their
+	// layers build no gradient for them, which saves the backward pass their weight
+	// gradients. Gradients to the layers' inputs stay.
+	Frozen func(name string) bool
 }
 
 // Build constructs the model graph.
@@ -233,8 +240,10 @@ func newBuilder(spec Spec, o Options) (*builder, error) {
 		return nil, fmt.Errorf("unsupported dtype %v", o.Dtype)
 	}
 	return &builder{
-		m:   &Model{Spec: spec, Batch: o.Batch, Dtype: o.Dtype, G: G.NewGraph()},
-		rng: rand.New(rand.NewPCG(o.Seed, 0x5a11e7c7)),
+		m:      &Model{Spec: spec, Batch: o.Batch, Dtype: o.Dtype, G: G.NewGraph()},
+		rng:    rand.New(rand.NewPCG(o.Seed, 0x5a11e7c7)),
+		frozen: o.Frozen,
+		fixed:  map[*G.Node]bool{},
 	}, nil
 }
 
@@ -244,6 +253,8 @@ type builder struct {
 	share   map[string]*G.Node
 	shareBN map[string]*kernels.BatchNormState
 	data    map[*G.Node]bool // nodes computed from inputs alone (isData)
+	frozen  func(name string) bool
+	fixed   map[*G.Node]bool // the frozen parameters' nodes
 }
 
 func (b *builder) build(withLoss bool) error {
@@ -461,12 +472,12 @@ func (l *layers) convWith(name string, x, w, b *G.Node, stride, pad int) *G.Node
 	if l.err != nil {
 		return nil
 	}
-	var opts []kernels.ConvOption
+	fixed := l.b.frozenOf(w, b)
 	if l.b.isData(x) {
 		// The input is data (a downsample of the sources): no gradient to it.
-		opts = append(opts, kernels.WithoutInputGradient())
+		fixed = append(fixed, x)
 	}
-	y := l.apply(name, func() (*G.Node, error) { return kernels.Conv2D(x, w, b, stride, pad, opts...) })
+	y := l.apply(name, func() (*G.Node, error) { return kernels.Conv2D(x, w, b, stride, pad, kernels.Fixed(fixed...)) })
 	if y != nil {
 		// One multiply-add per weight use: cin*k*k per output value of one image.
 		ws, sh := w.Shape(), y.Shape()
@@ -503,7 +514,8 @@ func (l *layers) linearWith(name string, x, w, b *G.Node) *G.Node {
 		return nil
 	}
 	l.b.m.flops += 2 * float64(w.Shape().TotalSize())
-	return l.apply(name, func() (*G.Node, error) { return kernels.Linear(x, w, b) })
+	fixed := kernels.Fixed(l.b.frozenOf(w, b)...)
+	return l.apply(name, func() (*G.Node, error) { return kernels.Linear(x, w, b, fixed) })
 }
 
 func (l *layers) bn(name string, x *G.Node, c int) *G.Node {
@@ -512,8 +524,15 @@ func (l *layers) bn(name string, x *G.Node, c int) *G.Node {
 	}
 	gamma := l.b.constParam(name+".gamma", l.part, c, 1)
 	beta := l.b.constParam(name+".beta", l.part, c, 0)
-	st := l.b.bnState(name, c)
-	return l.apply(name, func() (*G.Node, error) { return kernels.BatchNorm2D(x, gamma, beta, st) })
+	return l.batchNorm(name, x, gamma, beta)
+}
+
+// batchNorm is batch norm of x with the parameter nodes gamma and beta and the
+// running statistics of the buffer name.
+func (l *layers) batchNorm(name string, x, gamma, beta *G.Node) *G.Node {
+	st := l.b.bnState(name, gamma.Shape().TotalSize())
+	fixed := kernels.Fixed(l.b.frozenOf(gamma, beta)...)
+	return l.apply(name, func() (*G.Node, error) { return kernels.BatchNorm2D(x, gamma, beta, st, fixed) })
 }
 
 func (l *layers) basicBlock(name string, x *G.Node, cin, cout, stride int) *G.Node {
@@ -564,8 +583,24 @@ func (b *builder) newParam(name, part string, shape []int, init func() float64) 
 		val = denseOf(m.Dtype, shape, vals)
 	}
 	n := G.NewTensor(m.G, m.Dtype, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(val))
-	m.Params = append(m.Params, Param{Name: name, Part: part, Node: n})
+	frozen := b.frozen != nil && b.frozen(name)
+	if frozen {
+		b.fixed[n] = true
+	}
+	m.Params = append(m.Params, Param{Name: name, Part: part, Node: n, Frozen: frozen})
 	return n
+}
+
+// frozenOf returns those of a layer's parameter nodes ns that are frozen: the
+// layer builds no gradient for them.
+func (b *builder) frozenOf(ns ...*G.Node) []*G.Node {
+	var fixed []*G.Node
+	for _, n := range ns {
+		if b.fixed[n] {
+			fixed = append(fixed, n)
+		}
+	}
+	return fixed
 }
 
 func (b *builder) bnState(name string, c int) *kernels.BatchNormState {
@@ -641,11 +676,14 @@ func (m *Model) SetBlur(sigma float64) error {
 	return G.Let(m.Blur, denseOf(m.Dtype, []int{len(k)}, k))
 }
 
-// Learnables returns the parameter nodes, in order.
+// Learnables returns the nodes of the parameters that are not frozen, in order:
+// those to differentiate the loss in.
 func (m *Model) Learnables() G.Nodes {
-	ns := make(G.Nodes, len(m.Params))
-	for i, p := range m.Params {
-		ns[i] = p.Node
+	var ns G.Nodes
+	for _, p := range m.Params {
+		if !p.Frozen {
+			ns = append(ns, p.Node)
+		}
 	}
 	return ns
 }

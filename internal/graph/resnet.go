@@ -160,8 +160,7 @@ func (l *layers) tbn(name string, x *G.Node, c int) *G.Node {
 	}
 	gamma := l.b.constParam(name+".weight", l.part, c, 1)
 	beta := l.b.constParam(name+".bias", l.part, c, 0)
-	st := l.b.bnState(name, c)
-	return l.apply(name, func() (*G.Node, error) { return kernels.BatchNorm2D(x, gamma, beta, st) })
+	return l.batchNorm(name, x, gamma, beta)
 }
 
 func (l *layers) tlinear(name string, x *G.Node, in, out int) *G.Node {

@@ -28,8 +28,8 @@ func BatchForMemory(spec graph.Spec, want int, budget int64) (int, error) {
 		return 0, fmt.Errorf("size the evaluation graph: %w", err)
 	}
 	params := map[*G.Node]bool{}
-	for _, n := range m.Learnables() {
-		params[n] = true // the same for any batch, and shared with the trainer's
+	for _, p := range m.Params {
+		params[p.Node] = true // the same for any batch, and shared with the trainer's
 	}
 	var per int64
 	for _, n := range m.G.AllNodes() {

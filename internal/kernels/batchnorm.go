@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
@@ -54,7 +55,7 @@ func (st *BatchNormState) validate(c int) error {
 // uses the batch's statistics, with the full gradient through them, and
 // updates st once per forward run; in eval mode it uses st's running
 // estimates. The gradient goes to x, gamma and beta.
-func BatchNorm2D(x, gamma, beta *gorgonia.Node, st *BatchNormState) (*gorgonia.Node, error) {
+func BatchNorm2D(x, gamma, beta *gorgonia.Node, st *BatchNormState, opts ...Option) (*gorgonia.Node, error) {
 	if x == nil || gamma == nil || beta == nil {
 		return nil, errors.New("batch norm: nil input")
 	}
@@ -75,9 +76,11 @@ func BatchNorm2D(x, gamma, beta *gorgonia.Node, st *BatchNormState) (*gorgonia.N
 	if err := st.validate(c); err != nil {
 		return nil, fmt.Errorf("batch norm: %w", err)
 	}
+	diff := gradsOf(gorgonia.Nodes{x, gamma, beta}, opts)
 	op := &bnOp{
-		Base:       opkit.Base{Name: "BatchNorm2D", Inputs: 3, Params: []int{s[0], s[1], s[2], s[3]}, Tag: st},
+		Base:       opkit.Base{Name: gradName("BatchNorm2D", diff), Inputs: 3, Params: []int{s[0], s[1], s[2], s[3]}, Tag: st},
 		st:         st,
+		diff:       diff,
 		gammaShape: gamma.Shape().Clone(),
 		betaDims:   beta.Dims(),
 	}
@@ -95,6 +98,7 @@ func BatchNorm2D(x, gamma, beta *gorgonia.Node, st *BatchNormState) (*gorgonia.N
 type bnOp struct {
 	opkit.Base
 	st         *BatchNormState
+	diff       []bool // per input (x, gamma, beta): whether it gets a gradient
 	gammaShape tensor.Shape
 	betaDims   int
 	out        opkit.Buffer
@@ -224,7 +228,7 @@ func bnSumSq[T Float](x []T, mean float64) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-func (op *bnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+func (op *bnOp) DiffWRT(int) []bool { return slices.Clone(op.diff) }
 
 // SymDiff builds one reduction node holding, per channel, sum(g) and
 // sum(g xhat), which give dbeta and dgamma directly and feed dx.
@@ -237,19 +241,23 @@ func (op *bnOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
-	dx, err := gorgonia.ApplyOp(&bnDxOp{Base: opkit.Base{Name: "BatchNorm2DGradX", Inputs: 4, Params: op.Params, Tag: op}, fwd: op}, x, gamma, grad, sums)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.Name, err)
+	grads := make(gorgonia.Nodes, 3)
+	if op.diff[0] {
+		if grads[0], err = gorgonia.ApplyOp(&bnDxOp{Base: opkit.Base{Name: "BatchNorm2DGradX", Inputs: 4, Params: op.Params, Tag: op}, fwd: op}, x, gamma, grad, sums); err != nil {
+			return nil, fmt.Errorf("%s: %w", op.Name, err)
+		}
 	}
-	dgamma, err := gorgonia.ApplyOp(&bnPickOp{Base: opkit.Base{Name: "BatchNorm2DGradGamma", Inputs: 1, Params: []int{1}, Tag: op}, shape: gamma.Shape().Clone()}, sums)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.Name, err)
+	if op.diff[1] {
+		if grads[1], err = gorgonia.ApplyOp(&bnPickOp{Base: opkit.Base{Name: "BatchNorm2DGradGamma", Inputs: 1, Params: []int{1}, Tag: op}, shape: gamma.Shape().Clone()}, sums); err != nil {
+			return nil, fmt.Errorf("%s: %w", op.Name, err)
+		}
 	}
-	dbeta, err := gorgonia.ApplyOp(&bnPickOp{Base: opkit.Base{Name: "BatchNorm2DGradBeta", Inputs: 1, Params: []int{0}, Tag: op}, shape: beta.Shape().Clone()}, sums)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.Name, err)
+	if op.diff[2] {
+		if grads[2], err = gorgonia.ApplyOp(&bnPickOp{Base: opkit.Base{Name: "BatchNorm2DGradBeta", Inputs: 1, Params: []int{0}, Tag: op}, shape: beta.Shape().Clone()}, sums); err != nil {
+			return nil, fmt.Errorf("%s: %w", op.Name, err)
+		}
 	}
-	return gorgonia.Nodes{dx, dgamma, dbeta}, nil
+	return grads, nil
 }
 
 // bnSumsOp maps (x, g) to a (2, C) tensor: per channel sum(g) and sum(g xhat),

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/chewxy/hm"
@@ -373,34 +374,14 @@ func convGradWeight[T Float](st *convState, x, dy, dw []T, xAddr uintptr) error 
 	return fe.err
 }
 
-// ConvOption configures Conv2D.
-type ConvOption func(*convOptions)
-
-type convOptions struct{ noInputGrad bool }
-
-// WithoutInputGradient makes the convolution differentiable in w and b only. Gorgonia
-// runs every gradient node SymDiff creates, needed or not, so a convolution whose input
-// is data (the first layer of a network) would otherwise compute an input gradient
-// nobody reads every step.
-func WithoutInputGradient() ConvOption {
-	return func(o *convOptions) { o.noInputGrad = true }
-}
-
 // Conv2D is PyTorch's Conv2d with a square kernel: x (N, Cin, H, W), w
 // (Cout, Cin, k, k) and b (Cout) or nil give (N, Cout, Ho, Wo) with
-// Ho = (H + 2 pad - k) / stride + 1, zero padding. Differentiable in x, w, b.
-func Conv2D(x, w, b *gorgonia.Node, stride, pad int, opts ...ConvOption) (*gorgonia.Node, error) {
+// Ho = (H + 2 pad - k) / stride + 1, zero padding. Differentiable in x, w, b,
+// but for those opts make Fixed.
+func Conv2D(x, w, b *gorgonia.Node, stride, pad int, opts ...Option) (*gorgonia.Node, error) {
 	g, err := newConvGeom(x.Shape(), w.Shape(), stride, pad)
 	if err != nil {
 		return nil, err
-	}
-	var co convOptions
-	for _, o := range opts {
-		o(&co)
-	}
-	name := "conv2d"
-	if co.noInputGrad {
-		name = "conv2d.nodx"
 	}
 	children := gorgonia.Nodes{x, w}
 	if b != nil {
@@ -409,7 +390,8 @@ func Conv2D(x, w, b *gorgonia.Node, stride, pad int, opts ...ConvOption) (*gorgo
 		}
 		children = append(children, b)
 	}
-	op := &convOp{Base: opkit.Base{Name: name, Inputs: len(children), Params: g.params()}, st: &convState{geom: g}, noInputGrad: co.noInputGrad}
+	diff := gradsOf(children, opts)
+	op := &convOp{Base: opkit.Base{Name: gradName("conv2d", diff), Inputs: len(children), Params: g.params()}, st: &convState{geom: g}, diff: diff}
 	out, err := gorgonia.ApplyOp(op, children...)
 	if err != nil {
 		return nil, fmt.Errorf("conv2d: %w", err)
@@ -421,8 +403,8 @@ func Conv2D(x, w, b *gorgonia.Node, stride, pad int, opts ...ConvOption) (*gorgo
 // ops SymDiff creates.
 type convOp struct {
 	opkit.Base
-	st          *convState
-	noInputGrad bool
+	st   *convState
+	diff []bool // per input: whether it gets a gradient
 }
 
 func (op *convOp) Type() hm.Type {
@@ -466,39 +448,30 @@ func (op *convOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	return out, nil
 }
 
-func (op *convOp) DiffWRT(inputs int) []bool {
-	d := make([]bool, inputs)
-	for i := range d {
-		d[i] = i > 0 || !op.noInputGrad
-	}
-	return d
-}
+func (op *convOp) DiffWRT(int) []bool { return slices.Clone(op.diff) }
 
 func (op *convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if len(inputs) != op.Inputs {
 		return nil, fmt.Errorf("conv2d gradient: expected %d inputs, got %d", op.Inputs, len(inputs))
 	}
 	p := op.st.geom.params()
-	var dx *gorgonia.Node
-	if !op.noInputGrad {
-		var err error
-		dx, err = gorgonia.ApplyOp(&convGradOp{Base: opkit.Base{Name: "conv2d.dx", Inputs: 2, Params: p, Tag: op.st}, st: op.st, wrtInput: true}, inputs[1], grad)
-		if err != nil {
+	grads := make(gorgonia.Nodes, op.Inputs)
+	var err error
+	if op.diff[0] {
+		if grads[0], err = gorgonia.ApplyOp(&convGradOp{Base: opkit.Base{Name: "conv2d.dx", Inputs: 2, Params: p, Tag: op.st}, st: op.st, wrtInput: true}, inputs[1], grad); err != nil {
 			return nil, fmt.Errorf("conv2d input gradient: %w", err)
 		}
 	}
-	dw, err := gorgonia.ApplyOp(&convGradOp{Base: opkit.Base{Name: "conv2d.dw", Inputs: 2, Params: p, Tag: op.st}, st: op.st}, inputs[0], grad)
-	if err != nil {
-		return nil, fmt.Errorf("conv2d weight gradient: %w", err)
+	if op.diff[1] {
+		if grads[1], err = gorgonia.ApplyOp(&convGradOp{Base: opkit.Base{Name: "conv2d.dw", Inputs: 2, Params: p, Tag: op.st}, st: op.st}, inputs[0], grad); err != nil {
+			return nil, fmt.Errorf("conv2d weight gradient: %w", err)
+		}
+		op.st.weightGrad = true
 	}
-	op.st.weightGrad = true
-	grads := gorgonia.Nodes{dx, dw}
-	if op.Inputs == 3 {
-		db, err := channelSum(grad)
-		if err != nil {
+	if op.Inputs == 3 && op.diff[2] {
+		if grads[2], err = channelSum(grad); err != nil {
 			return nil, fmt.Errorf("conv2d bias gradient: %w", err)
 		}
-		grads = append(grads, db)
 	}
 	return grads, nil
 }

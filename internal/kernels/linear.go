@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
@@ -11,8 +12,8 @@ import (
 )
 
 // Linear is PyTorch's Linear: x (N, in), w (out, in) and b (out) or nil give
-// x w^T + b, (N, out). Differentiable in x, w, b.
-func Linear(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
+// x w^T + b, (N, out). Differentiable in x, w, b, but for those opts make Fixed.
+func Linear(x, w, b *gorgonia.Node, opts ...Option) (*gorgonia.Node, error) {
 	xs, ws := x.Shape(), w.Shape()
 	if xs.Dims() != 2 || ws.Dims() != 2 || xs[1] != ws[1] {
 		return nil, fmt.Errorf("linear: input %v and weight %v: want (N, in) and (out, in)", xs, ws)
@@ -24,7 +25,8 @@ func Linear(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
 		}
 		children = append(children, b)
 	}
-	op := &linearOp{Base: opkit.Base{Name: "linear", Inputs: len(children), Params: []int{xs[0], ws[1], ws[0]}}}
+	diff := gradsOf(children, opts)
+	op := &linearOp{Base: opkit.Base{Name: gradName("linear", diff), Inputs: len(children), Params: []int{xs[0], ws[1], ws[0]}}, diff: diff}
 	out, err := gorgonia.ApplyOp(op, children...)
 	if err != nil {
 		return nil, fmt.Errorf("linear: %w", err)
@@ -35,7 +37,8 @@ func Linear(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
 // linearOp's params are n, in, out.
 type linearOp struct {
 	opkit.Base
-	out opkit.Buffer
+	diff []bool // per input: whether it gets a gradient
+	out  opkit.Buffer
 }
 
 func (op *linearOp) Type() hm.Type {
@@ -90,33 +93,28 @@ func linearForward[T Float](x, w, b, y []T, n, ni, no int) error {
 	return gemm(false, true, n, no, ni, 1, x, ni, w, ni, beta, y, no)
 }
 
-func (op *linearOp) DiffWRT(inputs int) []bool {
-	d := make([]bool, inputs)
-	for i := range d {
-		d[i] = true
-	}
-	return d
-}
+func (op *linearOp) DiffWRT(int) []bool { return slices.Clone(op.diff) }
 
 func (op *linearOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if len(inputs) != op.Inputs {
 		return nil, fmt.Errorf("linear gradient: expected %d inputs, got %d", op.Inputs, len(inputs))
 	}
-	dx, err := gorgonia.ApplyOp(&linearGradOp{Base: opkit.Base{Name: "linear.dx", Inputs: 2, Params: op.Params}, wrtInput: true}, inputs[1], grad)
-	if err != nil {
-		return nil, fmt.Errorf("linear input gradient: %w", err)
+	grads := make(gorgonia.Nodes, op.Inputs)
+	var err error
+	if op.diff[0] {
+		if grads[0], err = gorgonia.ApplyOp(&linearGradOp{Base: opkit.Base{Name: "linear.dx", Inputs: 2, Params: op.Params}, wrtInput: true}, inputs[1], grad); err != nil {
+			return nil, fmt.Errorf("linear input gradient: %w", err)
+		}
 	}
-	dw, err := gorgonia.ApplyOp(&linearGradOp{Base: opkit.Base{Name: "linear.dw", Inputs: 2, Params: op.Params}}, inputs[0], grad)
-	if err != nil {
-		return nil, fmt.Errorf("linear weight gradient: %w", err)
+	if op.diff[1] {
+		if grads[1], err = gorgonia.ApplyOp(&linearGradOp{Base: opkit.Base{Name: "linear.dw", Inputs: 2, Params: op.Params}}, inputs[0], grad); err != nil {
+			return nil, fmt.Errorf("linear weight gradient: %w", err)
+		}
 	}
-	grads := gorgonia.Nodes{dx, dw}
-	if op.Inputs == 3 {
-		db, err := channelSum(grad)
-		if err != nil {
+	if op.Inputs == 3 && op.diff[2] {
+		if grads[2], err = channelSum(grad); err != nil {
 			return nil, fmt.Errorf("linear bias gradient: %w", err)
 		}
-		grads = append(grads, db)
 	}
 	return grads, nil
 }

@@ -12,8 +12,11 @@ package kernels
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
+	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"zoomtrain/internal/blas"
@@ -80,4 +83,43 @@ func optData[T Float](in []*tensor.Dense, i int) []T {
 		return nil
 	}
 	return in[i].Data().([]T)
+}
+
+// Option configures an op as it is built.
+type Option func(*options)
+
+type options struct{ fixed []*gorgonia.Node }
+
+// Fixed makes an op build no gradient for those of its inputs that are among ns
+// (data, or frozen parameters) and report them not differentiable. Gorgonia runs
+// every gradient node SymDiff creates, read or not, so a gradient nobody wants
+// would otherwise still cost its time every step.
+func Fixed(ns ...*gorgonia.Node) Option {
+	return func(o *options) { o.fixed = append(o.fixed, ns...) }
+}
+
+// gradsOf is, per child, whether an op built with opts is differentiated in it.
+func gradsOf(children gorgonia.Nodes, opts []Option) []bool {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	d := make([]bool, len(children))
+	for i, c := range children {
+		d[i] = !slices.Contains(o.fixed, c)
+	}
+	return d
+}
+
+// gradName is name, followed by the positions of the inputs without a gradient
+// when there are any: ops that differ only in them must hash differently.
+func gradName(name string, diff []bool) string {
+	var b strings.Builder
+	b.WriteString(name)
+	for i, d := range diff {
+		if !d {
+			fmt.Fprintf(&b, ".fixed%d", i)
+		}
+	}
+	return b.String()
 }

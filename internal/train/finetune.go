@@ -28,28 +28,35 @@ func PartMultipliers(c config.Config) map[string]float64 {
 	return map[string]float64{graph.PartTask: lm.Task, graph.PartSaliency: sal, graph.PartSaliencyHead: head}
 }
 
+// freezes reports whether train.freeze freezes the parameter name: whether one of
+// its prefixes starts the name. The training graph is built with it
+// (graph.Options.Frozen).
+func freezes(c config.Config) func(name string) bool {
+	return func(name string) bool {
+		return slices.ContainsFunc(c.Train.Freeze, func(pre string) bool { return strings.HasPrefix(name, pre) })
+	}
+}
+
 // paramMultipliers gives each parameter its part's multiplier, 0 for a parameter
-// whose name starts with one of train.freeze's prefixes. A prefix that names no
-// parameter is an error (a typo would otherwise train what was meant frozen).
+// train.freeze freezes. A prefix that names no parameter is an error (a typo
+// would otherwise train what was meant frozen).
 func paramMultipliers(c config.Config, m *graph.Model) ([]float64, error) {
 	parts := PartMultipliers(c)
-	used := make([]bool, len(c.Train.Freeze))
+	frozen := freezes(c)
 	mult := make([]float64, len(m.Params))
 	for i, p := range m.Params {
 		v, ok := parts[p.Part]
 		if !ok {
 			return nil, fmt.Errorf("parameter %s is in unknown part %q", p.Name, p.Part)
 		}
-		for k, pre := range c.Train.Freeze {
-			if strings.HasPrefix(p.Name, pre) {
-				v, used[k] = 0, true
-			}
+		if frozen(p.Name) {
+			v = 0
 		}
 		mult[i] = v
 	}
-	for k, ok := range used {
-		if !ok {
-			return nil, fmt.Errorf("train.freeze: %q is the prefix of no parameter (names look like task.layer1.0.conv1.weight, saliency.conv_last.bias)", c.Train.Freeze[k])
+	for _, pre := range c.Train.Freeze {
+		if !slices.ContainsFunc(m.Params, func(p graph.Param) bool { return strings.HasPrefix(p.Name, pre) }) {
+			return nil, fmt.Errorf("train.freeze: %q is the prefix of no parameter (names look like task.layer1.0.conv1.weight, saliency.conv_last.bias)", pre)
 		}
 	}
 	return mult, nil

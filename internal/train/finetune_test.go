@@ -81,8 +81,9 @@ func tintFolder(t *testing.T, classes []string, perClass int) string {
 
 // TestFineTuneImported: one epoch of train --init from an imported official model
 // (its classes, so its classifier is kept) with the official recipe's optimiser and
-// multipliers, a frozen stem and the resolution drop: the loss falls, the frozen
-// weights stay, the others move.
+// multipliers, a frozen stem and first stage (the README's recipe) and the
+// resolution drop: the loss falls, the frozen weights stay byte for byte with
+// their optimiser moments at zero (they have no gradient), the others move.
 func TestFineTuneImported(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains an epoch (a few seconds); run without -short")
@@ -93,7 +94,7 @@ func TestFineTuneImported(t *testing.T) {
 	c.Train.Epochs, c.Train.BatchSize, c.Train.EvalBatchSize = 1, 16, 32
 	c.Train.Optimizer, c.Train.LR, c.Train.Momentum, c.Train.WeightDecay = config.OptimizerSGD, 0.05, 0.9, 1e-4
 	c.Train.LRMult = config.LRMult{Task: 1, Saliency: 0.001, SaliencyHead: 0.01}
-	c.Train.Freeze = []string{"task.conv1.", "task.bn1."}
+	c.Train.Freeze = []string{"task.conv1.", "task.bn1.", "task.layer1."}
 	c.Train.Blur = config.Blur{Kind: config.BlurResolutionDrop, Epochs: 1, DropMin: 32, Shape: config.BlurLinear}
 	cfg, err := InitConfig(c, start)
 	if err != nil {
@@ -138,11 +139,25 @@ func TestFineTuneImported(t *testing.T) {
 	for _, w := range start.Weights {
 		was[w.Name] = w.Data
 	}
+	frozen := freezes(c)
 	for _, w := range end.Weights {
-		frozen := strings.HasPrefix(w.Name, "task.conv1.") || strings.HasPrefix(w.Name, "task.bn1.")
-		if same := slices.Equal(w.Data, was[w.Name]); same != frozen {
-			t.Errorf("%s: unchanged = %v, want %v", w.Name, same, frozen)
+		if same := slices.Equal(w.Data, was[w.Name]); same != frozen(w.Name) {
+			t.Errorf("%s: unchanged = %v, want %v", w.Name, same, frozen(w.Name))
 		}
+	}
+	nFrozen := 0
+	for _, m := range end.Optimizer {
+		name, _, _ := strings.Cut(m.Name, "/")
+		if !frozen(name) {
+			continue
+		}
+		nFrozen++
+		if slices.ContainsFunc(m.Data, func(v float32) bool { return v != 0 }) {
+			t.Errorf("frozen %s: optimiser state %s is not zero", name, m.Name)
+		}
+	}
+	if nFrozen != 15 { // conv1, bn1 and layer1's 4 convolutions and 4 batch norms
+		t.Errorf("%d frozen optimiser tensors, want 15", nFrozen)
 	}
 }
 
@@ -226,6 +241,11 @@ func TestParamMultipliers(t *testing.T) {
 	c.Train.Freeze = []string{"task.layer9"}
 	if _, err := paramMultipliers(c, m); err == nil || !strings.Contains(err.Error(), `"task.layer9" is the prefix of no parameter`) {
 		t.Errorf("unknown prefix: err = %v", err)
+	}
+	// So is a list that leaves nothing to train.
+	c.Train.Freeze = []string{"task.", "saliency."}
+	if _, _, err := trainingGraph(c, Spec(c, 10)); err == nil || !strings.Contains(err.Error(), "freezes every parameter") {
+		t.Errorf("everything frozen: err = %v", err)
 	}
 }
 

@@ -73,11 +73,8 @@ func NewMemoryModel(cfg config.Config, classes, targets int) (MemoryModel, error
 // stepBytes plans the training graph's memory at train.batch_size as the trainer's
 // machine does, without running it.
 func stepBytes(spec graph.Spec, cfg config.Config) (int64, error) {
-	m, err := graph.Build(spec, graph.Options{Batch: cfg.Train.BatchSize, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed)})
+	m, _, err := trainingGraph(cfg, spec)
 	if err != nil {
-		return 0, err
-	}
-	if _, err := G.Grad(m.Loss, m.Learnables()...); err != nil {
 		return 0, err
 	}
 	_, regs, err := G.Compile(m.G)

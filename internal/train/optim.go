@@ -54,6 +54,7 @@ func NewOptimizer(cfg OptimizerConfig, sizes []int) (*Optimizer, error) {
 }
 
 // Update applies one step: params[i] -= update(grads[i]) with learning rate lrs[i].
+// A parameter without a gradient (nil: frozen) keeps its value and its moments.
 func (o *Optimizer) Update(params, grads [][]float32, lrs []float64) error {
 	if len(params) != len(o.m) || len(grads) != len(o.m) || len(lrs) != len(o.m) {
 		return fmt.Errorf("optimizer holds %d parameters, got %d params, %d grads, %d rates", len(o.m), len(params), len(grads), len(lrs))
@@ -69,6 +70,9 @@ func (o *Optimizer) Update(params, grads [][]float32, lrs []float64) error {
 		eps := float32(o.cfg.Eps)
 		for i, p := range params {
 			g, m, v := grads[i], o.m[i], o.v[i]
+			if g == nil {
+				continue
+			}
 			step := float32(lrs[i] / bc1)
 			sq := float32(math.Sqrt(bc2))
 			for j := range p {
@@ -82,6 +86,9 @@ func (o *Optimizer) Update(params, grads [][]float32, lrs []float64) error {
 		mu := float32(o.cfg.Momentum)
 		for i, p := range params {
 			g, m := grads[i], o.m[i]
+			if g == nil {
+				continue
+			}
 			lr := float32(lrs[i])
 			for j := range p {
 				gj := g[j] + wd*p[j]

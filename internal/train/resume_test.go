@@ -107,19 +107,7 @@ func runUntil(t *testing.T, c config.Config, dir string, resume bool, s stopAt) 
 // the same checkpoints, bit for bit, and the same metrics (but for timings) as a run that
 // was never interrupted.
 func TestResumeIsExact(t *testing.T) {
-	c := resumeConfig(t)
-	ref := t.TempDir()
-	if runUntil(t, c, ref, false, stopAt{}) {
-		t.Fatal("uninterrupted run reported an interruption")
-	}
-	wantLast, wantBest, wantRecs := runOutputs(t, ref)
-	if len(wantRecs) != c.Train.Epochs {
-		t.Fatalf("reference run wrote %d metrics records, want %d", len(wantRecs), c.Train.Epochs)
-	}
-	cases := []struct {
-		name  string
-		stops []stopAt
-	}{
+	cases := []resumeCase{
 		{"after the first step", []stopAt{{Step: 1}}},
 		{"mid-epoch", []stopAt{{Step: 6}}},
 		{"after an epoch's last step, before evaluation", []stopAt{{Step: 4}}},
@@ -129,6 +117,34 @@ func TestResumeIsExact(t *testing.T) {
 	}
 	if testing.Short() {
 		cases = cases[1:2]
+	}
+	checkResumes(t, resumeConfig(t), cases)
+}
+
+// TestResumeIsExactFrozen: so is a run with frozen parameters (which have no
+// gradient and keep their optimiser moments at zero).
+func TestResumeIsExactFrozen(t *testing.T) {
+	c := resumeConfig(t)
+	c.Train.Freeze = []string{"task.stem.", "task.s1."}
+	checkResumes(t, c, []resumeCase{{"mid-epoch", []stopAt{{Step: 6}}}})
+}
+
+type resumeCase struct {
+	name  string
+	stops []stopAt
+}
+
+// checkResumes runs c uninterrupted, then for each case interrupted at its stops
+// and resumed, and compares the outputs.
+func checkResumes(t *testing.T, c config.Config, cases []resumeCase) {
+	t.Helper()
+	ref := t.TempDir()
+	if runUntil(t, c, ref, false, stopAt{}) {
+		t.Fatal("uninterrupted run reported an interruption")
+	}
+	wantLast, wantBest, wantRecs := runOutputs(t, ref)
+	if len(wantRecs) != c.Train.Epochs {
+		t.Fatalf("reference run wrote %d metrics records, want %d", len(wantRecs), c.Train.Epochs)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

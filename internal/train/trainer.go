@@ -150,9 +150,9 @@ func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Tr
 	if err := checkSchedules(cfg); err != nil {
 		return nil, err
 	}
-	m, err := graph.Build(spec, graph.Options{Batch: cfg.Train.BatchSize, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed)})
+	m, mult, err := trainingGraph(cfg, spec)
 	if err != nil {
-		return nil, fmt.Errorf("build training graph: %w", err)
+		return nil, err
 	}
 	evalBatch, err := infer.BatchForMemory(spec, cfg.Train.EvalBatchSize, infer.EvalMemoryBytes)
 	if err != nil {
@@ -162,15 +162,12 @@ func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Tr
 	if err != nil {
 		return nil, fmt.Errorf("build evaluation graph: %w", err)
 	}
-	t := &Trainer{cfg: cfg, model: m, std: std}
+	t := &Trainer{cfg: cfg, model: m, std: std, mult: mult}
 	// The evaluation runs between steps, when none of the step's shared values is
 	// needed: its values take turns in the same memory.
 	arena := new(opkit.Arena)
 	if t.eval, err = infer.NewForward(em, false, arena); err != nil {
 		return nil, err
-	}
-	if _, err := G.Grad(m.Loss, m.Learnables()...); err != nil {
-		return nil, fmt.Errorf("differentiate the loss: %w", err)
 	}
 	G.Read(m.Loss, &t.loss)
 	G.Read(m.Logits, &t.logits)
@@ -200,12 +197,30 @@ func newTrainer(cfg config.Config, spec graph.Spec, std *data.Standardiser) (*Tr
 	if t.opt, err = NewOptimizer(optimizerConfig(cfg), sizes); err != nil {
 		return nil, err
 	}
-	if t.mult, err = paramMultipliers(cfg, m); err != nil {
-		return nil, err
-	}
 	t.lrs = make([]float64, len(t.params))
 	t.grads = make([][]float32, len(t.params))
 	return t, nil
+}
+
+// trainingGraph builds spec's training graph at train.batch_size with the
+// parameters train.freeze names frozen, differentiates the loss in the others, and
+// returns it with each parameter's learning-rate multiplier.
+func trainingGraph(cfg config.Config, spec graph.Spec) (*graph.Model, []float64, error) {
+	m, err := graph.Build(spec, graph.Options{Batch: cfg.Train.BatchSize, Dtype: tensor.Float32, WithLoss: true, Seed: uint64(cfg.Seed), Frozen: freezes(cfg)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("build training graph: %w", err)
+	}
+	mult, err := paramMultipliers(cfg, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(m.Learnables()) == 0 {
+		return nil, nil, fmt.Errorf("train.freeze %q freezes every parameter: nothing is left to train", cfg.Train.Freeze)
+	}
+	if _, err := G.Grad(m.Loss, m.Learnables()...); err != nil {
+		return nil, nil, fmt.Errorf("differentiate the loss: %w", err)
+	}
+	return m, mult, nil
 }
 
 // Model returns the training graph's model (its weights are the trained ones).
@@ -274,6 +289,9 @@ func (t *Trainer) Step(b *data.Batch, lr float64, stepNo int) (loss float64, cor
 		}
 	}
 	for i, p := range t.model.Params {
+		if p.Frozen {
+			continue // no gradient: the optimiser leaves it as it is
+		}
 		g, err := p.Node.Grad()
 		if err != nil {
 			return 0, 0, fmt.Errorf("gradient of %s: %w", p.Name, err)
@@ -299,6 +317,9 @@ func (t *Trainer) AbsError() float64 { return t.absErr }
 
 func (t *Trainer) zeroGrads() error {
 	for _, p := range t.model.Params {
+		if p.Frozen {
+			continue
+		}
 		g, err := p.Node.Grad()
 		if err != nil || g == nil {
 			// Before the first run there is no gradient value yet.
