@@ -10,6 +10,7 @@ import (
 	"zoomtrain/internal/config"
 	"zoomtrain/internal/data"
 	"zoomtrain/internal/infer"
+	"zoomtrain/internal/metrics"
 )
 
 // gazeResumeConfig is resumeConfig on the needle-gaze set: a small regression run with
@@ -33,53 +34,23 @@ func gazeResumeConfig(t *testing.T) config.Config {
 // TestRegressionResumeIsExact: a regression run interrupted mid-epoch, or as evaluation
 // starts, and resumed ends with the checkpoints and metrics of an uninterrupted run.
 func TestRegressionResumeIsExact(t *testing.T) {
-	c := gazeResumeConfig(t)
-	ref := t.TempDir()
-	if runUntil(t, c, ref, false, stopAt{}) {
-		t.Fatal("uninterrupted run reported an interruption")
-	}
-	wantLast, wantBest, wantRecs := runOutputs(t, ref)
-	if len(wantRecs) != c.Train.Epochs {
-		t.Fatalf("reference run wrote %d metrics records, want %d", len(wantRecs), c.Train.Epochs)
-	}
-	for _, r := range wantRecs {
-		if r.Regression == nil || !(r.Regression.ValMAE > 0) || !(r.Regression.TrainMAE > 0) || !math.IsNaN(r.ValTop1) {
-			t.Fatalf("epoch %d record %+v: want regression errors and no accuracy", r.Epoch, r)
-		}
-	}
-	if wantLast.Extra[infer.ExtraStandardiser] == "" || len(wantLast.Classes) != 0 {
-		t.Fatalf("checkpoint has standardiser %q and classes %v", wantLast.Extra[infer.ExtraStandardiser], wantLast.Classes)
-	}
-	cases := []struct {
-		name  string
-		stops []stopAt
-	}{
+	cases := []resumeCase{
 		{"mid-epoch", []stopAt{{Step: 6}}},
 		{"as evaluation starts", []stopAt{{EvalEpoch: 2}}},
 	}
 	if testing.Short() {
 		cases = cases[:1]
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			for i, s := range tc.stops {
-				if !runUntil(t, c, dir, i > 0, s) {
-					t.Fatalf("run %d was not interrupted at %+v", i+1, s)
-				}
+	checkResumes(t, gazeResumeConfig(t), cases, func(last *checkpoint.Checkpoint, recs []metrics.Record) {
+		for _, r := range recs {
+			if r.Regression == nil || !(r.Regression.ValMAE > 0) || !(r.Regression.TrainMAE > 0) || !math.IsNaN(r.ValTop1) {
+				t.Fatalf("epoch %d record %+v: want regression errors and no accuracy", r.Epoch, r)
 			}
-			if runUntil(t, c, dir, true, stopAt{}) {
-				t.Fatal("final resumed run reported an interruption")
-			}
-			gotLast, gotBest, gotRecs := runOutputs(t, dir)
-			compareCheckpoints(t, "last.ckpt", gotLast, wantLast)
-			compareCheckpoints(t, "best.ckpt", gotBest, wantBest)
-			if gotLast.Extra[infer.ExtraStandardiser] != wantLast.Extra[infer.ExtraStandardiser] {
-				t.Errorf("standardiser %s, want %s", gotLast.Extra[infer.ExtraStandardiser], wantLast.Extra[infer.ExtraStandardiser])
-			}
-			compareRecords(t, gotRecs, wantRecs)
-		})
-	}
+		}
+		if last.Extra[infer.ExtraStandardiser] == "" || len(last.Classes) != 0 {
+			t.Fatalf("checkpoint has standardiser %q and classes %v", last.Extra[infer.ExtraStandardiser], last.Classes)
+		}
+	})
 }
 
 // TestRegressorStandardisesWithTrainingSet: the checkpoint keeps the training set's

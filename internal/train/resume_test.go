@@ -118,7 +118,7 @@ func TestResumeIsExact(t *testing.T) {
 	if testing.Short() {
 		cases = cases[1:2]
 	}
-	checkResumes(t, resumeConfig(t), cases)
+	checkResumes(t, resumeConfig(t), cases, nil)
 }
 
 // TestResumeIsExactFrozen: so is a run with frozen parameters (which have no
@@ -126,7 +126,7 @@ func TestResumeIsExact(t *testing.T) {
 func TestResumeIsExactFrozen(t *testing.T) {
 	c := resumeConfig(t)
 	c.Train.Freeze = []string{"task.stem.", "task.s1."}
-	checkResumes(t, c, []resumeCase{{"mid-epoch", []stopAt{{Step: 6}}}})
+	checkResumes(t, c, []resumeCase{{"mid-epoch", []stopAt{{Step: 6}}}}, nil)
 }
 
 type resumeCase struct {
@@ -134,9 +134,10 @@ type resumeCase struct {
 	stops []stopAt
 }
 
-// checkResumes runs c uninterrupted, then for each case interrupted at its stops
-// and resumed, and compares the outputs.
-func checkResumes(t *testing.T, c config.Config, cases []resumeCase) {
+// checkResumes runs c uninterrupted, hands its last checkpoint and records to
+// checkRef (when not nil), then for each case runs c interrupted at its stops and
+// resumed, and compares the outputs with the uninterrupted run's.
+func checkResumes(t *testing.T, c config.Config, cases []resumeCase, checkRef func(*checkpoint.Checkpoint, []metrics.Record)) {
 	t.Helper()
 	ref := t.TempDir()
 	if runUntil(t, c, ref, false, stopAt{}) {
@@ -145,6 +146,9 @@ func checkResumes(t *testing.T, c config.Config, cases []resumeCase) {
 	wantLast, wantBest, wantRecs := runOutputs(t, ref)
 	if len(wantRecs) != c.Train.Epochs {
 		t.Fatalf("reference run wrote %d metrics records, want %d", len(wantRecs), c.Train.Epochs)
+	}
+	if checkRef != nil {
+		checkRef(wantLast, wantRecs)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -208,7 +212,7 @@ func compareCheckpoints(t *testing.T, name string, got, want *checkpoint.Checkpo
 			}
 		}
 	}
-	for _, k := range []string{infer.ExtraBatchNorm, extraPosition, extraBest} {
+	for _, k := range []string{infer.ExtraBatchNorm, infer.ExtraStandardiser, extraPosition, extraBest} {
 		if got.Extra[k] != want.Extra[k] {
 			t.Errorf("%s: extra %q differs:\n got %.200s\nwant %.200s", name, k, got.Extra[k], want.Extra[k])
 		}
