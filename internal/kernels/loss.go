@@ -29,7 +29,7 @@ func SoftmaxCrossEntropy(logits, onehot *gorgonia.Node) (*gorgonia.Node, error) 
 	if ls[0] == 0 || ls[1] == 0 {
 		return nil, fmt.Errorf("softmax cross-entropy: empty logits %v", ls)
 	}
-	op := &lossOp{Base: opkit.Base{Name: "SoftmaxCrossEntropy", Inputs: 2, Params: []int{ls[0], ls[1]}}}
+	op := &lossOp{scalarLoss{opkit.Base{Name: "SoftmaxCrossEntropy", Inputs: 2, Params: []int{ls[0], ls[1]}}}}
 	loss, err := gorgonia.ApplyOp(op, logits, onehot)
 	if err != nil {
 		return nil, fmt.Errorf("softmax cross-entropy: %w", err)
@@ -37,26 +37,41 @@ func SoftmaxCrossEntropy(logits, onehot *gorgonia.Node) (*gorgonia.Node, error) 
 	return loss, nil
 }
 
-// lossOp's params are (N, K), fixed when the graph is built.
-type lossOp struct{ opkit.Base }
+// scalarLoss is what the classification and regression losses share: two (N, K)
+// inputs (logits or predictions, and targets; the params, fixed when the graph is
+// built) and a scalar output, differentiable with respect to the first.
+type scalarLoss struct{ opkit.Base }
 
-func (op *lossOp) Type() hm.Type {
+func (scalarLoss) Type() hm.Type {
 	return hm.NewFnType(opkit.TensorType(2), opkit.TensorType(2), hm.TypeVariable('a'))
 }
 
-func (op *lossOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+func (scalarLoss) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return tensor.ScalarShape(), nil
 }
 
+func (scalarLoss) DiffWRT(int) []bool { return []bool{true, false} }
+
+// args checks the forward pass's two values against the params (N, K).
+func (op scalarLoss) args(vals []gorgonia.Value) (x, t *tensor.Dense, n, k int, err error) {
+	in, err := opkit.Args(op.Name, 2, vals)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	n, k = op.Params[0], op.Params[1]
+	if err := lossCheckSizes(in[0], in[1], n, k); err != nil {
+		return nil, nil, 0, 0, fmt.Errorf("%s: %w", op.Name, err)
+	}
+	return in[0], in[1], n, k, nil
+}
+
+// lossOp is the mean softmax cross-entropy.
+type lossOp struct{ scalarLoss }
+
 func (op *lossOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	args, err := opkit.Args(op.Name, 2, vals)
+	z, t, n, k, err := op.args(vals)
 	if err != nil {
 		return nil, err
-	}
-	z, t := args[0], args[1]
-	n, k := op.Params[0], op.Params[1]
-	if err := lossCheckSizes(z, t, n, k); err != nil {
-		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	switch z.Dtype() {
 	case tensor.Float32:
@@ -65,8 +80,6 @@ func (op *lossOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 		return gorgonia.NewF64(lossForward(z.Float64s(), t.Float64s(), n, k)), nil
 	}
 }
-
-func (op *lossOp) DiffWRT(int) []bool { return []bool{true, false} }
 
 func (op *lossOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if len(inputs) != 2 {

@@ -91,7 +91,7 @@ func RegressionLoss(pred, target *gorgonia.Node, kind RegressionLossKind) (*gorg
 	if ps[0] == 0 || ps[1] == 0 {
 		return nil, fmt.Errorf("regression loss: empty predictions %v", ps)
 	}
-	op := &regLossOp{Base: opkit.Base{Name: "RegressionLoss_" + string(kind), Inputs: 2, Params: []int{ps[0], ps[1]}}, kind: kind}
+	op := &regLossOp{scalarLoss: scalarLoss{opkit.Base{Name: "RegressionLoss_" + string(kind), Inputs: 2, Params: []int{ps[0], ps[1]}}}, kind: kind}
 	loss, err := gorgonia.ApplyOp(op, pred, target)
 	if err != nil {
 		return nil, fmt.Errorf("regression loss: %w", err)
@@ -101,27 +101,14 @@ func RegressionLoss(pred, target *gorgonia.Node, kind RegressionLossKind) (*gorg
 
 // regLossOp's params are (N, T); the kind is in its name, so ops of two kinds hash apart.
 type regLossOp struct {
-	opkit.Base
+	scalarLoss
 	kind RegressionLossKind
 }
 
-func (op *regLossOp) Type() hm.Type {
-	return hm.NewFnType(opkit.TensorType(2), opkit.TensorType(2), hm.TypeVariable('a'))
-}
-
-func (op *regLossOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.ScalarShape(), nil
-}
-
 func (op *regLossOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	args, err := opkit.Args(op.Name, 2, vals)
+	p, t, _, _, err := op.args(vals)
 	if err != nil {
 		return nil, err
-	}
-	p, t := args[0], args[1]
-	n, k := op.Params[0], op.Params[1]
-	if err := lossCheckSizes(p, t, n, k); err != nil {
-		return nil, fmt.Errorf("%s: %w", op.Name, err)
 	}
 	switch p.Dtype() {
 	case tensor.Float32:
@@ -130,8 +117,6 @@ func (op *regLossOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 		return gorgonia.NewF64(regLossForward(op.kind, p.Float64s(), t.Float64s())), nil
 	}
 }
-
-func (op *regLossOp) DiffWRT(int) []bool { return []bool{true, false} }
 
 func (op *regLossOp) SymDiff(inputs gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if len(inputs) != 2 {
